@@ -1,0 +1,112 @@
+"""Settings of one idm installation, kept in `<data dir>/idm.json`.
+
+The data folder holds everything of an embedded server: cn=config, the databases, the socket,
+the pid file and the service secrets. Settings are written once by `idm server init`; the
+environment (`IDM_DATA_DIR`) only says which data folder to use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from idm.errors import InvalidInput, ServerError
+
+DEFAULT_DATA_DIR = "var/idm"
+DEFAULT_SUFFIX = "dc=edu,dc=cn"
+DEFAULT_PORT = 3389
+SETTINGS_FILE = "idm.json"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    suffix: str = DEFAULT_SUFFIX
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    max_size: int = 16 * 1024**3
+    log_max_size: int = 4 * 1024**3
+    log_purge_days: int = 183
+    log_level: str = "none"
+    server_id: int = 1
+
+    @property
+    def ldap_uri(self) -> str:
+        return f"ldap://{self.host}:{self.port}"
+
+    @property
+    def socket_path(self) -> Path:
+        return _short_socket_path(self.data_dir)
+
+    @property
+    def ldapi_uri(self) -> str:
+        return "ldapi://" + quote(str(self.socket_path), safe="")
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "run" / "slapd.pid"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.data_dir / "slapd.d"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    def service_dn(self, name: str) -> str:
+        from idm.directory.names import service_dn
+
+        return service_dn(name, self.suffix)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["data_dir"] = str(self.data_dir)
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _short_socket_path(data_dir: Path) -> Path:
+    """The ldapi socket lives in the data folder unless that path is too long for AF_UNIX."""
+    path = data_dir.resolve() / "run" / "ldapi"
+    if len(str(path).encode()) <= 100:
+        return path
+    import hashlib
+
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    return Path("/tmp") / f"idm-{digest}" / "ldapi"
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
+    value = data_dir or os.environ.get("IDM_DATA_DIR") or DEFAULT_DATA_DIR
+    return Path(value).resolve()
+
+
+def new_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for a data folder that is about to be initialised."""
+    known = {k: v for k, v in overrides.items() if v is not None}
+    settings = Settings(data_dir=data_dir, **known)  # type: ignore[arg-type]
+    if not 1 <= settings.port <= 65535:
+        raise InvalidInput(f"端口无效：{settings.port}", f"invalid port: {settings.port}")
+    return settings
+
+
+def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
+    """Settings of an initialised data folder."""
+    folder = resolve_data_dir(data_dir)
+    path = folder / SETTINGS_FILE
+    if not path.is_file():
+        raise ServerError(
+            f"数据目录未初始化：{folder}（请先运行 idm server init）",
+            f"data folder not initialised: {folder} (run `idm server init` first)",
+        )
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["data_dir"] = folder
+    return Settings(**data)
+
+
+def save_settings(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / SETTINGS_FILE).write_text(settings.to_json(), encoding="utf-8")

@@ -1,0 +1,104 @@
+"""A bound connection plus the suffix, with small typed helpers.
+
+Values go in and come out as `str` (UTF-8 on the wire); every call runs inside `translated()`,
+so callers see only the toolkit's public errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+import ldap
+from ldap.controls import SimplePagedResultsControl
+from ldap.ldapobject import LDAPObject
+
+from idm.directory.errors import translated
+from idm.errors import NotFound
+
+Entry = tuple[str, dict[str, list[str]]]
+PAGE_SIZE = 500
+BINARY_ATTRS = frozenset({"idmattachment", "usercertificate", "usercertificate;binary", "jpegphoto"})
+
+
+def _decode(attrs: Mapping[str, Sequence[bytes]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, values in attrs.items():
+        if name.lower() in BINARY_ATTRS:
+            continue
+        out[name] = [v.decode("utf-8") for v in values]
+    return out
+
+
+def _encode(attrs: Mapping[str, Sequence[str]]) -> dict[str, list[bytes]]:
+    return {name: [v.encode("utf-8") for v in values] for name, values in attrs.items() if values}
+
+
+class Session:
+    """One identity's view of the directory."""
+
+    def __init__(self, conn: LDAPObject, suffix: str) -> None:
+        self.conn = conn
+        self.suffix = suffix
+
+    def close(self) -> None:
+        self.conn.unbind_s()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def search(
+        self,
+        base: str,
+        filterstr: str = "(objectClass=*)",
+        attrs: Sequence[str] | None = None,
+        scope: int = ldap.SCOPE_SUBTREE,
+    ) -> Iterator[Entry]:
+        """Paged search: large subtrees stream in pages instead of hitting size limits."""
+        page = SimplePagedResultsControl(False, size=PAGE_SIZE, cookie="")
+        while True:
+            with translated("查询", "search"):
+                msgid = self.conn.search_ext(
+                    base, scope, filterstr, list(attrs) if attrs else None, serverctrls=[page]
+                )
+                _, results, _, controls = self.conn.result3(msgid)
+            for dn, entry_attrs in results:
+                if dn is not None:
+                    yield dn, _decode(entry_attrs)
+            cookie = next(
+                (c.cookie for c in controls if c.controlType == SimplePagedResultsControl.controlType),
+                b"",
+            )
+            if not cookie:
+                return
+            page.cookie = cookie
+
+    def get(self, dn: str, attrs: Sequence[str] | None = None) -> Entry | None:
+        try:
+            return next(self.search(dn, attrs=attrs, scope=ldap.SCOPE_BASE), None)
+        except NotFound:
+            return None
+
+    def exists(self, dn: str) -> bool:
+        return self.get(dn, ["1.1"]) is not None
+
+    def add(self, dn: str, attrs: Mapping[str, Sequence[str]]) -> None:
+        with translated("新增条目", "add entry"):
+            self.conn.add_s(dn, list(_encode(attrs).items()))
+
+    def replace(self, dn: str, attrs: Mapping[str, Sequence[str]]) -> None:
+        """Replace the values of the given attributes (an empty list removes the attribute)."""
+        mods = [
+            (ldap.MOD_REPLACE, name, [v.encode("utf-8") for v in values] or None)
+            for name, values in attrs.items()
+        ]
+        with translated("修改条目", "modify entry"):
+            self.conn.modify_s(dn, mods)
+
+    def set_password(self, dn: str, new_password: str | None = None) -> str:
+        """RFC 3062 Password Modify: slapd hashes the value; None lets slapd generate one."""
+        with translated("设置密码", "set password"):
+            _, generated = self.conn.passwd_s(dn, None, new_password, extract_newpw=True)
+        return new_password if new_password is not None else str(generated)

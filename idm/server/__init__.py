@@ -1,0 +1,1 @@
+"""The embedded OpenLDAP server: render cn=config from `ldif/`, initialise, start and stop."""

@@ -1,0 +1,1 @@
+"""The `idm` command line: a thin click adapter over the `idm` package."""

@@ -1,0 +1,250 @@
+"""`idm` command line. Thin: parse options, call `idm`, print the result or the error.
+
+Errors print in Chinese and English, never as a traceback (set IDM_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from idm import __version__, bootstrap, config, org, org_input
+from idm.directory import connection
+from idm.directory.session import Session
+from idm.errors import IdmError
+from idm.server import embedded, render, site
+from idm.validation import LEVEL_ZH
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """Turn public errors into a message and exit code 1; anything else into exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except IdmError as err:
+            click.echo(f"错误 / error: {err}", err=True)
+            sys.exit(1)
+        except click.exceptions.Exit:
+            raise
+        except Exception:
+            if os.environ.get("IDM_DEBUG"):
+                raise
+            click.echo("内部错误，请设置 IDM_DEBUG=1 查看详情 / internal error; set IDM_DEBUG=1 "
+                       "for details", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Context:
+    def __init__(self, data_dir: str | None, ldapi: str | None, suffix: str | None) -> None:
+        self.data_dir = config.resolve_data_dir(data_dir)
+        self.ldapi = ldapi
+        self.suffix = suffix
+
+    def settings(self) -> config.Settings:
+        return config.load_settings(self.data_dir)
+
+    def ops_session(self) -> Session:
+        """The local operator's session: the embedded server's socket, or --ldapi for a site's."""
+        if self.ldapi:
+            return Session(connection.ops_connection(self.ldapi),
+                           self.suffix or config.DEFAULT_SUFFIX)
+        settings = self.settings()
+        return Session(connection.ops_connection(settings.ldapi_uri), settings.suffix)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.version_option(__version__)
+@click.option("--data-dir", envvar="IDM_DATA_DIR", default=None,
+              help="数据目录 / data folder (default ./var/idm, env IDM_DATA_DIR)")
+@click.option("--ldapi", envvar="IDM_LDAPI_URI", default=None,
+              help="an existing slapd's ldapi URI (SASL EXTERNAL) instead of the embedded one")
+@click.option("--suffix", envvar="IDM_SUFFIX", default=None, help="base DN with --ldapi")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: str | None, ldapi: str | None, suffix: str | None) -> None:
+    """idm：教育管理信息系统实名制用户管理 / identity management for education authorities."""
+    ctx.obj = Context(data_dir, ldapi, suffix)
+
+
+# ---------------------------------------------------------------- server
+@cli.group()
+def server() -> None:
+    """内置 OpenLDAP 服务 / the embedded OpenLDAP server."""
+
+
+@server.command("init")
+@click.option("--port", type=int, default=None, help=f"LDAP port on 127.0.0.1 (default {config.DEFAULT_PORT})")
+@click.option("--host", default=None, help="listen address (default 127.0.0.1)")
+@click.option("--suffix", default=None, help=f"base DN (default {config.DEFAULT_SUFFIX})")
+@click.option("--log-purge-days", type=int, default=None, help="accesslog retention (default 183)")
+@pass_ctx
+@friendly
+def server_init(ctx: Context, port: int | None, host: str | None, suffix: str | None,
+                log_purge_days: int | None) -> None:
+    """初始化数据目录与 cn=config / create the data folder and cn=config."""
+    settings = config.new_settings(ctx.data_dir, port=port, host=host, suffix=suffix,
+                                   log_purge_days=log_purge_days)
+    if embedded.init(settings):
+        click.echo(f"已初始化 / initialised: {settings.data_dir}")
+    else:
+        click.echo(f"已存在，未改动 / already initialised, unchanged: {settings.data_dir}")
+
+
+@server.command("start")
+@pass_ctx
+@friendly
+def server_start(ctx: Context) -> None:
+    """启动 slapd / start slapd and wait until it answers."""
+    settings = ctx.settings()
+    started = embedded.start(settings)
+    state = "已启动 / started" if started else "已在运行 / already running"
+    click.echo(f"{state}: {settings.ldap_uri} {settings.ldapi_uri}")
+
+
+@server.command("stop")
+@pass_ctx
+@friendly
+def server_stop(ctx: Context) -> None:
+    """停止 slapd / stop slapd cleanly."""
+    stopped = embedded.stop(ctx.settings())
+    click.echo("已停止 / stopped" if stopped else "未在运行 / not running")
+
+
+@server.command("status")
+@pass_ctx
+@friendly
+def server_status(ctx: Context) -> None:
+    """运行状态 / is it initialised, running, answering."""
+    settings = ctx.settings()
+    st = embedded.status(settings)
+    click.echo(f"data dir:    {settings.data_dir}")
+    click.echo(f"initialised: {st.initialised}")
+    click.echo(f"pid:         {st.pid or '-'}")
+    click.echo(f"answering:   {st.answering}")
+    click.echo(f"ldap:        {settings.ldap_uri}")
+    click.echo(f"ldapi:       {settings.ldapi_uri}")
+    click.echo(f"suffix:      {settings.suffix}")
+    if not st.answering:
+        sys.exit(3)
+
+
+@server.command("print-config")
+@click.option("--suffix", default=config.DEFAULT_SUFFIX, show_default=True)
+@click.option("--database", default="{1}mdb", show_default=True,
+              help="the site's database that holds the suffix, as in olcDatabase=...,cn=config")
+@click.option("--log-db-dir", default="/var/lib/ldap/accesslog", show_default=True,
+              help="folder for the new cn=accesslog database (must exist, owned by slapd's user)")
+@friendly
+def server_print_config(suffix: str, database: str, log_db_dir: str) -> None:
+    """为已有的 OpenLDAP 输出配置 LDIF / LDIF for an existing slapd (ldapmodify -Y EXTERNAL)."""
+    click.echo(site.render_site_changes(suffix, database, log_db_dir), nl=False)
+
+
+# ---------------------------------------------------------------- org
+@cli.group("org")
+def org_group() -> None:
+    """组织机构树 / the administrative tree."""
+
+
+@org_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="只报告将做的修改 / report what would change")
+@pass_ctx
+@friendly
+def org_import(ctx: Context, file: Path, dry_run: bool) -> None:
+    """从 CSV（code,name,level,parent[,managed_by]）或 LDIF 导入 / import from CSV or LDIF."""
+    specs = org_input.read_nodes(file)
+    with ctx.ops_session() as session:
+        plan = org.plan(session, specs)
+        for dn, spec in plan.adds:
+            click.echo(f"+ {spec.code} {spec.name} [{spec.level}]  {dn}")
+        for dn, change, before in plan.changes:
+            click.echo(f"~ {dn}: {'; '.join(before)} -> {change}")
+        for dn in plan.containers:
+            click.echo(f"+ {dn}")
+        summary = (f"新增 {len(plan.adds)}，修改 {len(plan.changes)}，补齐容器 {len(plan.containers)}，"
+                   f"未变 {plan.unchanged} / add {len(plan.adds)}, change {len(plan.changes)}, "
+                   f"containers {len(plan.containers)}, unchanged {plan.unchanged}")
+        if dry_run:
+            click.echo(f"演练，未写入 / dry run, nothing written: {summary}")
+            return
+        org.apply(session, plan)
+        click.echo(summary)
+
+
+@org_group.command("tree")
+@click.argument("code", required=False)
+@click.option("--depth", type=click.IntRange(min=0), default=None)
+@pass_ctx
+@friendly
+def org_tree(ctx: Context, code: str | None, depth: int | None) -> None:
+    """显示组织机构树 / print the tree with Chinese names."""
+    with ctx.ops_session() as session:
+        for level, node in org.subtree(session, code, depth):
+            marker = "  (委托上级管理 / managed by parent)" if node.managed_by else ""
+            click.echo(f"{'    ' * level}{node.code} {node.name} [{LEVEL_ZH[node.level]}]{marker}")
+
+
+@org_group.command("show")
+@click.argument("code")
+@pass_ctx
+@friendly
+def org_show(ctx: Context, code: str) -> None:
+    """显示单位详情 / show one unit."""
+    with ctx.ops_session() as session:
+        d = org.show(session, code)
+    n = d.node
+    click.echo(f"代码 code:        {n.code}")
+    click.echo(f"名称 name:        {n.name}")
+    click.echo(f"层级 level:       {LEVEL_ZH[n.level]} ({n.level})")
+    click.echo(f"DN:               {n.dn}")
+    click.echo(f"上级 parent:      {f'{d.parent.code} {d.parent.name}' if d.parent else '-'}")
+    click.echo(f"管理 managed by:  {n.managed_by or '本单位 / itself'}")
+    click.echo(f"下级 children:    {d.children}")
+    click.echo(f"管理员 admins:    {d.admins}")
+    click.echo(f"业务用户 people:  {d.people}")
+
+
+# ---------------------------------------------------------------- bootstrap
+@cli.command("bootstrap")
+@click.argument("admins_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+@friendly
+def bootstrap_cmd(ctx: Context, admins_file: Path) -> None:
+    """创建服务账号与省级三员 / service accounts and the province's three admins.
+
+    ADMINS_FILE: CSV with uid,role,name,id_number,mobile,email,office_phone,unit.
+    """
+    specs = bootstrap.read_admins(admins_file)
+    secrets_dir = ctx.data_dir / "secrets"
+    with ctx.ops_session() as session:
+        for c in bootstrap.service_accounts(session, secrets_dir):
+            click.echo(f"服务账号 service account: {c.dn}  (secret: {secrets_dir}/{c.uid}.secret)")
+        for c in bootstrap.province_admins(session, specs):
+            if c.password is None:
+                click.echo(f"已存在 / exists: {c.dn}")
+            else:
+                click.echo(f"已创建 / created: {c.dn}\n  初始密码（仅显示一次，首次登录须修改）/ "
+                           f"one-time password (shown once, must change at first login): {c.password}")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

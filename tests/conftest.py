@@ -1,0 +1,64 @@
+"""A real, throwaway slapd per test session, started by the same code as `idm server start`."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from idm import org, org_input
+from idm.config import Settings, new_settings
+from idm.directory import connection
+from idm.directory.session import Session
+from idm.server import embedded
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "demo"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(folder: Path) -> Settings:
+    settings = new_settings(folder, port=free_port())
+    embedded.init(settings)
+    embedded.start(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    settings = start_server(tmp_path_factory.mktemp("idm"))
+    yield settings
+    embedded.stop(settings)
+
+
+@pytest.fixture(scope="session")
+def demo_tree(slapd: Settings) -> Settings:
+    """The Inner Mongolia tree with the sample schools, loaded once per session."""
+    with ops(slapd) as session:
+        for name in ("inner-mongolia.csv", "schools-sample.csv"):
+            org.apply(session, org.plan(session, org_input.read_nodes(DEMO / name)))
+    return slapd
+
+
+def ops(settings: Settings) -> Session:
+    return Session(connection.ops_connection(settings.ldapi_uri), settings.suffix)
+
+
+def snapshot(settings: Settings) -> dict[str, dict[str, list[str]]]:
+    """Every entry of the main database with its user attributes: 'unchanged' means equal."""
+    with ops(settings) as session:
+        return {dn: attrs for dn, attrs in session.search(settings.suffix)}
+
+
+def run_cli(settings: Settings, *args: str) -> Result:
+    from idm_cli.main import cli
+
+    return CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), *args])

@@ -1,0 +1,1 @@
+"""Web UI (Flask): comes with the web UI issue."""
