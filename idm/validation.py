@@ -34,6 +34,9 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 MIDDLE_DOT = "\u00b7"
 _NAME_DOTS = "\u2022\u2027\u30fb\uff65\u02d1\u16eb\u2219"
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f"
+_HAN_NAME = re.compile(f"[{_HAN}]+(\u00b7[{_HAN}]+)*")
+_LATIN_NAME = re.compile(r"[A-Za-z]+( [A-Za-z]+)*")
 MAX_ORG_NAME = 100
 MAX_PERSON_NAME = 40
 
@@ -88,12 +91,11 @@ def person_name(value: str) -> str:
                 f"姓名中的间隔号应为“{MIDDLE_DOT}”（U+00B7），不是“{ch}”",
                 f"the middle dot in a name must be U+00B7 '{MIDDLE_DOT}', not U+{ord(ch):04X}",
             )
-    if not re.fullmatch(r"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f]+(·[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f]+)*", value):
-        if not re.fullmatch(r"[A-Za-z]+( [A-Za-z]+)*", value):
-            raise _bad(
-                f"姓名“{value}”无效：只能是汉字（可用“·”分隔）或拉丁字母",
-                f"name {value!r} is invalid: Chinese characters (parts joined by '·') or Latin letters",
-            )
+    if not _HAN_NAME.fullmatch(value) and not _LATIN_NAME.fullmatch(value):
+        raise _bad(
+            f"姓名“{value}”无效：只能是汉字（可用“·”分隔）或拉丁字母",
+            f"name {value!r} is invalid: Chinese characters (parts joined by '·') or Latin letters",
+        )
     return value
 
 

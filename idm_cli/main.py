@@ -18,7 +18,7 @@ from idm import __version__, bootstrap, config, org, org_input
 from idm.directory import connection
 from idm.directory.session import Session
 from idm.errors import IdmError
-from idm.server import embedded, render, site
+from idm.server import embedded, site
 from idm.validation import LEVEL_ZH
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -87,7 +87,8 @@ def server() -> None:
 
 
 @server.command("init")
-@click.option("--port", type=int, default=None, help=f"LDAP port on 127.0.0.1 (default {config.DEFAULT_PORT})")
+@click.option("--port", type=int, default=None,
+              help=f"LDAP port on 127.0.0.1 (default {config.DEFAULT_PORT})")
 @click.option("--host", default=None, help="listen address (default 127.0.0.1)")
 @click.option("--suffix", default=None, help=f"base DN (default {config.DEFAULT_SUFFIX})")
 @click.option("--log-purge-days", type=int, default=None, help="accesslog retention (default 183)")
@@ -148,10 +149,14 @@ def server_status(ctx: Context) -> None:
               help="the site's database that holds the suffix, as in olcDatabase=...,cn=config")
 @click.option("--log-db-dir", default="/var/lib/ldap/accesslog", show_default=True,
               help="folder for the new cn=accesslog database (must exist, owned by slapd's user)")
+@click.option("--skip-module", multiple=True,
+              help="a module the site's slapd already loads (repeatable), e.g. syncprov")
 @friendly
-def server_print_config(suffix: str, database: str, log_db_dir: str) -> None:
+def server_print_config(suffix: str, database: str, log_db_dir: str,
+                        skip_module: tuple[str, ...]) -> None:
     """为已有的 OpenLDAP 输出配置 LDIF / LDIF for an existing slapd (ldapmodify -Y EXTERNAL)."""
-    click.echo(site.render_site_changes(suffix, database, log_db_dir), nl=False)
+    click.echo(site.render_site_changes(suffix, database, log_db_dir, frozenset(skip_module)),
+               nl=False)
 
 
 # ---------------------------------------------------------------- org

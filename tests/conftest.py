@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import ldap
 import pytest
 from click.testing import CliRunner, Result
 
@@ -48,14 +50,29 @@ def demo_tree(slapd: Settings) -> Settings:
     return slapd
 
 
+PASSWORD_LINE = re.compile(r"one-time password \(shown once, must change at first login\): (\S+)")
+
+
+@pytest.fixture(scope="session")
+def bootstrapped(demo_tree: Settings) -> tuple[Settings, dict[str, str]]:
+    """Service accounts and the province's three admins, with their one-time passwords."""
+    result = run_cli(demo_tree, "bootstrap", str(DEMO / "province-admins.csv"))
+    assert result.exit_code == 0, result.output
+    created = re.findall(r"created: uid=([^,]+),", result.output)
+    return demo_tree, dict(zip(created, PASSWORD_LINE.findall(result.output), strict=True))
+
+
 def ops(settings: Settings) -> Session:
     return Session(connection.ops_connection(settings.ldapi_uri), settings.suffix)
 
 
-def snapshot(settings: Settings) -> dict[str, dict[str, list[str]]]:
-    """Every entry of the main database with its user attributes: 'unchanged' means equal."""
+def snapshot(settings: Settings) -> dict[str, dict[str, list[bytes]]]:
+    """Every entry of the main database, raw, with operational attributes (entryCSN,
+    modifyTimestamp, password hashes): 'unchanged' means equal."""
     with ops(settings) as session:
-        return {dn: attrs for dn, attrs in session.search(settings.suffix)}
+        found = session.conn.search_s(settings.suffix, ldap.SCOPE_SUBTREE, "(objectClass=*)",
+                                      ["*", "+"])
+    return {dn: attrs for dn, attrs in found}
 
 
 def run_cli(settings: Settings, *args: str) -> Result:

@@ -17,7 +17,9 @@ from idm.errors import NotFound
 
 Entry = tuple[str, dict[str, list[str]]]
 PAGE_SIZE = 500
-BINARY_ATTRS = frozenset({"idmattachment", "usercertificate", "usercertificate;binary", "jpegphoto"})
+# Never decoded as text: binary values, and password hashes (which the toolkit never reads).
+BINARY_ATTRS = frozenset({"idmattachment", "usercertificate", "usercertificate;binary", "jpegphoto",
+                          "userpassword", "pwdhistory", "oathsecret"})
 
 
 def _decode(attrs: Mapping[str, Sequence[bytes]]) -> dict[str, list[str]]:

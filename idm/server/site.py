@@ -11,7 +11,6 @@ import io
 from pathlib import Path
 
 import ldif
-
 from idm.config import Settings
 from idm.server import render
 
@@ -25,7 +24,8 @@ def _records(text: str) -> list[tuple[str, dict[str, list[bytes]]]]:
     return list(parser.all_records)
 
 
-def render_site_changes(suffix: str, database: str, log_db_dir: str) -> str:
+def render_site_changes(suffix: str, database: str, log_db_dir: str,
+                        skip_modules: frozenset[str] = frozenset()) -> str:
     settings = Settings(data_dir=Path("/nonexistent"), suffix=suffix)
     config = dict(_records(render.render_config(settings)))
     site_db = f"olcDatabase={database},cn=config"
@@ -34,7 +34,8 @@ def render_site_changes(suffix: str, database: str, log_db_dir: str) -> str:
         "# idm configuration for an existing slapd. Review, then apply as root:\n"
         "#   ldapmodify -Y EXTERNAL -H ldapi:/// -f this-file.ldif\n"
         f"# The site database {site_db} must hold {suffix} and have an olcRootDN\n"
-        "# (slapo-unique searches as the rootDN). Drop modules your slapd already loads.\n\n"
+        "# (slapo-unique searches as the rootDN). Leave out modules your slapd already loads\n"
+        "# with --skip-module NAME.\n\n"
     )
     writer = ldif.LDIFWriter(out, cols=10000)
 
@@ -43,9 +44,11 @@ def render_site_changes(suffix: str, database: str, log_db_dir: str) -> str:
 
     modules = config["cn=module{0},cn=config"]
     out.write("# 1. modules\n")
+    skip = {b"back_mdb", *(m.encode() for m in skip_modules)}
     add("cn=module,cn=config", {
         "objectClass": [b"olcModuleList"], "cn": [b"module"],
-        "olcModuleLoad": [m for m in modules["olcModuleLoad"] if m != b"back_mdb"],
+        "olcModulePath": modules["olcModulePath"],
+        "olcModuleLoad": [m for m in modules["olcModuleLoad"] if m not in skip],
     })
     out.write("# 2. the idm schema\n")
     schema = dict(_records(render.schema_file().read_text(encoding="utf-8")))
@@ -58,8 +61,10 @@ def render_site_changes(suffix: str, database: str, log_db_dir: str) -> str:
     add("olcDatabase=mdb,cn=config", log_db)
     out.write("# 4. indexes, limits and access rules of the site database\n")
     main = dict(config["olcDatabase={2}mdb,cn=config"])
-    # A site always has an objectClass index already; adding it again would be refused.
-    main["olcDbIndex"] = [v for v in main["olcDbIndex"] if not v.startswith(b"objectClass ")]
+    main["olcDbIndex"], common = _split_indexes(main["olcDbIndex"])
+    out.write("# A site usually indexes these already; add any that are missing by hand\n"
+              "# (slapd refuses a duplicate index definition):\n")
+    out.writelines(f"#   olcDbIndex: {v.decode()}\n" for v in common)
     writer.unparse(site_db, [
         (2 if name == "olcAccess" else 0, name, main[name]) for name in MAIN_DB_ATTRS
     ])
@@ -71,6 +76,20 @@ def render_site_changes(suffix: str, database: str, log_db_dir: str) -> str:
     for dn, attrs in render.base_entries(suffix)[1:]:
         add(dn, attrs)
     return _with_changetype_add(out.getvalue())
+
+
+def _split_indexes(values: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """Indexes of the idm schema's own attributes (safe to add) and of common ones."""
+    own: list[bytes] = []
+    common: list[bytes] = []
+    for value in values:
+        attrs, kinds = value.decode().split(" ", 1)
+        names = attrs.split(",")
+        mine = [a for a in names if a.startswith(("idm", "pwd"))]
+        theirs = [a for a in names if a not in mine]
+        own += [f"{','.join(mine)} {kinds}".encode()] if mine else []
+        common += [f"{','.join(theirs)} {kinds}".encode()] if theirs else []
+    return own, common
 
 
 def _with_changetype_add(text: str) -> str:
