@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The demo: an embedded slapd under ./var/idm with the Inner Mongolia tree, sample schools and
+# the province's three admins. Safe to run again: nothing is duplicated, a running server is reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+IDM=.venv/bin/idm
+export IDM_DATA_DIR=${IDM_DATA_DIR:-$PWD/var/idm}
+
+$IDM server init
+$IDM server start
+$IDM org import data/demo/inner-mongolia.csv | tail -n 1
+$IDM org import data/demo/schools-sample.csv | tail -n 1
+$IDM bootstrap data/demo/province-admins.csv
+
+uri=$($IDM server status | awk '/^ldap:/ {print $2}')
+suffix=$($IDM server status | awk '/^suffix:/ {print $2}')
+cat <<EOT
+
+演示目录已就绪 / the demo directory is ready
+  LDAP:     $uri
+  base DN:  $suffix
+  数据目录 data folder: $IDM_DATA_DIR
+  树 tree:  $IDM org tree 150000 --depth 1
+
+下游系统示例 / a downstream search, as printed:
+  ldapsearch -LLL -x -H $uri -D cn=idm-webui,ou=system,$suffix -y $IDM_DATA_DIR/secrets/idm-webui.secret -b ou=150000,$suffix -s one '(objectClass=idmOrgUnit)' idmCode idmNameZh
+
+省级三员的初始密码只在首次创建时显示一次 / the province admins' one-time passwords are shown
+once, when first created (above on the first run).
+停止 / stop:  make stop
+EOT
