@@ -33,7 +33,7 @@ cn: schema
 include: file://{schema_dir}/core.ldif
 include: file://{schema_dir}/cosine.ldif
 include: file://{schema_dir}/inetorgperson.ldif
-
+{extra_schema}
 dn: olcDatabase={{-1}}frontend,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcFrontendConfig
@@ -51,7 +51,7 @@ objectClass: olcDatabaseConfig
 objectClass: olcMdbConfig
 olcDatabase: {{1}}mdb
 olcSuffix: {suffix}
-olcRootDN: cn=admin,{suffix}
+olcRootDN: {ops_dn}
 olcDbDirectory: {db_dir}
 olcDbMaxSize: {max_size}
 olcDbIndex: objectClass eq
@@ -61,8 +61,12 @@ olcAccess: {{1}}to * by users read by * none
 """
 
 
-def init(settings: Settings) -> None:
-    """Create a vanilla slapd under settings.data_dir; start it with `embedded.start`."""
+def init(settings: Settings, with_idm_schema: bool = False) -> None:
+    """Create a vanilla slapd under settings.data_dir; start it with `embedded.start`.
+
+    With `with_idm_schema` it can hold exactly the entries the toolkit writes (benchmarks);
+    without, it is a site before `print-config` was applied.
+    """
     data = settings.data_dir
     for sub in ("slapd.d", "db/main", "run", "log"):
         (data / sub).mkdir(parents=True, exist_ok=True)
@@ -70,6 +74,7 @@ def init(settings: Settings) -> None:
         pid_file=settings.pid_file, module_path=render.MODULE_PATH, schema_dir=render.SCHEMA_DIR,
         ops_dn=render.ops_dn(), suffix=settings.suffix, db_dir=data / "db" / "main",
         max_size=settings.max_size,
+        extra_schema=f"include: file://{render.schema_file()}\n" if with_idm_schema else "",
     )
     config_ldif = data / "config.ldif"
     config_ldif.write_text(text, encoding="utf-8")

@@ -1,0 +1,93 @@
+"""Shared pieces of the benchmarks: servers side by side, synthetic users, timing loops."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from idm import org, org_input
+from idm.config import Settings, new_settings
+from idm.directory import connection
+from idm.directory.session import Session
+from idm.server import embedded, reference, render
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "Bench-Passw0rd!"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_idm(folder: Path) -> Settings:
+    settings = new_settings(folder / "idm", port=free_port())
+    embedded.init(settings)
+    embedded.start(settings)
+    return settings
+
+
+def start_vanilla(folder: Path) -> Settings:
+    settings = new_settings(folder / "vanilla", port=free_port())
+    reference.init(settings, with_idm_schema=True)
+    embedded.start(settings)
+    with ops(settings) as session:
+        for dn, attrs in _top_entries(settings.suffix):
+            session.add(dn, attrs)
+    return settings
+
+
+def _top_entries(suffix: str) -> list[tuple[str, dict[str, list[str]]]]:
+    return [(f"ou=system,{suffix}", {"objectClass": ["organizationalUnit"], "ou": ["system"]})]
+
+
+def ops(settings: Settings) -> Session:
+    return Session(connection.ops_connection(settings.ldapi_uri), settings.suffix)
+
+
+def load_tree(settings: Settings) -> list[str]:
+    """The demo tree; returns the DNs of the county-level nodes."""
+    with ops(settings) as session:
+        specs = org_input.read_nodes(ROOT / "data" / "demo" / "inner-mongolia.csv")
+        org.apply(session, org.plan(session, specs))
+        return [n.dn for n in org.all_nodes(session) if n.level == "county"]
+
+
+def load_users(settings: Settings, counties: list[str], count: int, ppolicy: bool) -> list[str]:
+    """Business users spread over the counties, each with a password hashed by slapd."""
+    dns = []
+    with ops(settings) as session:
+        for i in range(count):
+            uid = f"bench{i:06d}"
+            dn = f"uid={uid},ou=people,{counties[i % len(counties)]}"
+            session.add(dn, {
+                "objectClass": ["idmBusinessAccount"], "uid": [uid], "cn": [f"测试{i}"],
+                "sn": ["测"], "idmStatus": ["active"], "idmGrant": ["teacher#viewer"],
+            })
+            session.set_password(dn, PASSWORD)
+            dns.append(dn)
+        service = f"cn=bench-reader,ou=system,{settings.suffix}"
+        attrs = {"objectClass": ["idmServiceAccount"], "cn": ["bench-reader"]}
+        if ppolicy:  # the toolkit's service policy: no forced change for a service secret
+            attrs["pwdPolicySubentry"] = [render.service_policy_dn(settings.suffix)]
+        session.add(service, attrs)
+        session.set_password(service, PASSWORD)
+    return dns
+
+
+def rate(action: Callable[[int], None], seconds: float) -> float:
+    """Operations per second of `action(i)`, called in a loop for about `seconds`."""
+    done = 0
+    start = time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        action(done)
+        done += 1
+    return done / elapsed
+
+
+def stop(*servers: Settings) -> None:
+    for settings in servers:
+        embedded.stop(settings)
