@@ -1,11 +1,49 @@
-"""The directory's access rules, generated as `olcAccess` values.
+"""The directory's access rules, generated as `olcAccess` values from `idm.permissions`.
 
-The rules are the guard (ARCHITECTURE principle 1): the Python layer checks the same things
-first only to give clearer errors. The number of clauses is fixed: it never grows with the
-number of org units.
+The rules are the guard (ARCHITECTURE principle 1): the Python layer checks the same table
+first only to give clearer errors. The number of clauses is fixed by the table: it never grows
+with the number of org units.
 """
 
 from __future__ import annotations
+
+from idm.directory.names import service_dn
+from idm.permissions import GROUPS, RULES, TARGETS, Rule
+
+
+def role_set(role: str) -> str:
+    """Non-empty (true) when the bound admin holds `role` and is active: `+` concatenates, so
+    the result is empty as soon as either side is."""
+    return f"(user/idmAdminRole & [{role}]) + (user/idmStatus & [active])"
+
+
+def who(rule: Rule, suffix: str) -> str:
+    if rule.who in ("self", "users", "anonymous"):
+        return rule.who
+    if rule.relation == "service":
+        return f'dn.exact="{service_dn(rule.who, suffix)}"'
+    if rule.relation == "own":
+        return f'dn.onelevel,expand="ou=admins,$1" set="{role_set(rule.who)}"'
+    if rule.relation == "parent":
+        return f'dn.onelevel,expand="ou=admins,$2" set="{role_set(rule.who)}"'
+    if rule.relation == "delegated":
+        return (f'dn.onelevel,expand="ou=admins,$2" '
+                f'set.expand="[$1]/idmManagedBy + {role_set(rule.who)}"')
+    raise ValueError(f"unknown relation {rule.relation}")
+
+
+def generated_rules(suffix: str) -> list[str]:
+    """One `to` clause per (kind of target, attribute group) that the table mentions."""
+    out: list[str] = []
+    for target, regex in TARGETS.items():
+        for group, attrs in GROUPS.items():
+            rules = [r for r in RULES if r.target == target and r.group == group]
+            if not rules:
+                continue
+            what = f'dn.regex="{regex}"' + (f" attrs={','.join(attrs)}" if attrs else "")
+            bys = " ".join(f"by {who(r, suffix)} {r.access}" for r in rules)
+            out.append(f"to {what} {bys} by * none")
+    return out
 
 
 def ops_clause(ops_dn: str) -> str:
@@ -15,12 +53,15 @@ def ops_clause(ops_dn: str) -> str:
 
 def main_acl(suffix: str, ops_dn: str) -> list[str]:
     """Access rules of the main database."""
+    system = f"ou=system,{suffix}"
     return [
         ops_clause(ops_dn),
-        "to attrs=userPassword by anonymous auth by * none",
-        f'to dn.subtree="ou=system,{suffix}" by * none',
-        "to attrs=idmIdNumber,telephoneNumber,mobile,homePhone,postalAddress by * none",
-        "to * by users read by * none",
+        f'to dn.base="{suffix}" by users read by * none',
+        f'to dn.subtree="{system}" attrs=userPassword by anonymous auth by * none',
+        f'to dn.subtree="{system}" by self read by * none',
+        f'to dn.subtree="ou=apps,{suffix}" by users read by * none',
+        *generated_rules(suffix),
+        "to * by * none",
     ]
 
 

@@ -1,0 +1,118 @@
+"""Who may do what: one table, from which the slapd access rules, `docs/permissions.md` and the
+Python layer's pre-checks are all derived (ARCHITECTURE principles 1 and 5).
+
+The rules are positional: an admin account at `uid=..,ou=admins,<node>` acts for `<node>`, in
+the role held in its `idmAdminRole`, while its `idmStatus` is `active`. Relations are read off
+the target's DN with one regular expression per kind of target, so the number of rules is fixed
+and does not grow with the tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+ROLES = ("sysadmin", "secadmin", "auditor")
+
+# Kinds of target, as regular expressions over normalised DNs: $1 the node the target belongs
+# to, $2 that node's parent. A node's RDN is its numeric code.
+TARGETS: dict[str, str] = {
+    "node": r"^(ou=[0-9]+,(.+))$",
+    "people": r"^ou=people,(ou=[0-9]+,(.+))$",
+    "person": r"^uid=[^,]+,ou=people,(ou=[0-9]+,(.+))$",
+    "admins": r"^ou=admins,(ou=[0-9]+,(.+))$",
+    "admin": r"^uid=[^,]+,ou=admins,(ou=[0-9]+,(.+))$",
+}
+
+# Attribute groups: each kind of target is split into these; what no group names falls to "rest".
+GROUPS: dict[str, tuple[str, ...]] = {
+    "entry": ("entry",),
+    "children": ("children",),
+    "naming": ("objectClass", "uid"),
+    "password": ("userPassword",),
+    "private": ("idmIdNumber", "mobile", "telephoneNumber", "homePhone", "postalAddress",
+                "street", "l", "st", "postalCode"),
+    "status": ("idmStatus", "idmStatusChanged", "idmStatusReason", "pwdAccountLockedTime",
+               "idmFormRef"),
+    "grants": ("idmGrant",),
+    "role": ("idmAdminRole", "idmScope"),
+    "identity": ("cn", "sn", "displayName", "givenName", "mail", "idmIdMasked", "idmLegacy",
+                 "idmPostName"),
+    "delegation": ("idmManagedBy",),
+    "rest": (),
+}
+
+# Relations between the acting admin and the target, rendered as `by` clauses.
+#   own:       an admin of the target's node ($1)
+#   parent:    an admin of the parent node ($2)
+#   delegated: an admin of the parent node ($2), when the target's node is delegated to it (R2)
+RELATIONS = ("own", "parent", "delegated", "self", "users", "anonymous", "service")
+# The web UI's service account finds accounts by uid (sign-in, lookups) and sees their status.
+LOOKUP_SERVICE = "idm-webui"
+
+
+@dataclass(frozen=True)
+class Rule:
+    who: str  # a role, or "self" / "users" / "anonymous"
+    relation: str
+    target: str
+    group: str
+    access: str  # slapd access level or privileges
+    why: str
+
+
+def _rules() -> list[Rule]:
+    r: list[Rule] = []
+
+    def add(who: str, relation: str, target: str, groups: Iterable[str], access: str, why: str) -> None:
+        r.extend(Rule(who, relation, target, g, access, why) for g in groups)
+
+    readable = ("entry", "naming", "identity", "status", "rest")
+    for target in ("person", "admin"):
+        add(LOOKUP_SERVICE, "service", target, ["entry", "naming", "status"], "read",
+            "sign-in and lookups by uid")
+    # Business users at node N (R4, R5, R17).
+    for rel in ("own", "delegated"):
+        add("sysadmin", rel, "people", ["entry", "children"], "add", "R4: creates business users")
+        add("sysadmin", rel, "person", ["entry", "naming"], "add", "R4: creates business users")
+        add("sysadmin", rel, "person", ["identity", "private", "status", "password"], "write",
+            "R4/R11/R15: fills in and corrects; disables, restores, unlocks, resets passwords")
+        add("sysadmin", rel, "person", ["rest"], "read", "R4")
+        add("sysadmin", rel, "person", ["grants"], "read", "R4 grants nothing")
+        add("secadmin", rel, "people", ["entry"], "read", "R5: lists whom to grant")
+        add("secadmin", rel, "person", readable, "read", "R5: sees whom it grants")
+        add("secadmin", rel, "person", ["grants"], "write", "R5: grants and revokes access")
+        add("auditor", rel, "people", ["entry"], "read", "R6: reads")
+        add("auditor", rel, "person", [*readable, "grants"], "read", "R6: reads, changes nothing")
+    add("self", "-", "person", [*readable, "grants", "private"], "read", "own data")
+    add("self", "-", "person", ["password"], "=wx", "own password (policy check: web UI issue)")
+    add("anonymous", "-", "person", ["password"], "auth", "bind")
+
+    # Admin accounts at node C, managed by the admins of C's parent P (R4, R5, R7).
+    add("sysadmin", "parent", "admins", ["entry", "children"], "add",
+        "R4: creates the next level's admin accounts")
+    add("sysadmin", "parent", "admin", ["entry", "naming"], "add", "R4: creates them without a role")
+    add("sysadmin", "parent", "admin", ["identity", "private", "status", "password"], "write",
+        "R4/R11/R14: fills in and corrects; disables, restores, unlocks, resets them")
+    add("sysadmin", "parent", "admin", ["rest"], "read", "R4")
+    add("sysadmin", "parent", "admin", ["role"], "read", "R4 grants nothing")
+    add("secadmin", "parent", "admins", ["entry"], "read", "R5: lists whom to grant")
+    add("secadmin", "parent", "admin", readable, "read", "R5: sees whom it grants")
+    add("secadmin", "parent", "admin", ["role"], "write", "R5: sets role and scope")
+    add("auditor", "parent", "admins", ["entry"], "read", "R6: reads")
+    add("auditor", "parent", "admin", [*readable, "role"], "read", "R6: reads")
+    for role in ROLES:  # the three admins of one department see each other (R6 audits them)
+        add(role, "own", "admins", ["entry"], "read", "colleagues of one department")
+        add(role, "own", "admin", [*readable, "role"], "read", "colleagues of one department")
+    add("self", "-", "admin", [*readable, "role", "private"], "read", "own data, R13 check")
+    add("self", "-", "admin", ["password"], "=wx", "own password (policy check: web UI issue)")
+    add("anonymous", "-", "admin", ["password"], "auth", "bind")
+
+    # Org nodes: public within the toolkit; delegation set by the parent's security admin (R2).
+    add("secadmin", "parent", "node", ["delegation"], "write", "R2/R5: assigns org scope")
+    add("users", "-", "node", ["entry", "identity", "delegation", "rest"], "read",
+        "the tree is not confidential")
+    return r
+
+
+RULES: tuple[Rule, ...] = tuple(_rules())
