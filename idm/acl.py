@@ -22,6 +22,8 @@ def who(rule: Rule, suffix: str) -> str:
         return rule.who
     if rule.relation == "service":
         return f'dn.exact="{service_dn(rule.who, suffix)}"'
+    if rule.relation == "scope":  # a service account whose idmScope is an ancestor of the target
+        return 'set="(this/-* & user/idmScope) + (user/objectClass & [idmServiceAccount])"'
     if rule.relation == "own":
         return f'dn.onelevel,expand="ou=admins,$1" set="{role_set(rule.who)}"'
     if rule.relation == "parent":
@@ -33,16 +35,22 @@ def who(rule: Rule, suffix: str) -> str:
 
 
 def generated_rules(suffix: str) -> list[str]:
-    """One `to` clause per (kind of target, attribute group) that the table mentions."""
+    """One `to` clause per (kind of target, attribute group) that the table mentions, preceded
+    by one per filter that some rule of that group depends on (those end in `break`, so whoever
+    they do not name falls through to the unconditional clause)."""
     out: list[str] = []
     for target, regex in TARGETS.items():
         for group, attrs in GROUPS.items():
             rules = [r for r in RULES if r.target == target and r.group == group]
-            if not rules:
-                continue
             what = f'dn.regex="{regex}"' + (f" attrs={','.join(attrs)}" if attrs else "")
-            bys = " ".join(f"by {who(r, suffix)} {r.access}" for r in rules)
-            out.append(f"to {what} {bys} by * none")
+            for when in sorted({r.when for r in rules if r.when}):
+                bys = " ".join(f"by {who(r, suffix)} {r.access}" for r in rules if r.when == when)
+                out.append(f'to dn.regex="{regex}" filter={when}'
+                           + (f" attrs={','.join(attrs)}" if attrs else "") + f" {bys} by * break")
+            plain = [r for r in rules if r.when is None]
+            if plain:
+                bys = " ".join(f"by {who(r, suffix)} {r.access}" for r in plain)
+                out.append(f"to {what} {bys} by * none")
     return out
 
 

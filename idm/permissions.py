@@ -9,6 +9,7 @@ and does not grow with the tree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -23,6 +24,9 @@ TARGETS: dict[str, str] = {
     "admins": r"^ou=admins,(ou=[0-9]+,(.+))$",
     "admin": r"^uid=[^,]+,ou=admins,(ou=[0-9]+,(.+))$",
 }
+
+ACTIVE = "(idmStatus=active)"
+LEGACY = "(idmLegacy=TRUE)"
 
 # Attribute groups: each kind of target is split into these; what no group names falls to "rest".
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -53,26 +57,33 @@ LOOKUP_SERVICE = "idm-webui"
 
 @dataclass(frozen=True)
 class Rule:
-    who: str  # a role, or "self" / "users" / "anonymous"
+    who: str  # a role, a service account name, or "self" / "users" / "anonymous" / "downstream"
     relation: str
     target: str
     group: str
     access: str  # slapd access level or privileges
     why: str
+    when: str | None = None  # an LDAP filter the target must match for this rule to apply
 
 
 def _rules() -> list[Rule]:
     r: list[Rule] = []
 
-    def add(who: str, relation: str, target: str, groups: Iterable[str], access: str, why: str) -> None:
-        r.extend(Rule(who, relation, target, g, access, why) for g in groups)
+    def add(who: str, relation: str, target: str, groups: Iterable[str], access: str, why: str,
+            when: str | None = None) -> None:
+        r.extend(Rule(who, relation, target, g, access, why, when) for g in groups)
 
     readable = ("entry", "naming", "identity", "status", "rest")
     for target in ("person", "admin"):
         add(LOOKUP_SERVICE, "service", target, ["entry", "naming", "status"], "read",
             "sign-in and lookups by uid")
+    # Downstream systems: service accounts with an idmScope see the active users under it.
+    add("downstream", "scope", "person", ["entry", "naming", "identity", "status", "grants"], "read",
+        "downstream systems authenticate and authorise active users only", ACTIVE)
     # Business users at node N (R4, R5, R17).
     for rel in ("own", "delegated"):
+        add("secadmin", rel, "person", ["grants"], "=dxcsrz",
+            "R9: an unconverted post account can lose grants but not receive new ones", LEGACY)
         add("sysadmin", rel, "people", ["entry", "children"], "add", "R4: creates business users")
         add("sysadmin", rel, "person", ["entry", "naming"], "add", "R4: creates business users")
         add("sysadmin", rel, "person", ["identity", "private", "status", "password"], "write",
@@ -116,3 +127,53 @@ def _rules() -> list[Rule]:
 
 
 RULES: tuple[Rule, ...] = tuple(_rules())
+
+# What each operation needs: (kinds of target, attribute group, access level).
+OPERATIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "create_person": (("people",), "children", "add"),
+    "create_admin": (("admins",), "children", "add"),
+    "set_role": (("admin",), "role", "write"),
+    "grant": (("person",), "grants", "write"),
+    "change_status": (("person", "admin"), "status", "write"),
+    "reset_password": (("person", "admin"), "password", "write"),
+    "change_info": (("person", "admin"), "identity", "write"),
+    "read_private": (("person", "admin"), "private", "read"),
+    "delegate": (("node",), "delegation", "write"),
+    "delete": (("person", "admin", "node", "people", "admins"), "entry", "delete"),
+}
+_LEVELS = {"none": 0, "disclose": 1, "auth": 2, "compare": 3, "search": 4, "read": 5, "add": 6,
+           "delete": 7, "write": 8, "=wx": 8, "manage": 9}
+
+
+def _grants(access: str, need: str) -> bool:
+    if access.startswith("="):
+        letters = {"read": "r", "add": "a", "write": "w", "delete": "z"}
+        return letters.get(need, "?") in access or (need in ("add", "delete") and "w" in access)
+    if need == "delete":  # the "add" level grants =a only; "write" grants =az
+        return access in ("write", "manage")
+    return _LEVELS[access] >= _LEVELS[need]
+
+
+def target_kind(dn: str) -> tuple[str, str, str] | None:
+    """(kind, node DN, parent DN) of a normalised DN, as the access rules see it."""
+    for kind, regex in TARGETS.items():
+        match = re.match(regex, dn)
+        if match:
+            return kind, match.group(1), match.group(2)
+    return None
+
+
+def allowed(role: str | None, relations: set[str], kind: str, operation: str) -> bool:
+    """Does the table let an admin holding `role`, related to the target by `relations`, do
+    `operation` on a target of `kind`? (Rules that depend on a filter are left to slapd.)"""
+    kinds, group, need = OPERATIONS[operation]
+    if kind not in kinds:
+        return False
+    for rule in RULES:
+        if rule.target != kind or rule.group != group or rule.when is not None:
+            continue
+        if rule.who == "self" and "self" in relations and _grants(rule.access, need):
+            return True
+        if rule.who == role and rule.relation in relations and _grants(rule.access, need):
+            return True
+    return False

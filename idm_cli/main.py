@@ -5,66 +5,16 @@ Errors print in Chinese and English, never as a traceback (set IDM_DEBUG=1 to se
 
 from __future__ import annotations
 
-import functools
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from idm import __version__, bootstrap, config, org, org_input
-from idm.directory import connection
-from idm.directory.session import Session
-from idm.errors import IdmError
 from idm.server import embedded, site
 from idm.validation import LEVEL_ZH
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly(func: F) -> F:
-    """Turn public errors into a message and exit code 1; anything else into exit code 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except IdmError as err:
-            click.echo(f"错误 / error: {err}", err=True)
-            sys.exit(1)
-        except click.exceptions.Exit:
-            raise
-        except Exception:
-            if os.environ.get("IDM_DEBUG"):
-                raise
-            click.echo("内部错误，请设置 IDM_DEBUG=1 查看详情 / internal error; set IDM_DEBUG=1 "
-                       "for details", err=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
-
-
-class Context:
-    def __init__(self, data_dir: str | None, ldapi: str | None, suffix: str | None) -> None:
-        self.data_dir = config.resolve_data_dir(data_dir)
-        self.ldapi = ldapi
-        self.suffix = suffix
-
-    def settings(self) -> config.Settings:
-        return config.load_settings(self.data_dir)
-
-    def ops_session(self) -> Session:
-        """The local operator's session: the embedded server's socket, or --ldapi for a site's."""
-        if self.ldapi:
-            return Session(connection.ops_connection(self.ldapi),
-                           self.suffix or config.DEFAULT_SUFFIX)
-        settings = self.settings()
-        return Session(connection.ops_connection(settings.ldapi_uri), settings.suffix)
-
-
-pass_ctx = click.make_pass_decorator(Context)
+from idm_cli import acting
+from idm_cli.common import Context, friendly, pass_ctx
 
 
 @click.group()
@@ -245,6 +195,9 @@ def bootstrap_cmd(ctx: Context, admins_file: Path) -> None:
             else:
                 click.echo(f"已创建 / created: {c.dn}\n  初始密码（仅显示一次，首次登录须修改）/ "
                            f"one-time password (shown once, must change at first login): {c.password}")
+
+
+acting.register(cli)
 
 
 def main() -> None:

@@ -10,8 +10,11 @@ Three ways in, each for one kind of caller:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import ldap
 import ldap.sasl
+from ldap.controls.ppolicy import PasswordPolicyControl
 from ldap.ldapobject import LDAPObject
 
 from idm.directory.errors import translated
@@ -35,11 +38,35 @@ def ops_connection(ldapi_uri: str) -> LDAPObject:
     return conn
 
 
+@dataclass(frozen=True)
+class BindState:
+    """What ppolicy said about a successful bind."""
+
+    must_change: bool = False
+    expires_in: int | None = None
+    grace_left: int | None = None
+
+
 def bind_as(uri: str, dn: str, password: str) -> LDAPObject:
+    conn, _ = bind_with_policy(uri, dn, password)
+    return conn
+
+
+def bind_with_policy(uri: str, dn: str, password: str) -> tuple[LDAPObject, BindState]:
+    """Simple bind asking for the password policy response control (expiry, must change)."""
     conn = _open(uri)
     with translated("登录", "bind"):
-        conn.simple_bind_s(dn, password)
-    return conn
+        msgid = conn.simple_bind(dn, password, serverctrls=[PasswordPolicyControl()])
+        _, _, _, ctrls = conn.result3(msgid)
+    state = BindState()
+    for ctrl in ctrls:
+        if ctrl.controlType == PasswordPolicyControl.controlType:
+            state = BindState(
+                must_change=ctrl.error == 2,  # changeAfterReset
+                expires_in=ctrl.timeBeforeExpiration,
+                grace_left=ctrl.graceAuthNsRemaining,
+            )
+    return conn, state
 
 
 def anonymous(uri: str) -> LDAPObject:

@@ -35,6 +35,11 @@ def eq(attr: str, value: str) -> str:
     return f"({attr}={ldap.filter.escape_filter_chars(value)})"
 
 
+def contains(attr: str, value: str) -> str:
+    """Substring filter with the value escaped: `*` in the input is a literal asterisk."""
+    return f"({attr}=*{ldap.filter.escape_filter_chars(value)}*)"
+
+
 def all_of(*filters: str) -> str:
     return "(&" + "".join(filters) + ")"
 

@@ -99,6 +99,18 @@ class Session:
         with translated("修改条目", "modify entry"):
             self.conn.modify_s(dn, mods)
 
+    def modify(self, dn: str, changes: Sequence[tuple[int, str, Sequence[str] | None]]) -> None:
+        """Raw modify: (ldap.MOD_ADD | MOD_DELETE | MOD_REPLACE, attribute, values or None)."""
+        mods = [(op, name, [v.encode("utf-8") for v in values] if values else None)
+                for op, name, values in changes]
+        with translated("修改条目", "modify entry"):
+            self.conn.modify_s(dn, mods)
+
+    def change_own_password(self, dn: str, old: str, new: str) -> None:
+        """RFC 3062 with the old password: the owner's own change, under ppolicy's rules."""
+        with translated("修改密码", "change password"):
+            self.conn.passwd_s(dn, old, new)
+
     def set_password(self, dn: str, new_password: str | None = None) -> str:
         """RFC 3062 Password Modify: slapd hashes the value; None lets slapd generate one."""
         with translated("设置密码", "set password"):

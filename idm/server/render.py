@@ -106,4 +106,17 @@ def base_entries(suffix: str) -> list[tuple[str, dict[str, list[bytes]]]]:
             },
         ),
         (f"ou=apps,{suffix}", {"objectClass": b("organizationalUnit"), "ou": b("apps")}),
+        *app_catalogue(suffix),
     ]
+
+
+def app_catalogue(suffix: str) -> list[tuple[str, dict[str, list[bytes]]]]:
+    """The business subsystems and their roles, from ldif/apps.ldif."""
+    import io
+
+    import ldif
+
+    text = Template((ldif_dir() / "apps.ldif").read_text(encoding="utf-8")).substitute(suffix=suffix)
+    parser = ldif.LDIFRecordList(io.BytesIO(text.encode("utf-8")))
+    parser.parse()
+    return list(parser.all_records)

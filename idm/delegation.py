@@ -1,0 +1,28 @@
+"""R2: a school without its own user management department is managed by its parent's.
+
+The parent's security admin records the delegation (it assigns organisational scope, R5); the
+access rules then let the parent's admins act for the school. The value is always the parent:
+the rules derive who may act from the school's position, never from the value itself.
+"""
+
+from __future__ import annotations
+
+from idm import actor as actors
+from idm import org
+from idm.actor import Actor
+from idm.directory.session import Session
+from idm.errors import InvalidInput
+
+
+def set_delegated(session: Session, actor: Actor, school_code: str, delegated: bool,
+                  form: str | None = None) -> bool:
+    """Returns False when the school already was in the asked state."""
+    node = org.find(session, school_code)
+    if node.level != "school":
+        raise InvalidInput(f"{school_code} 不是学校：只有学校可以委托上级管理",
+                           f"{school_code} is not a school: only schools can be delegated")
+    if bool(node.managed_by) == delegated:
+        return False
+    actors.require(session, actor, "delegate", node.dn)
+    session.replace(node.dn, {"idmManagedBy": [node.parent_dn] if delegated else []})
+    return True

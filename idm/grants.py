@@ -1,0 +1,80 @@
+"""Business access (R5, R9): grants as `app#role` values on business accounts, from the catalogue
+under ou=apps. Only the security admin of the user's level grants; admin accounts never hold
+grants (R8, enforced by the schema); unconverted post accounts receive none (R9, by the ACLs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ldap
+
+from idm import actor as actors
+from idm.accounts import Account
+from idm.actor import Actor
+from idm.directory import names
+from idm.directory.session import Session
+from idm.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class App:
+    code: str
+    name: str
+    roles: dict[str, str]
+
+
+def catalogue(session: Session) -> dict[str, App]:
+    apps = {}
+    for _, a in session.search(f"ou=apps,{session.suffix}", "(objectClass=idmApp)",
+                               ["cn", "idmNameZh", "idmAppRole"], scope=ldap.SCOPE_ONELEVEL):
+        roles = dict(v.split("#", 1) for v in a.get("idmAppRole", []) if "#" in v)
+        apps[a["cn"][0]] = App(a["cn"][0], a["idmNameZh"][0], roles)
+    return apps
+
+
+def check_grant(session: Session, grant: str) -> str:
+    app, _, role = grant.partition("#")
+    apps = catalogue(session)
+    if app not in apps:
+        raise InvalidInput(f"未知的业务系统“{app}”，可选：{'、'.join(apps)}",
+                           f"unknown subsystem {app!r}; one of: {', '.join(apps)}")
+    if role not in apps[app].roles:
+        raise InvalidInput(f"{apps[app].name} 没有角色“{role}”，可选：{'、'.join(apps[app].roles)}",
+                           f"{app} has no role {role!r}; one of: {', '.join(apps[app].roles)}")
+    return f"{app}#{role}"
+
+
+def add(session: Session, actor: Actor, account: Account, grant: str, form: str | None = None) -> None:
+    grant = check_grant(session, grant)
+    if account.kind != "business":
+        raise InvalidInput("管理类用户不应具有业务类用户权限（R8）",
+                           "admin accounts never hold business permissions (R8)")
+    if account.status != "active":
+        raise InvalidInput(f"账号 {account.uid} 已停用，不能授权", f"account {account.uid} is disabled")
+    if account.legacy:
+        raise InvalidInput(f"岗位账号 {account.uid} 尚未实名制转化，不能授权（R9）",
+                           f"post account {account.uid} is not converted to real-name yet (R9)")
+    if grant in account.grants:
+        raise InvalidInput(f"{account.uid} 已有授权 {grant}", f"{account.uid} already holds {grant}")
+    actors.require(session, actor, "grant", account.dn)
+    _modify(session, account.dn, ldap.MOD_ADD, grant, form)
+
+
+def remove(session: Session, actor: Actor, account: Account, grant: str, form: str | None = None) -> None:
+    if grant not in account.grants:
+        raise InvalidInput(f"{account.uid} 没有授权 {grant}", f"{account.uid} does not hold {grant}")
+    actors.require(session, actor, "grant", account.dn)
+    _modify(session, account.dn, ldap.MOD_DELETE, grant, form)
+
+
+def _modify(session: Session, dn: str, op: int, grant: str, form: str | None) -> None:
+    mods: list[tuple[int, str, list[str] | None]] = [(op, "idmGrant", [grant])]
+    if form:
+        mods.append((ldap.MOD_REPLACE, "idmFormRef", [form]))
+    session.modify(dn, mods)
+
+
+def holders(session: Session, grant: str) -> list[str]:
+    """DNs of the visible accounts holding a grant (indexed equality search)."""
+    flt = names.all_of("(objectClass=idmBusinessAccount)", names.eq("idmGrant", grant))
+    return [dn for dn, _ in session.search(session.suffix, flt, ["1.1"])]
