@@ -18,6 +18,7 @@ from idm.directory import names
 from idm.directory.session import Session
 from idm.errors import AlreadyExists, ConstraintViolation, InvalidInput, NotFound
 from idm.person import Person, uid_candidates
+from idm.validation import free_text
 from idm.validation import uid as check_uid
 
 DISABLED_LOCK = "000001010000Z"
@@ -148,6 +149,7 @@ def disable(session: Session, actor: Actor, account: Account, reason: str,
     """Lock the account for good and mark it disabled; nothing of it is removed (R15)."""
     if not reason.strip():
         raise InvalidInput("停用须注明原因", "a reason is required to disable an account")
+    free_text(reason)
     if account.status == "disabled":
         raise InvalidInput(f"账号 {account.uid} 已停用", f"account {account.uid} is already disabled")
     actors.require(session, actor, "change_status", account.dn)
@@ -162,6 +164,7 @@ def restore(session: Session, actor: Actor, account: Account, reason: str,
             form: str | None = None) -> None:
     if account.status != "disabled":
         raise InvalidInput(f"账号 {account.uid} 未停用", f"account {account.uid} is not disabled")
+    free_text(reason)
     actors.require(session, actor, "change_status", account.dn)
     changes = {"idmStatus": ["active"], "idmStatusChanged": [now()],
                "idmStatusReason": [reason or "restored"], "pwdAccountLockedTime": []}

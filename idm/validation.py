@@ -79,6 +79,15 @@ def org_name(value: str) -> str:
     return value
 
 
+def free_text(value: str, max_len: int = 1024) -> str:
+    """Reasons and notes: bounded, no control characters."""
+    if len(value) > max_len:
+        raise _bad(f"内容超过 {max_len} 个字符", f"text is longer than {max_len} characters")
+    if _has_control(value.replace("\n", "")):
+        raise _bad("内容含有控制字符", "text contains control characters")
+    return value
+
+
 def person_name(value: str) -> str:
     """Chinese personal names, with the middle dot (·, U+00B7) of Mongolian and other names."""
     if not value:

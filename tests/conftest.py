@@ -79,3 +79,11 @@ def run_cli(settings: Settings, *args: str) -> Result:
     from idm_cli.main import cli
 
     return CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), *args])
+
+
+@pytest.fixture(scope="session")
+def world(bootstrapped: tuple[Settings, dict[str, str]], tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Hohhot's three admins and a delegated school, for the delegated-administration tests."""
+    from tests import world as w
+
+    return w.build(bootstrapped[0], tmp_path_factory.mktemp("world") / "school.csv")

@@ -20,8 +20,11 @@ def write(tmp_path: Path, text: str, name: str = "nodes.csv", encoding: str = "u
 
 
 def test_demo_tree_has_all_divisions_with_containers(demo_tree: Settings) -> None:
+    demo_codes = {spec.code for name in ("inner-mongolia.csv", "schools-sample.csv")
+                  for spec in org_input.read_nodes(DEMO / name)}
     with ops(demo_tree) as session:
-        nodes = org.all_nodes(session)
+        nodes = [n for n in org.all_nodes(session) if n.code in demo_codes]
+        assert len(nodes) == len(demo_codes)
         levels = [n.level for n in nodes]
         assert levels.count("province") == 1
         assert levels.count("city") == 12

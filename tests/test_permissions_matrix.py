@@ -13,7 +13,6 @@ import pytest
 
 from idm import accounts, acl, grants, org, org_input
 from idm import actor as actors
-from idm.config import Settings
 from idm.errors import NotFound, PermissionDenied
 from idm.person import Person
 from idm.server import render
@@ -38,10 +37,6 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("secadmin", "set_role"): MANAGES_ADMINS,  # R5
 }
 
-
-@pytest.fixture(scope="module")
-def world(bootstrapped: tuple[Settings, dict[str, str]], tmp_path_factory: pytest.TempPathFactory) -> w.World:
-    return w.build(bootstrapped[0], tmp_path_factory.mktemp("world") / "school.csv")
 
 
 _uids = itertools.count(1)

@@ -1,0 +1,274 @@
+"""Delegated administration beyond the matrix: no deletes, disable/restore with real binds,
+downstream visibility, masking, the write log's actor, R3, legacy accounts, CLI, bad input."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import ldap
+import pytest
+
+from idm import accounts, grants, legacy
+from idm.config import Settings
+from idm.errors import InvalidInput, PermissionDenied
+from idm.person import Person
+from tests import world as w
+from tests.conftest import ops, run_cli, snapshot
+
+
+@pytest.fixture(scope="module")
+def downstream(world: w.World) -> str:
+    """A downstream system's service account scoped to Hohhot (150100)."""
+    dn = f"cn=teacher-system,ou=system,{world.settings.suffix}"
+    with ops(world.settings) as session:
+        session.add(dn, {"objectClass": ["idmServiceAccount"], "cn": ["teacher-system"],
+                         "idmScope": [world.nodes["own"]], "idmStatus": ["active"]})
+        session.set_password(dn, w.PASSWORD)
+        session.conn.modify_s(dn, [(ldap.MOD_DELETE, "pwdReset", None)])
+    return dn
+
+
+def ldap_cli(tool: str, settings: Settings, dn: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    auth = ["-x", "-D", dn, "-w", w.PASSWORD] if dn else ["-x"]
+    return subprocess.run([tool, "-H", settings.ldap_uri, *auth, *args], capture_output=True, text=True,
+                          check=False)
+
+
+def test_nobody_deletes_anything_with_ldapdelete(world: w.World, downstream: str) -> None:
+    person = world.target("person", "own")
+    user_dn = world.target("person", "own")
+    with ops(world.settings) as session:
+        session.set_password(user_dn, w.PASSWORD)
+        session.conn.modify_s(user_dn, [(ldap.MOD_DELETE, "pwdReset", None)])
+    victims = [person, world.target("admin", "child"), world.target("person", "delegated"),
+               world.nodes["grandchild"], f"ou=people,{world.nodes['child']}",
+               f"ou=admins,{world.nodes['child']}", f"cn=teacher,ou=apps,{world.settings.suffix}",
+               downstream, world.actors["auditor"]]
+    identities = [*world.actors.values(), user_dn, downstream, None]
+    before = snapshot(world.settings)
+    for who in identities:
+        for victim in victims:
+            proc = ldap_cli("ldapdelete", world.settings, who, victim)
+            assert proc.returncode in (8, 32, 50), (who, victim, proc.returncode, proc.stderr)
+    assert snapshot(world.settings) == before
+
+
+def test_disable_locks_binds_hides_from_downstream_and_keeps_data(world: w.World, downstream: str) -> None:
+    dn = world.target("person", "own")
+    with ops(world.settings) as session:
+        session.set_password(dn, w.PASSWORD)
+        session.conn.modify_s(dn, [(ldap.MOD_DELETE, "pwdReset", None)])
+    uid = dn.split(",")[0].split("=")[1]
+
+    def downstream_sees() -> bool:
+        out = ldap_cli("ldapsearch", world.settings, downstream, "-LLL", "-b", world.nodes["own"],
+                       f"(uid={uid})", "uid")
+        return f"uid: {uid}" in out.stdout
+
+    assert ldap_cli("ldapwhoami", world.settings, dn).returncode == 0
+    assert downstream_sees()
+    session, actor = world.session("sysadmin")
+    with session:
+        accounts.disable(session, actor, accounts.find(session, uid), "离职")
+    assert ldap_cli("ldapwhoami", world.settings, dn).returncode == 49
+    assert not downstream_sees()
+    with ops(world.settings) as op_session:
+        kept = accounts.get(op_session, dn)
+    assert kept.status == "disabled" and kept.id_number and kept.status_reason == "离职"
+    session, actor = world.session("sysadmin")
+    with session:
+        accounts.restore(session, actor, accounts.find(session, uid), "返岗")
+    assert ldap_cli("ldapwhoami", world.settings, dn).returncode == 0
+    assert downstream_sees()
+
+
+def test_downstream_sees_active_users_in_scope_only_and_no_private_data(
+    world: w.World, downstream: str
+) -> None:
+    mine = [world.target("person", rel) for rel in ("own", "child", "grandchild", "delegated")]
+    theirs = [world.target("person", rel) for rel in ("sibling", "parent")]
+    gone = world.target("person", "own", state="disabled")
+    conn = ldap.initialize(world.settings.ldap_uri)
+    conn.simple_bind_s(downstream, w.PASSWORD)
+    found = {dn.lower(): attrs for dn, attrs in conn.search_s(
+        world.settings.suffix, ldap.SCOPE_SUBTREE, "(objectClass=idmBusinessAccount)",
+        ["uid", "idmIdNumber", "mobile", "idmGrant", "cn"])}
+    assert all(dn.lower() in found for dn in mine)
+    assert not any(dn.lower() in found for dn in [*theirs, gone])
+    assert not any("idmIdNumber" in a or "mobile" in a for a in found.values())
+    with pytest.raises((ldap.INSUFFICIENT_ACCESS, ldap.NO_SUCH_OBJECT)):
+        conn.modify_s(mine[0], [(ldap.MOD_REPLACE, "cn", [b"x"])])
+
+
+def test_id_numbers_are_masked_for_those_whose_duty_does_not_need_them(world: w.World) -> None:
+    dn = world.target("person", "own")
+    uid = dn.split(",")[0].split("=")[1]
+    for role, full in (("sysadmin", True), ("secadmin", False), ("auditor", False)):
+        session, _ = world.session(role)
+        with session:
+            account = accounts.find(session, uid)
+        assert (account.id_number is not None) is full, role
+        assert account.id_masked and "*" * 10 in account.id_masked
+
+
+def test_the_write_log_names_the_admin(world: w.World) -> None:
+    session, actor = world.session("sysadmin")
+    with session:
+        created = accounts.create_business_user(session, actor, w.CITY,
+                                                Person.checked("赵日志", w.id_number(901), "13900000009"))
+    with ops(world.settings) as op_session:
+        log = list(op_session.search("cn=accesslog", f"(&(reqType=add)(reqDN={created.dn}))",
+                                     ["reqAuthzID", "reqResult"]))
+    assert len(log) == 1 and log[0][1]["reqResult"] == ["0"]
+    assert log[0][1]["reqAuthzID"][0].lower() == world.actors["sysadmin"].lower()
+
+
+def test_one_person_several_admin_accounts_is_listable(world: w.World) -> None:
+    person = Person.checked("钱多号", w.id_number(777), "13900000007")
+    session, actor = world.session("sysadmin")
+    with session:
+        a = accounts.create_admin(session, actor, "150103", person, "qian.sys")
+        b = accounts.create_admin(session, actor, "150103", person, "qian.aud")
+        shared = accounts.shared_holders(accounts.list_accounts(session, "150103", "admin"))
+    assert {x.uid for x in shared[person.id_number]} == {a.uid, b.uid}
+
+
+def test_legacy_post_accounts(world: w.World, tmp_path: Path) -> None:
+    path = tmp_path / "posts.csv"
+    path.write_text("uid,unit,post\nJS150100_01,150100,呼和浩特市教师管理岗\nJS150100_02,150100,"
+                    "呼和浩特市教师审核岗\n", encoding="utf-8")
+    with ops(world.settings) as session:
+        assert legacy.import_accounts(session, legacy.read(path)) == (2, 0)
+        assert legacy.import_accounts(session, legacy.read(path)) == (0, 2)
+        report = dict((node.code, n) for node, n in legacy.report(session, "150100"))
+        assert report["150100"] == 2
+        before = accounts.get(session, f"uid=JS150100_01,ou=people,{world.nodes['own']}")
+        uuid_before = session.conn.search_s(before.dn, ldap.SCOPE_BASE, attrlist=["entryUUID"])[0][1]
+        session.conn.modify_s(f"uid=JS150100_02,ou=people,{world.nodes['own']}",
+                              [(ldap.MOD_ADD, "idmGrant", [b"teacher#viewer"])])  # carried over
+    sec_session, sec = world.session("secadmin")
+    with sec_session:
+        with pytest.raises(InvalidInput, match="R9"):
+            grants.add(sec_session, sec, before, "teacher#editor")
+    raw = world.raw("secadmin")
+    with pytest.raises(ldap.INSUFFICIENT_ACCESS):
+        raw.modify_s(before.dn, [(ldap.MOD_ADD, "idmGrant", [b"teacher#editor"])])
+    # revoking what a post account already had stays possible (R16)
+    raw.modify_s(f"uid=JS150100_02,ou=people,{world.nodes['own']}",
+                 [(ldap.MOD_DELETE, "idmGrant", [b"teacher#viewer"])])
+    session, actor = world.session("sysadmin")
+    with session:
+        password = legacy.convert(session, actor, accounts.find(session, "js150100_01"),
+                                  Person.checked("孙转化", w.id_number(888), "13900000008"))
+    assert password
+    with ops(world.settings) as op_session:
+        after = accounts.get(op_session, before.dn)
+        uuid_after = op_session.conn.search_s(before.dn, ldap.SCOPE_BASE, attrlist=["entryUUID"])[0][1]
+    assert after.uid == before.uid and not after.legacy and after.name == "孙转化"
+    assert uuid_after == uuid_before
+    sec_session, sec = world.session("secadmin")
+    with sec_session:
+        grants.add(sec_session, sec, accounts.find(sec_session, after.uid), "teacher#editor")
+
+
+def test_admin_accounts_never_hold_grants(world: w.World) -> None:
+    dn = world.target("admin", "child")
+    with ops(world.settings) as session:
+        account = accounts.get(session, dn)
+        with pytest.raises(Exception, match="(?i)object class|not allowed"):
+            session.conn.modify_s(dn, [(ldap.MOD_ADD, "idmGrant", [b"teacher#viewer"])])
+    session, actor = world.session("secadmin")
+    with session, pytest.raises(InvalidInput, match="R8"):
+        grants.add(session, actor, account, "teacher#viewer")
+
+
+def test_a_disabled_admin_can_do_nothing_even_if_its_session_is_open(world: w.World) -> None:
+    session, actor = world.session("sysadmin")  # signed in while still active
+    dn = world.target("person", "own")
+    with ops(world.settings) as op_session:
+        target = accounts.get(op_session, dn)
+        op_session.replace(world.actors["sysadmin"], {"idmStatus": ["disabled"]})
+    try:
+        with session, pytest.raises(PermissionDenied):  # slapd re-reads the actor's status
+            accounts.disable(session, actor, target, "x")
+    finally:
+        with ops(world.settings) as op_session:
+            op_session.replace(world.actors["sysadmin"], {"idmStatus": ["active"]})
+
+
+INJECTIONS = ["a,b", "a+b", "a=b", "a\\b", "#a", "a\x00b", "*)(uid=*", " a", "a ", "ａｂｃ", "x" * 300]
+
+
+@pytest.mark.parametrize("value", INJECTIONS)
+def test_injection_in_every_field_is_refused_or_inert(world: w.World, value: str) -> None:
+    before = snapshot(world.settings)
+    session, actor = world.session("sysadmin")
+    good = dict(name="王注入", id_number=w.id_number(950), mobile="13900000010")
+    with session:
+        with pytest.raises(InvalidInput):
+            accounts.create_business_user(session, actor, w.CITY, Person.checked(**good), uid=value)
+        for field in ("name", "id_number", "mobile", "email", "office_phone"):
+            with pytest.raises(InvalidInput):
+                Person.checked(**{**good, field: value})
+        assert accounts.list_accounts(session, w.CITY, "business", text=value) == []
+        with pytest.raises(Exception, match="no org unit|找不到"):
+            accounts.list_accounts(session, value, "business")
+    sec_session, sec = world.session("secadmin")
+    with sec_session:
+        target = accounts.get(sec_session, world.target("person", "own"))
+        before = snapshot(world.settings)
+        with pytest.raises(InvalidInput):
+            grants.add(sec_session, sec, target, f"teacher#{value}")
+    assert snapshot(world.settings) == before
+
+
+def test_overlong_reason_is_refused(world: w.World) -> None:
+    session, actor = world.session("sysadmin")
+    dn = world.target("person", "own")
+    with session, pytest.raises(InvalidInput, match="longer than 1024"):
+        accounts.disable(session, actor, accounts.get(session, dn), "因" * 1025)
+
+
+def test_cli_as_admin_with_bilingual_refusal(world: w.World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDM_PASSWORD", w.PASSWORD)
+    created = run_cli(world.settings, "admin", "create", "150104", "--as", "m.sysadmin",
+                      "--name", "周管理", "--id-number", w.id_number(960), "--mobile", "13900000011",
+                      "--uid", "zhou.yq")
+    assert created.exit_code == 0, created.output
+    assert "one-time password" in created.output
+    role = run_cli(world.settings, "admin", "set-role", "zhou.yq", "secadmin", "--as", "m.secadmin")
+    assert role.exit_code == 0, role.output
+    refused = run_cli(world.settings, "user", "disable", "zhou.yq", "--reason", "x", "--as", "m.auditor")
+    assert refused.exit_code == 1
+    assert "安全审计员" in refused.output and "may not" in refused.output
+    assert "Traceback" not in refused.output
+    shown = run_cli(world.settings, "user", "show", "zhou.yq", "--as", "m.secadmin")
+    assert "安全管理员" in shown.output and "**********" in shown.output
+
+
+def test_cli_must_change_first_then_works(
+    bootstrapped: tuple[Settings, dict[str, str]], tmp_path: Path
+) -> None:
+    settings, passwords = bootstrapped
+    old = tmp_path / "old"
+    old.write_text(passwords["nmg.sys"])
+    refused = run_cli(settings, "user", "list", "150000", "--as", "nmg.sys", "--password-file", str(old))
+    assert refused.exit_code == 1 and "idm password change" in refused.output
+    new = tmp_path / "new"
+    new.write_text("Nmg-Sys-Passw0rd-2026")
+    changed = run_cli(settings, "password", "change", "--as", "nmg.sys", "--password-file", str(old),
+                      "--new-password-file", str(new))
+    assert changed.exit_code == 0, changed.output
+    listed = run_cli(settings, "user", "list", "150000", "--as", "nmg.sys", "--password-file", str(new))
+    assert listed.exit_code == 0, listed.output
+
+
+def test_cli_unknown_login_and_wrong_password_say_the_same(
+    world: w.World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDM_PASSWORD", "wrong-password")
+    unknown = run_cli(world.settings, "user", "list", w.CITY, "--as", "nobody.here")
+    wrong = run_cli(world.settings, "user", "list", w.CITY, "--as", "m.sysadmin")
+    assert unknown.exit_code == wrong.exit_code == 1
+    assert unknown.output == wrong.output
