@@ -117,21 +117,24 @@ def _create(session: Session, container: str, object_class: str, person_attrs: d
 
 def create_business_user(session: Session, actor: Actor, node_code: str, person: Person,
                          uid: str | None = None, form: str | None = None) -> Created:
-    node = org.find(session, node_code)
-    container = names.child_dn("ou", "people", node.dn)
-    actors.require(session, actor, "create_person", container)
-    extra = {"idmFormRef": [form]} if form else {}
-    return _create(session, container, "idmBusinessAccount", person.attrs(), uid, person.name, extra)
+    return _create_at(session, actor, node_code, "people", person, uid, form)
 
 
 def create_admin(session: Session, actor: Actor, node_code: str, person: Person,
                  uid: str | None = None, form: str | None = None) -> Created:
     """An admin account one level down, without a role: the security admin grants that (R4/R5)."""
+    return _create_at(session, actor, node_code, "admins", person, uid, form)
+
+
+def _create_at(session: Session, actor: Actor, node_code: str, container_name: str, person: Person,
+               uid: str | None, form: str | None) -> Created:
     node = org.find(session, node_code)
-    container = names.child_dn("ou", "admins", node.dn)
-    actors.require(session, actor, "create_admin", container)
+    container = names.child_dn("ou", container_name, node.dn)
+    admin = container_name == "admins"
+    actors.require(session, actor, "create_admin" if admin else "create_person", container)
     extra = {"idmFormRef": [form]} if form else {}
-    return _create(session, container, "idmAdminAccount", person.attrs(), uid, person.name, extra)
+    object_class = "idmAdminAccount" if admin else "idmBusinessAccount"
+    return _create(session, container, object_class, person.attrs(), uid, person.name, extra)
 
 
 def set_role(session: Session, actor: Actor, account: Account, role: str,

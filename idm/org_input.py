@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ldap.dn
-
 import ldif
+
 from idm import validation
 from idm.errors import InvalidInput, ProblemList
 

@@ -33,6 +33,13 @@ def _password(password_file: Path | None, prompt: str = "密码 / password") -> 
     return str(click.prompt(prompt, hide_input=True))
 
 
+def _dn_for(ctx: Context, as_uid: str) -> str:
+    settings = ctx.settings()
+    if "=" in as_uid:
+        return as_uid
+    return lookup.account_dn(settings.ldap_uri, settings.suffix, ctx.data_dir / "secrets", as_uid)
+
+
 def acting(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add --as/--password-file and pass an open (session, actor) to the command."""
 
@@ -43,8 +50,7 @@ def acting(func: Callable[..., Any]) -> Callable[..., Any]:
     @friendly
     def wrapper(ctx: Context, as_uid: str, password_file: Path | None, **kwargs: Any) -> Any:
         settings = ctx.settings()
-        dn = as_uid if "=" in as_uid else lookup.account_dn(
-            settings.ldap_uri, settings.suffix, ctx.data_dir / "secrets", as_uid)
+        dn = _dn_for(ctx, as_uid)
         conn, state = connection.bind_with_policy(settings.ldap_uri, dn, _password(password_file))
         if state.must_change:
             conn.unbind_s()
@@ -295,8 +301,7 @@ def password_change(ctx: Context, as_uid: str, password_file: Path | None,
                     new_password_file: Path | None) -> None:
     """修改本人密码（首次登录须修改）/ change your own password (required after a reset)."""
     settings = ctx.settings()
-    dn = as_uid if "=" in as_uid else lookup.account_dn(
-        settings.ldap_uri, settings.suffix, ctx.data_dir / "secrets", as_uid)
+    dn = _dn_for(ctx, as_uid)
     old = _password(password_file, "当前密码 / current password")
     if new_password_file is not None:
         new = new_password_file.read_text(encoding="utf-8").rstrip("\n")

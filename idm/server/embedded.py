@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ldif
+
 from idm.config import Settings, save_settings
 from idm.directory import connection
 from idm.errors import DirectoryUnavailable, ServerError

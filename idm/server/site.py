@@ -11,6 +11,7 @@ import io
 from pathlib import Path
 
 import ldif
+
 from idm.config import Settings
 from idm.server import render
 
