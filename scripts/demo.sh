@@ -11,6 +11,7 @@ $IDM server start
 $IDM org import data/demo/inner-mongolia.csv | tail -n 1
 $IDM org import data/demo/schools-sample.csv | tail -n 1
 $IDM bootstrap data/demo/province-admins.csv
+$IDM legacy import data/demo/post-accounts.csv
 
 uri=$($IDM server status | awk '/^ldap:/ {print $2}')
 suffix=$($IDM server status | awk '/^suffix:/ {print $2}')
@@ -27,5 +28,9 @@ cat <<EOT
 
 省级三员的初始密码只在首次创建时显示一次 / the province admins' one-time passwords are shown
 once, when first created (above on the first run).
+下一步 / next (see docs/delegated-administration.md):
+  $IDM password change --as nmg.sys          # first login: change the one-time password
+  $IDM admin create 150100 --as nmg.sys --name 张三 --id-number 150102199001011230 --mobile 13900000000
+  $IDM admin set-role <uid> sysadmin --as nmg.sec
 停止 / stop:  make stop
 EOT
