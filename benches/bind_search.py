@@ -49,15 +49,19 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="idm-bench-") as tmp:
         folder = Path(tmp)
-        idm, vanilla = c.start_idm(folder), c.start_vanilla(folder)
+        started = []
         try:
+            idm = c.start_idm(folder)
+            started.append(idm)
+            vanilla = c.start_vanilla(folder)
+            started.append(vanilla)
             results = {}
             for name, settings in (("idm", idm), ("vanilla", vanilla)):
                 counties = c.load_tree(settings)
                 users = c.load_users(settings, counties, args.users, ppolicy=name == "idm")
                 results[name] = measure(settings, users, args.seconds)
         finally:
-            c.stop(idm, vanilla)
+            c.stop(*started)
     print(f"entries: demo tree (116 nodes) + {args.users} users; {args.seconds:.0f}s per measurement")
     print(f"{'':10}{'idm':>12}{'vanilla':>12}{'idm/vanilla':>14}")
     for metric in ("bind/s", "search/s"):

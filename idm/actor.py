@@ -95,11 +95,20 @@ def may(session: Session, actor: Actor, operation: str, target_dn: str) -> bool:
 
 def require(session: Session, actor: Actor, operation: str, target_dn: str) -> None:
     """Refuse, with the reason, what the permission table does not allow."""
-    if may(session, actor, operation, target_dn):
+    kind, rel = relations(session, actor, target_dn)
+    if actor.active and permissions.allowed(actor.role, rel, kind, operation):
         return
     op_zh, op_en = OPERATION_ZH[operation]
     if not actor.active:
         raise PermissionDenied(f"您的账号已停用，不能{op_zh}", f"your account is disabled: cannot {op_en}")
+    others = [r for r in permissions.ROLES if permissions.allowed(r, rel, kind, operation)]
+    if others:
+        names_zh = "、".join(ADMIN_ROLE_ZH[r] for r in others)
+        raise PermissionDenied(
+            f"{actor.role_zh}（{actor.uid}）不能{op_zh}：这是{names_zh}的职责（三员分立）",
+            f"{actor.role or 'an admin without a role'} {actor.uid} may not {op_en}: that is the "
+            f"{' or '.join(others)}'s duty (separation of duties)",
+        )
     raise PermissionDenied(
         f"{actor.role_zh}（{actor.uid}）无权对 {target_dn} {op_zh}：只能管理本级，"
         "以及下一级的管理员账号",

@@ -241,7 +241,11 @@ def test_cli_as_admin_with_bilingual_refusal(world: w.World, monkeypatch: pytest
     assert role.exit_code == 0, role.output
     refused = run_cli(world.settings, "user", "disable", "zhou.yq", "--reason", "x", "--as", "m.auditor")
     assert refused.exit_code == 1
-    assert "安全审计员" in refused.output and "may not" in refused.output
+    assert "安全审计员" in refused.output and "系统管理员的职责" in refused.output
+    assert "auditor m.auditor may not disable, restore or unlock: that is the sysadmin's duty" in \
+        refused.output
+    far = run_cli(world.settings, "user", "disable", "nmg.audit", "--reason", "x", "--as", "m.sysadmin")
+    assert far.exit_code == 1 and "no account nmg.audit within your reach" in far.output  # upward
     assert "Traceback" not in refused.output
     shown = run_cli(world.settings, "user", "show", "zhou.yq", "--as", "m.secadmin")
     assert "安全管理员" in shown.output and "**********" in shown.output

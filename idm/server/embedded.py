@@ -150,6 +150,7 @@ def start(settings: Settings) -> bool:
     settings.socket_path.parent.mkdir(parents=True, exist_ok=True)
     if settings.socket_path.exists():
         settings.socket_path.unlink()
+    _require_free_port(settings)
     log_path = settings.data_dir / "log" / "slapd.log"
     log_path.parent.mkdir(exist_ok=True)
     urls = f"{settings.ldap_uri}/ {settings.ldapi_uri}"
@@ -163,7 +164,8 @@ def start(settings: Settings) -> bool:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             _children.pop(proc.pid, None)
-            tail = log_path.read_text(errors="replace")[-2000:]
+            tail = log_path.read_text(errors="replace")[-2000:].strip() or (
+                f"exit code {proc.returncode}; set log_level in idm.json (e.g. \"stats\") for details")
             raise ServerError(f"slapd 启动失败：{tail}", f"slapd failed to start: {tail}")
         if _answers(settings):
             return True
@@ -172,6 +174,23 @@ def start(settings: Settings) -> bool:
     proc.wait()
     _children.pop(proc.pid, None)
     raise ServerError("slapd 启动超时", f"slapd did not answer within {START_TIMEOUT:.0f}s")
+
+
+def _require_free_port(settings: Settings) -> None:
+    """A clear message for the commonest failure: another server holds the port."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((settings.host, settings.port))
+        except OSError:
+            raise ServerError(
+                f"端口 {settings.host}:{settings.port} 已被占用（另一个 slapd？请先 idm server stop，"
+                "或在 idm.json 中修改 port）",
+                f"port {settings.host}:{settings.port} is in use (another slapd? stop it first, or "
+                "change port in idm.json)",
+            ) from None
 
 
 def stop(settings: Settings, timeout: float = 30.0) -> bool:
