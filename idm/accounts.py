@@ -13,10 +13,10 @@ import ldap
 from idm import actor as actors
 from idm import org
 from idm.actor import Actor, now
-from idm.bootstrap import random_password
 from idm.directory import names
 from idm.directory.session import Session
 from idm.errors import AlreadyExists, ConstraintViolation, InvalidInput, NotFound
+from idm.passwords import one_time_password
 from idm.person import Person, uid_candidates
 from idm.validation import free_text
 from idm.validation import uid as check_uid
@@ -109,8 +109,7 @@ def _create(session: Session, container: str, object_class: str, person_attrs: d
                     raise AlreadyExists(f"登录账号 {uid} 已被使用", f"login {uid} is taken") from err
                 continue
             raise
-        password = session.set_password(dn, random_password())
-        return Created(dn, candidate, password)
+        return Created(dn, candidate, one_time_password(session, dn))
     raise AlreadyExists(f"无法为“{name}”生成未被使用的登录账号，请用 --uid 指定",
                         f"no free login for {name!r}; give one with --uid")
 
@@ -192,12 +191,9 @@ def unlock(session: Session, actor: Actor, account: Account, form: str | None = 
 
 
 def reset_password(session: Session, actor: Actor, account: Account, form: str | None = None) -> str:
-    """A new one-time password; ppolicy marks it must-change (pwdReset) since an admin set it."""
+    """A new one-time password, marked must-change (pwdReset) until the owner changes it."""
     actors.require(session, actor, "reset_password", account.dn)
-    password = session.set_password(account.dn, random_password())
-    if form:
-        session.replace(account.dn, {"idmFormRef": [form]})
-    return password
+    return one_time_password(session, account.dn, form)
 
 
 def list_accounts(session: Session, node_code: str, kind: str, text: str | None = None,

@@ -11,7 +11,6 @@ import csv
 import io
 import os
 import secrets
-import string
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from idm.directory import names
 from idm.directory.session import Session
 from idm.errors import InvalidInput, ProblemList
 from idm.org_input import read_text
+from idm.passwords import one_time_password
 from idm.server.render import service_policy_dn
 
 SERVICE_ACCOUNTS = {
@@ -47,17 +47,6 @@ class Created:
     dn: str
     uid: str
     password: str | None  # None: already existed, nothing to show
-
-
-def random_password(length: int = 16) -> str:
-    """Random, with all four character classes, so it passes any of the policy profiles."""
-    alphabet = string.ascii_letters + string.digits + "!#%+-=?@^_"
-    while True:
-        value = "".join(secrets.choice(alphabet) for _ in range(length))
-        classes = [any(c in s for c in value) for s in
-                   (string.ascii_lowercase, string.ascii_uppercase, string.digits, "!#%+-=?@^_")]
-        if all(classes):
-            return value
 
 
 def write_secret(path: Path, value: str) -> None:
@@ -157,7 +146,5 @@ def province_admins(session: Session, specs: list[AdminSpec]) -> list[Created]:
             created.append(Created(dn, spec.uid, None))
             continue
         session.add(dn, admin_attrs(spec, unit.dn))
-        password = session.set_password(dn, random_password())
-        session.replace(dn, {"pwdReset": ["TRUE"]})
-        created.append(Created(dn, spec.uid, password))
+        created.append(Created(dn, spec.uid, one_time_password(session, dn)))
     return created

@@ -17,11 +17,11 @@ from idm import actor as actors
 from idm import org, validation
 from idm.accounts import Account
 from idm.actor import Actor, now
-from idm.bootstrap import random_password
 from idm.directory import names
 from idm.directory.session import Session
 from idm.errors import InvalidInput, NotFound, ProblemList
 from idm.org_input import read_text
+from idm.passwords import one_time_password
 from idm.person import Person
 
 COLUMNS = ("uid", "unit", "post")
@@ -115,7 +115,7 @@ def convert(session: Session, actor: Actor, account: Account, person: Person,
     if form:
         changes["idmFormRef"] = [form]
     session.replace(account.dn, changes)
-    return session.set_password(account.dn, random_password())
+    return one_time_password(session, account.dn)
 
 
 def report(session: Session, code: str | None = None) -> list[tuple[org.Node, int]]:

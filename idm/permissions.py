@@ -36,8 +36,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "password": ("userPassword",),
     "private": ("idmIdNumber", "mobile", "telephoneNumber", "homePhone", "postalAddress",
                 "street", "l", "st", "postalCode"),
+    # pwdReset sits here, not with the password: ppolicy sets it on an admin's reset only when the
+    # admin may write it, and the account itself must never be able to clear it.
     "status": ("idmStatus", "idmStatusChanged", "idmStatusReason", "pwdAccountLockedTime",
-               "idmFormRef"),
+               "pwdReset", "idmFormRef"),
     "grants": ("idmGrant",),
     "role": ("idmAdminRole", "idmScope"),
     "identity": ("cn", "sn", "displayName", "givenName", "mail", "idmIdMasked", "idmLegacy",

@@ -276,3 +276,21 @@ def test_cli_unknown_login_and_wrong_password_say_the_same(
     wrong = run_cli(world.settings, "user", "list", w.CITY, "--as", "m.sysadmin")
     assert unknown.exit_code == wrong.exit_code == 1
     assert unknown.output == wrong.output
+
+
+def test_reset_gives_a_one_time_password_that_must_be_changed(world: w.World) -> None:
+    from idm.directory import connection
+
+    dn = world.target("person", "own")
+    session, actor = world.session("sysadmin")
+    with session:
+        password = accounts.reset_password(session, actor, accounts.get(session, dn))
+    conn, state = connection.bind_with_policy(world.settings.ldap_uri, dn, password)
+    assert state.must_change
+    with pytest.raises(ldap.INSUFFICIENT_ACCESS):  # nothing but a password change until then
+        conn.search_s(dn, ldap.SCOPE_BASE)
+    conn.passwd_s(dn, password, "Own-New-Passw0rd-9")
+    conn2, state2 = connection.bind_with_policy(world.settings.ldap_uri, dn, "Own-New-Passw0rd-9")
+    assert not state2.must_change
+    conn.unbind_s()
+    conn2.unbind_s()
