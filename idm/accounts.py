@@ -196,6 +196,15 @@ def reset_password(session: Session, actor: Actor, account: Account, form: str |
     return one_time_password(session, account.dn, form)
 
 
+def change_info(session: Session, actor: Actor, account: Account, changes: dict[str, list[str]],
+                form: str | None = None) -> None:
+    """Correct an account's name or contact data (信息变更)."""
+    actors.require(session, actor, "change_info", account.dn)
+    if form:
+        changes = {**changes, "idmFormRef": [form]}
+    session.replace(account.dn, changes)
+
+
 def list_accounts(session: Session, node_code: str, kind: str, text: str | None = None,
                   status: str | None = None) -> list[Account]:
     """Accounts of one node that the bound identity may see; `text` matches login or name."""

@@ -23,6 +23,8 @@ TARGETS: dict[str, str] = {
     "person": r"^uid=[^,]+,ou=people,(ou=[0-9]+,(.+))$",
     "admins": r"^ou=admins,(ou=[0-9]+,(.+))$",
     "admin": r"^uid=[^,]+,ou=admins,(ou=[0-9]+,(.+))$",
+    "forms": r"^ou=forms,(ou=[0-9]+,(.+))$",
+    "form": r"^cn=[^,]+,ou=forms,(ou=[0-9]+,(.+))$",
 }
 
 ACTIVE = "(idmStatus=active)"
@@ -45,6 +47,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "identity": ("cn", "sn", "displayName", "givenName", "mail", "idmIdMasked", "idmLegacy",
                  "idmPostName"),
     "delegation": ("idmManagedBy",),
+    "record": ("idmRecordKind", "idmRecordData"),
+    "recordstate": ("idmRecordStatus", "idmRecordState", "idmRecordTarget", "idmRetainUntil"),
+    "attachment": ("idmAttachment", "idmAttachmentSha256"),
     "rest": (),
 }
 
@@ -121,6 +126,21 @@ def _rules() -> list[Rule]:
     add("self", "-", "admin", ["password"], "=wx", "own password (policy check: web UI issue)")
     add("anonymous", "-", "admin", ["password"], "auth", "bind")
 
+    # Request forms (R10-R12), kept by the department that processes them: written once (the
+    # fields, the scan), then only their state moves on; read by the department's three admins.
+    add("sysadmin", "own", "forms", ["entry", "children"], "add", "R12: records received forms")
+    add("sysadmin", "own", "form", ["entry", "naming", "identity", "record", "attachment"], "add",
+        "R12: a form's fields and scan are written once")
+    add("sysadmin", "own", "form", ["recordstate"], "write", "R12: executes, rejects, retains")
+    add("sysadmin", "own", "form", ["rest"], "read", "R12")
+    add("secadmin", "own", "forms", ["entry"], "read", "R5: grants on the basis of forms")
+    add("secadmin", "own", "form", ["entry", "naming", "identity", "record", "attachment", "rest"],
+        "read", "R5: grants on the basis of forms")
+    add("secadmin", "own", "form", ["recordstate"], "write", "R5: executes the role step")
+    add("auditor", "own", "forms", ["entry"], "read", "R6: audits against the forms")
+    add("auditor", "own", "form", ["entry", "naming", "identity", "record", "attachment", "rest",
+                                   "recordstate"], "read", "R6: audits against the forms")
+
     # Org nodes: public within the toolkit; delegation set by the parent's security admin (R2).
     add("secadmin", "parent", "node", ["delegation"], "write", "R2/R5: assigns org scope")
     add("users", "-", "node", ["entry", "identity", "delegation", "rest"], "read",
@@ -141,7 +161,8 @@ OPERATIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "change_info": (("person", "admin"), "identity", "write"),
     "read_private": (("person", "admin"), "private", "read"),
     "delegate": (("node",), "delegation", "write"),
-    "delete": (("person", "admin", "node", "people", "admins"), "entry", "delete"),
+    "delete": (("person", "admin", "node", "people", "admins", "form"), "entry", "delete"),
+    "record_form": (("forms",), "children", "add"),
 }
 _LEVELS = {"none": 0, "disclose": 1, "auth": 2, "compare": 3, "search": 4, "read": 5, "add": 6,
            "delete": 7, "write": 8, "=wx": 8, "manage": 9}

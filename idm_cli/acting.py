@@ -13,10 +13,11 @@ from typing import Any
 
 import click
 
-from idm import accounts, delegation, grants, legacy
+from idm import accounts, delegation, formal, forms, grants, legacy
 from idm import actor as actors
 from idm.accounts import Account
 from idm.actor import Actor
+from idm.bootstrap import write_secret
 from idm.directory import connection, lookup
 from idm.directory.session import Session
 from idm.errors import PermissionDenied
@@ -82,12 +83,6 @@ def _person(kw: dict[str, Any]) -> Person:
                           kw.pop("email"), kw.pop("office_phone"))
 
 
-def _show_created(created: accounts.Created) -> None:
-    click.echo(f"已创建 / created: {created.uid}  ({created.dn})")
-    click.echo("初始密码（仅显示一次，首次登录须修改）/ one-time password (shown once, must change at "
-               f"first login): {created.password}")
-
-
 def _print_account(a: Account) -> None:
     status = {"active": "启用 active", "disabled": "停用 disabled"}.get(a.status, a.status)
     click.echo(f"账号 uid:         {a.uid}")
@@ -113,58 +108,81 @@ def user() -> None:
     """业务类用户 / business users (R4, R9, R15)."""
 
 
+def password_out(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--password-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        help="把一次性密码写入 0600 文件而不显示 / write the one-time password to a "
+                             "0600 file instead of showing it")(func)
+
+
+def _hand_over(password: str, out: Path | None) -> None:
+    """R13: a one-time password reaches its holder by a safe means: shown once, or a 0600 file."""
+    if out is not None:
+        write_secret(out, password)
+        click.echo(f"一次性密码已写入 / one-time password written to: {out} (0600)")
+    else:
+        click.echo("一次性密码（仅显示一次，首次登录须修改）/ one-time password (shown once, must "
+                   f"change at first login): {password}")
+
+
+def form_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--form", "form_id", required=True,
+                        help="申请单编号（唯一依据，R12）/ the form this action rests on (R12)")(func)
+
+
 @user.command("create")
-@click.argument("unit")
-@person_options
+@form_option
 @click.option("--uid", default=None, help="登录账号（默认为姓名拼音）/ login (default: pinyin of the name)")
-@click.option("--form", default=None, help="申请单编号 / form reference")
+@password_out
 @acting
-def user_create(session: Session, actor: Actor, unit: str, uid: str | None, form: str | None,
-                **kw: Any) -> None:
-    """在 UNIT 创建业务用户（系统管理员）/ create a business user at UNIT (system admin)."""
-    _show_created(accounts.create_business_user(session, actor, unit, _person(kw), uid, form))
+def user_create(session: Session, actor: Actor, form_id: str, uid: str | None,
+                password_out: Path | None) -> None:
+    """按注册申请单创建业务用户（系统管理员）/ create the business user a registration form asks for."""
+    created = formal.create_business_user(session, actor, form_id, uid)
+    click.echo(f"已创建 / created: {created.uid}  ({created.dn})")
+    _hand_over(created.password, password_out)
 
 
-StatusChange = Callable[[Session, Actor, Account, str, str | None], Any]
+StatusChange = Callable[[Session, Actor, str, Account], Any]
 
 
-def _status_command(name: str, doc: str, run: StatusChange) -> None:
+def _change_command(name: str, doc: str, run: StatusChange) -> None:
     @user.command(name)
     @click.argument("uid")
-    @click.option("--reason", default="", help="原因 / reason")
-    @click.option("--form", default=None, help="申请单编号 / form reference")
+    @form_option
     @acting
-    def command(session: Session, actor: Actor, uid: str, reason: str, form: str | None) -> None:
-        run(session, actor, accounts.find(session, uid), reason, form)
-        click.echo(f"完成 / done: {name} {uid}")
+    def command(session: Session, actor: Actor, uid: str, form_id: str) -> None:
+        run(session, actor, form_id, accounts.find(session, uid))
+        click.echo(f"完成 / done: {name} {uid} ({form_id})")
 
     command.__doc__ = doc
 
 
-_status_command("disable", "停用账号（不删除）/ disable an account (never deleted).",
-                lambda s, a, acc, reason, form: accounts.disable(s, a, acc, reason, form))
-_status_command("restore", "恢复已停用的账号 / restore a disabled account.",
-                lambda s, a, acc, reason, form: accounts.restore(s, a, acc, reason, form))
+_change_command("disable", "按变更申请单停用账号（不删除）/ disable an account per its change form.",
+                formal.disable)
+_change_command("restore", "按变更申请单恢复账号 / restore an account per its change form.",
+                formal.restore)
+_change_command("update", "按变更申请单变更信息 / change name or contact data per an info-change form.",
+                formal.change_info)
 
 
 @user.command("unlock")
 @click.argument("uid")
-@click.option("--form", default=None)
+@form_option
 @acting
-def user_unlock(session: Session, actor: Actor, uid: str, form: str | None) -> None:
-    """解除因密码错误导致的锁定 / lift a lockout after failed logins."""
-    done = accounts.unlock(session, actor, accounts.find(session, uid), form)
+def user_unlock(session: Session, actor: Actor, uid: str, form_id: str) -> None:
+    """按变更申请单解除锁定 / lift a lockout per its change form."""
+    done = formal.unlock(session, actor, form_id, accounts.find(session, uid))
     click.echo("已解锁 / unlocked" if done else "账号未被锁定 / the account was not locked")
 
 
 @user.command("reset-password")
 @click.argument("uid")
-@click.option("--form", default=None)
+@form_option
+@password_out
 @acting
-def user_reset(session: Session, actor: Actor, uid: str, form: str | None) -> None:
-    """重置为一次性密码 / reset to a one-time password (must change at next login)."""
-    password = accounts.reset_password(session, actor, accounts.find(session, uid), form)
-    click.echo(f"一次性密码（仅显示一次）/ one-time password (shown once): {password}")
+def user_reset(session: Session, actor: Actor, uid: str, form_id: str, password_out: Path | None) -> None:
+    """按变更申请单重置为一次性密码 / reset to a one-time password per its change form."""
+    _hand_over(formal.reset_password(session, actor, form_id, accounts.find(session, uid)), password_out)
 
 
 @user.command("show")
@@ -194,26 +212,45 @@ def admin() -> None:
 
 
 @admin.command("create")
-@click.argument("unit")
-@person_options
+@form_option
 @click.option("--uid", default=None)
-@click.option("--form", default=None)
+@password_out
 @acting
-def admin_create(session: Session, actor: Actor, unit: str, uid: str | None, form: str | None,
-                 **kw: Any) -> None:
-    """为下一级单位 UNIT 创建管理员账号（不含角色）/ create an admin account at the next-level UNIT."""
-    _show_created(accounts.create_admin(session, actor, unit, _person(kw), uid, form))
+def admin_create(session: Session, actor: Actor, form_id: str, uid: str | None,
+                 password_out: Path | None) -> None:
+    """按注册申请单为下一级创建管理员账号（不含角色）/ create the admin account its form asks for."""
+    created = formal.create_admin(session, actor, form_id, uid)
+    click.echo(f"已创建 / created: {created.uid}  ({created.dn})")
+    _hand_over(created.password, password_out)
 
 
 @admin.command("set-role")
 @click.argument("uid")
 @click.argument("role", type=click.Choice(ADMIN_ROLES))
-@click.option("--form", default=None)
+@form_option
 @acting
-def admin_set_role(session: Session, actor: Actor, uid: str, role: str, form: str | None) -> None:
-    """授权角色和组织范围（安全管理员）/ set a next-level admin's role and scope (security admin)."""
-    accounts.set_role(session, actor, accounts.find(session, uid), role, form)
+def admin_set_role(session: Session, actor: Actor, uid: str, role: str, form_id: str) -> None:
+    """按注册申请单授权角色和组织范围（安全管理员）/ set the role its registration form names."""
+    formal.set_role(session, actor, form_id, accounts.find(session, uid), role)
     click.echo(f"已设置 / set: {uid} -> {ADMIN_ROLE_ZH[role]} ({role})")
+
+
+@admin.command("first-login")
+@acting
+def admin_first_login(session: Session, actor: Actor) -> None:
+    """首次登录核对：角色与范围对照注册申请单（R13）/ your role and scope next to your form."""
+    account, form = formal.first_login_view(session, accounts.get(session, actor.dn))
+    _print_account(account)
+    if form is None:
+        click.echo("没有找到注册申请单 / no registration form found")
+        return
+    d = form.data
+    click.echo(f"申请单 form:      {form.form_id} ({forms.STATUS_ZH.get(form.status, form.status)})")
+    click.echo(f"申请角色 role:    {ADMIN_ROLE_ZH.get(d.role or '', '-')} {d.role or ''}")
+    click.echo(f"申请单位 unit:    {d.unit}")
+    same = account.role == d.role and (account.scope or "").lower() == account.node_dn.lower()
+    click.echo("一致 / matches" if same else "不一致，请联系上级用户管理部门 / MISMATCH: contact your "
+               "parent department")
 
 
 @admin.command("list")
@@ -339,8 +376,8 @@ def legacy_import(ctx: Context, file: Path) -> None:
 def legacy_convert(session: Session, actor: Actor, uid: str, form: str | None, **kw: Any) -> None:
     """把岗位账号绑定到实名人员（系统管理员）/ bind a verified person to a post account."""
     password = legacy.convert(session, actor, accounts.find(session, uid), _person(kw), form)
-    click.echo(f"已转化 / converted: {uid}\n一次性密码（仅显示一次）/ one-time password (shown once): "
-               f"{password}")
+    click.echo(f"已转化 / converted: {uid}")
+    _hand_over(password, None)
 
 
 @legacy_group.command("report")
@@ -357,5 +394,7 @@ def legacy_report(ctx: Context, unit: str | None) -> None:
 
 
 def register(cli: click.Group) -> None:
-    for command in (user, admin, grant_group, delegate, password_group, legacy_group):
+    from idm_cli.form_cmds import form_group
+
+    for command in (user, admin, grant_group, delegate, password_group, legacy_group, form_group):
         cli.add_command(command)

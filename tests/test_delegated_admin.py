@@ -11,7 +11,7 @@ import pytest
 
 from idm import accounts, grants, legacy
 from idm.config import Settings
-from idm.errors import InvalidInput, PermissionDenied
+from idm.errors import InvalidInput, NotFound, PermissionDenied
 from idm.person import Person
 from tests import world as w
 from tests.conftest import ops, run_cli, snapshot
@@ -230,25 +230,47 @@ def test_overlong_reason_is_refused(world: w.World) -> None:
         accounts.disable(session, actor, accounts.get(session, dn), "因" * 1025)
 
 
-def test_cli_as_admin_with_bilingual_refusal(world: w.World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_as_admin_with_bilingual_refusal(
+    world: w.World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import json
+
     monkeypatch.setenv("IDM_PASSWORD", w.PASSWORD)
-    created = run_cli(world.settings, "admin", "create", "150104", "--as", "m.sysadmin",
-                      "--name", "周管理", "--id-number", w.id_number(960), "--mobile", "13900000011",
+    form_file = tmp_path / "form.json"
+    form_file.write_text(json.dumps({
+        "kind": "registration", "unit": "150104", "name": "周管理", "id_number": w.id_number(960),
+        "mobile": "13900000011", "role": "secadmin"}, ensure_ascii=False), encoding="utf-8")
+    added = run_cli(world.settings, "form", "add", str(form_file), "--as", "m.sysadmin")
+    assert added.exit_code == 0, added.output
+    form_id = added.output.split("recorded: ")[1].strip()
+    created = run_cli(world.settings, "admin", "create", "--form", form_id, "--as", "m.sysadmin",
                       "--uid", "zhou.yq")
     assert created.exit_code == 0, created.output
     assert "one-time password" in created.output
-    role = run_cli(world.settings, "admin", "set-role", "zhou.yq", "secadmin", "--as", "m.secadmin")
+    role = run_cli(world.settings, "admin", "set-role", "zhou.yq", "secadmin", "--form", form_id,
+                   "--as", "m.secadmin")
     assert role.exit_code == 0, role.output
-    refused = run_cli(world.settings, "user", "disable", "zhou.yq", "--reason", "x", "--as", "m.auditor")
+    no_form = run_cli(world.settings, "user", "disable", "zhou.yq", "--as", "m.sysadmin")
+    assert no_form.exit_code == 2 and "--form" in no_form.output
+    refused = run_cli(world.settings, "user", "disable", "zhou.yq", "--form", form_id, "--as", "m.auditor")
     assert refused.exit_code == 1
-    assert "安全审计员" in refused.output and "系统管理员的职责" in refused.output
-    assert "auditor m.auditor may not disable, restore or unlock: that is the sysadmin's duty" in \
-        refused.output
-    far = run_cli(world.settings, "user", "disable", "nmg.audit", "--reason", "x", "--as", "m.sysadmin")
-    assert far.exit_code == 1 and "no account nmg.audit within your reach" in far.output  # upward
-    assert "Traceback" not in refused.output
+    assert "used once" in refused.output  # the registration form is spent
     shown = run_cli(world.settings, "user", "show", "zhou.yq", "--as", "m.secadmin")
     assert "安全管理员" in shown.output and "**********" in shown.output
+
+
+def test_refusal_names_the_duty(world: w.World) -> None:
+    dn = world.target("person", "own")
+    session, actor = world.session("auditor")
+    with ops(world.settings) as op_session:
+        target = accounts.get(op_session, dn)
+    with session, pytest.raises(PermissionDenied) as err:
+        accounts.disable(session, actor, target, "x")
+    assert "系统管理员的职责" in err.value.zh
+    assert "that is the sysadmin's duty" in err.value.en
+    session, actor = world.session("sysadmin")
+    with session, pytest.raises(NotFound, match="within your reach"):  # upward: not even visible
+        accounts.find(session, "nmg.audit")
 
 
 def test_cli_must_change_first_then_works(

@@ -106,6 +106,21 @@ class Session:
         with translated("修改条目", "modify entry"):
             self.conn.modify_s(dn, mods)
 
+    def add_binary(self, dn: str, attr: str, value: bytes) -> None:
+        with translated("附加文件", "attach file"):
+            self.conn.modify_s(dn, [(ldap.MOD_ADD, attr, [value])])
+
+    def get_binary(self, dn: str, attr: str) -> bytes | None:
+        with translated("读取文件", "read file"):
+            found = self.conn.search_s(dn, ldap.SCOPE_BASE, attrlist=[attr])
+        values = found[0][1].get(attr) if found else None
+        return bytes(values[0]) if values else None
+
+    def delete(self, dn: str) -> None:
+        """Only the local operator's sessions can delete (records past retention)."""
+        with translated("删除条目", "delete entry"):
+            self.conn.delete_s(dn)
+
     def change_own_password(self, dn: str, old: str, new: str) -> None:
         """RFC 3062 with the old password: the owner's own change, under ppolicy's rules."""
         with translated("修改密码", "change password"):

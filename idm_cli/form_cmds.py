@@ -1,0 +1,130 @@
+"""`idm form ...`: record, show, list, attach scans, reject, print, retention."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from idm import forms
+from idm.actor import Actor
+from idm.directory.session import Session
+from idm.errors import InvalidInput
+from idm.validation import ADMIN_ROLE_ZH
+from idm_cli.acting import acting
+from idm_cli.common import Context, friendly, pass_ctx
+
+
+@click.group("form")
+def form_group() -> None:
+    """申请单（用户注册/变更的唯一依据，R10-R12）/ request forms, the basis of every admin action."""
+
+
+def _load(path: Path) -> forms.FormData:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"{path}: 不是 UTF-8 的 JSON：{exc}", f"{path}: not UTF-8 JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{path}: 应为 JSON 对象", f"{path}: must be a JSON object")
+    known = set(forms.FormData.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise InvalidInput(f"{path}: 未知字段 {unknown}", f"{path}: unknown fields {unknown}")
+    try:
+        address = forms.Address(**raw.pop("address", {}))
+        return forms.FormData(**raw, address=address)
+    except TypeError as exc:
+        raise InvalidInput(f"{path}: 字段不全：{exc}", f"{path}: missing fields: {exc}") from None
+
+
+def _print(form: forms.Form) -> None:
+    d = form.data
+    kind = "注册申请单 registration" if d.kind == "registration" else "变更申请单 change"
+    click.echo(f"编号 id:          {form.form_id}")
+    click.echo(f"类型 kind:        {kind}" + (f" / {forms.CHANGE_TYPES[d.change_type]} {d.change_type}"
+                                              if d.change_type else ""))
+    click.echo(f"状态 status:      {forms.STATUS_ZH.get(form.status, form.status)} {form.status}")
+    click.echo(f"单位 unit:        {d.unit}")
+    click.echo(f"姓名 name:        {d.name}")
+    role = ADMIN_ROLE_ZH.get(d.role or "", "业务用户 business user")
+    click.echo(f"角色 role:        {role} {d.role or ''}")
+    if d.account_uid:
+        click.echo(f"登录账号 account: {d.account_uid}")
+    for step, done in form.steps.items():
+        click.echo(f"步骤 step:        {step}: {done['target']} ({done['by']}, {done['at']})")
+    click.echo(f"扫描件 scan:      {form.scan_type or '-'} {form.scan_sha256 or ''}")
+    click.echo(f"保存至 retain:    {form.retain_until or '-'}")
+    click.echo(f"内容摘要 digest:  {form.content_digest()}")
+
+
+@form_group.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@acting
+def form_add(session: Session, actor: Actor, file: Path) -> None:
+    """登记收到的申请单（JSON）/ record a received form (a JSON file of its fields)."""
+    form = forms.add(session, actor, _load(file))
+    click.echo(f"已登记 / recorded: {form.form_id}")
+
+
+@form_group.command("show")
+@click.argument("form_id")
+@acting
+def form_show(session: Session, actor: Actor, form_id: str) -> None:
+    """显示申请单 / show a form."""
+    _print(forms.get(session, form_id))
+
+
+@form_group.command("list")
+@click.argument("unit")
+@click.option("--status", type=click.Choice(list(forms.STATUS_ZH)), default=None)
+@acting
+def form_list(session: Session, actor: Actor, unit: str, status: str | None) -> None:
+    """列出本单位登记的申请单 / list the forms recorded at UNIT."""
+    for form in forms.list_forms(session, unit, status):
+        click.echo(f"{form.form_id}\t{form.data.kind}\t{form.status}\t{form.data.unit}\t{form.data.name}")
+
+
+@form_group.command("attach-scan")
+@click.argument("form_id")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@acting
+def form_attach(session: Session, actor: Actor, form_id: str, file: Path) -> None:
+    """附加盖章申请单扫描件（PDF/JPEG/PNG，≤2 MiB）/ attach the scan of the stamped form."""
+    digest = forms.attach_scan(session, actor, forms.get(session, form_id), file.read_bytes())
+    click.echo(f"已附加 / attached: SHA-256 {digest}")
+
+
+@form_group.command("reject")
+@click.argument("form_id")
+@click.option("--reason", required=True)
+@acting
+def form_reject(session: Session, actor: Actor, form_id: str, reason: str) -> None:
+    """驳回申请单 / reject a form."""
+    forms.reject(session, actor, forms.get(session, form_id), reason)
+    click.echo(f"已驳回 / rejected: {form_id}")
+
+
+@form_group.command("retention")
+@click.argument("unit", required=False)
+@pass_ctx
+@friendly
+def form_retention(ctx: Context, unit: str | None) -> None:
+    """列出已过保存期的申请单（不会自动删除）/ forms past their retention (never purged automatically)."""
+    with ctx.ops_session() as session:
+        past = forms.past_retention(session, unit)
+    for form in past:
+        click.echo(f"{form.form_id}\t{form.retain_until}\t{form.data.unit}\t{form.data.name}")
+    click.echo(f"合计 / total: {len(past)}")
+
+
+@form_group.command("purge")
+@click.argument("form_id")
+@pass_ctx
+@friendly
+def form_purge(ctx: Context, form_id: str) -> None:
+    """删除一份已过保存期的申请单（本机运维）/ purge one form past its retention (local operator)."""
+    with ctx.ops_session() as session:
+        forms.purge(session, forms.get(session, form_id))
+    click.echo(f"已删除 / purged: {form_id}")
