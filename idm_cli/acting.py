@@ -41,6 +41,19 @@ def _dn_for(ctx: Context, as_uid: str) -> str:
     return lookup.account_dn(settings.ldap_uri, settings.suffix, ctx.data_dir / "secrets", as_uid)
 
 
+def open_acting(ctx: Context, as_uid: str, password_file: Path | None) -> Session:
+    """A session bound as the admin, refused while a reset password is still unchanged."""
+    settings = ctx.settings()
+    dn = _dn_for(ctx, as_uid)
+    conn, state = connection.bind_with_policy(settings.ldap_uri, dn, _password(password_file))
+    if state.must_change:
+        conn.unbind_s()
+        raise PermissionDenied(
+            "密码已被重置，须先修改：idm password change --as " + as_uid,
+            "your password was reset and must be changed first: idm password change --as " + as_uid)
+    return Session(conn, settings.suffix)
+
+
 def acting(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add --as/--password-file and pass an open (session, actor) to the command."""
 
@@ -50,15 +63,8 @@ def acting(func: Callable[..., Any]) -> Callable[..., Any]:
     @pass_ctx
     @friendly
     def wrapper(ctx: Context, as_uid: str, password_file: Path | None, **kwargs: Any) -> Any:
-        settings = ctx.settings()
-        dn = _dn_for(ctx, as_uid)
-        conn, state = connection.bind_with_policy(settings.ldap_uri, dn, _password(password_file))
-        if state.must_change:
-            conn.unbind_s()
-            raise PermissionDenied(
-                "密码已被重置，须先修改：idm password change --as " + as_uid,
-                "your password was reset and must be changed first: idm password change --as " + as_uid)
-        with Session(conn, settings.suffix) as session:
+        session = open_acting(ctx, as_uid, password_file)
+        with session:
             return func(session, actors.load(session), **kwargs)
 
     wrapper.__name__ = func.__name__

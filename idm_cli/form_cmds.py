@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from idm import forms
+from idm import form_pdf, forms, org
 from idm.actor import Actor
 from idm.directory.session import Session
 from idm.errors import InvalidInput
 from idm.validation import ADMIN_ROLE_ZH
-from idm_cli.acting import acting
+from idm_cli.acting import acting, open_acting
 from idm_cli.common import Context, friendly, pass_ctx
 
 
@@ -104,6 +104,30 @@ def form_reject(session: Session, actor: Actor, form_id: str, reason: str) -> No
     """驳回申请单 / reject a form."""
     forms.reject(session, actor, forms.get(session, form_id), reason)
     click.echo(f"已驳回 / rejected: {form_id}")
+
+
+@form_group.command("pdf")
+@click.argument("form_id", required=False)
+@click.option("--blank", type=click.Choice(list(form_pdf.TITLES)), default=None,
+              help="空白申请单 / a blank form of this kind")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--as", "as_uid", envvar="IDM_AS", default=None, help="您的登录账号 / your login")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+@friendly
+def form_pdf_cmd(ctx: Context, form_id: str | None, blank: str | None, output: Path,
+                 as_uid: str | None, password_file: Path | None) -> None:
+    """打印申请单 A4 PDF（空白或已填写，带二维码）/ print a form as an A4 PDF (blank or filled)."""
+    if blank:
+        output.write_bytes(form_pdf.render(blank))
+    elif form_id and as_uid:
+        with open_acting(ctx, as_uid, password_file) as session:
+            form = forms.get(session, form_id)
+            unit = org.find(session, form.data.unit).name
+        output.write_bytes(form_pdf.render(form.data.kind, form, unit))
+    else:
+        raise InvalidInput("请给出申请单编号和 --as，或 --blank", "give a form id with --as, or --blank")
+    click.echo(f"已生成 / written: {output}")
 
 
 @form_group.command("retention")

@@ -1,0 +1,124 @@
+"""Printable A4 forms in Chinese (R10, R11), blank or pre-filled, with the same fields and notes
+as the paper originals. A pre-filled form carries a QR code with its id and the SHA-256 of its
+content, so a scan of the stamped copy can be matched back to its record.
+
+reportlab's built-in CID font STSong-Light renders Chinese without shipping a font file.
+"""
+
+from __future__ import annotations
+
+import io
+
+import segno
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen import canvas
+
+from idm.forms import CHANGE_TYPES, Form, FormData
+from idm.validation import ADMIN_ROLE_ZH
+
+FONT = "STSong-Light"
+TITLES = {"registration": "管理类用户注册申请单", "change": "管理类用户变更申请单"}
+NOTES = {
+    "registration": ["1. 《管理类用户注册申请单》原件由本级用户管理部门保管。"],
+    "change": [
+        "1. 《管理类用户变更申请单》适用于管理类用户信息更改（包括办公电话、电子邮箱、手机、",
+        "   用户岗位等）、账号停用、账号解锁及重置密码等情况。",
+        "2. 《管理类用户变更申请单》原件由本级用户管理部门保管。",
+    ],
+}
+LEFT, RIGHT, TOP = 20 * mm, A4[0] - 20 * mm, A4[1] - 25 * mm
+ROW = 11 * mm
+
+
+def _glyphs(text: str) -> str:
+    """The middle dot of names (U+00B7) is GB 2312's 间隔号 A1A4, which STSong-Light's Unicode
+    CMap reaches only as U+30FB; text extracted from the PDF maps back to U+00B7."""
+    return text.replace("\u00b7", "\u30fb")
+
+
+def qr_payload(form: Form) -> str:
+    return f"idm-form:{form.form_id};sha256={form.content_digest()}"
+
+
+def _box(checked: bool) -> str:
+    return "■" if checked else "□"
+
+
+class _Sheet:
+    """A ruled table drawn row by row from the top of the page."""
+
+    def __init__(self, c: canvas.Canvas) -> None:
+        self.c = c
+        self.y = TOP - 22 * mm
+
+    def row(self, cells: list[tuple[str, float]], height: float = ROW) -> None:
+        c, x = self.c, LEFT
+        c.rect(LEFT, self.y - height, RIGHT - LEFT, height)
+        for text, width in cells:
+            if x > LEFT:
+                c.line(x, self.y, x, self.y - height)
+            lines = text.split("\n")
+            for i, line in enumerate(lines):
+                c.drawString(x + 2 * mm, self.y - 7 * mm - i * 5 * mm, _glyphs(line))
+            x += width * (RIGHT - LEFT)
+        self.y -= height
+
+
+def _roles(role: str | None) -> str:
+    return "    ".join(f"{_box(role == key)}{name}" for key, name in ADMIN_ROLE_ZH.items())
+
+
+def render(kind: str, form: Form | None = None, unit_name: str = "") -> bytes:
+    """A4 PDF of the form; blank when `form` is None."""
+    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    d: FormData = form.data if form else FormData(kind=kind, unit="", name="", id_number="", mobile="")
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4)
+    c.setTitle(TITLES[kind] + (f" {form.form_id}" if form else ""))
+    c.setFont(FONT, 18)
+    c.drawCentredString(A4[0] / 2, TOP, TITLES[kind])
+    c.setFont(FONT, 10.5)
+    if form:
+        c.drawString(LEFT, TOP - 10 * mm, f"编号：{form.form_id}")
+        qr = segno.make(qr_payload(form), error="m")
+        png = io.BytesIO()
+        qr.save(png, kind="png", scale=4, border=2)
+        png.seek(0)
+        c.drawImage(ImageReader(png), RIGHT - 28 * mm, TOP - 14 * mm, 28 * mm, 28 * mm)
+    sheet = _Sheet(c)
+    unit = f"{unit_name}（{d.unit}）" if unit_name else d.unit
+    sheet.row([("申请人单位名称" if kind == "registration" else "用户单位名称", 0.22), (unit, 0.78)])
+    sheet.row([("姓名", 0.12), (d.name, 0.28), ("身份证号", 0.15), (d.id_number, 0.45)])
+    if kind == "registration":
+        sheet.row([("办公电话", 0.12), (d.office_phone or "", 0.28), ("电子邮箱", 0.15),
+                   (d.email or "", 0.45)])
+        sheet.row([("手机号码", 0.12), (d.mobile, 0.88)])
+        sheet.row([("管理类用户岗位", 0.22), (_roles(d.role), 0.78)])
+        a = d.address
+        sheet.row([("单位通讯地址", 0.22), (f"{a.province}  {a.city}  {a.district}  {a.street}", 0.78)])
+        sheet.row([("其他补充说明", 0.22), (d.notes, 0.78)], 2 * ROW)
+    else:
+        sheet.row([("登录账号", 0.12), (d.account_uid or "", 0.28), ("账号 ID", 0.15),
+                   (d.account_id or "", 0.45)])
+        types = "  ".join(f"{_box(d.change_type == key or (key == 'restore' and d.change_type == 'disable'))}"
+                          f"{name}" for key, name in CHANGE_TYPES.items() if key != "restore")
+        sheet.row([("变更类型", 0.22), (types.replace("停用", "停用/恢复"), 0.78)])
+        sheet.row([("管理类用户岗位", 0.22), (_roles(d.role), 0.78)])
+        detail = ["信息变更：请分别写明修改前、后的详细情况。",
+                  *(f"  变更前 {k}：{v}" for k, v in d.before.items()),
+                  *(f"  变更后 {k}：{v}" for k, v in d.after.items()),
+                  f"停用/恢复：请写明账号停用原因。{d.reason}"]
+        sheet.row([("变更详细说明", 0.22), ("\n".join(detail), 0.78)], max(3, len(detail) + 1) * 6 * mm)
+    stamp = f"{d.opinion}\n\n部门签章：\n{d.stamp_date or '        年    月    日'}"
+    sheet.row([("申请人部门意见", 0.22), (stamp, 0.78)], 4 * ROW)
+    y = sheet.y - 10 * mm
+    c.drawString(LEFT, y, "备注：")
+    for i, note in enumerate(NOTES[kind]):
+        c.drawString(LEFT, y - (i + 1) * 6 * mm, note)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
