@@ -73,9 +73,24 @@ def main_acl(suffix: str, ops_dn: str) -> list[str]:
     ]
 
 
+# Logged values nobody reads in the log but the local operator: hashes and private data (R17).
+HIDDEN_IN_LOG = ("userPassword", "pwdHistory", "idmIdNumber", "mobile", "telephoneNumber",
+                 "homePhone", "postalAddress", "idmAttachment")
+
+
 def log_acl(ops_dn: str) -> list[str]:
-    """Access rules of cn=accesslog: nobody but slapd writes it."""
-    return [f'to * by dn.exact="{ops_dn}" read by * none']
+    """Access rules of cn=accesslog: nobody but slapd writes it; a level's auditor reads the
+    records of the writes made by that level's admins (the actor's node is the auditor's)."""
+    auditor = role_set("auditor")
+    same_level = f"(this/reqAuthzID/-2 & user/-2) + {auditor}"
+    hidden = "|".join(HIDDEN_IN_LOG)
+    return [
+        f'to * by dn.exact="{ops_dn}" read by * break',
+        f'to dn.base="cn=accesslog" by set="{auditor}" read by * none',
+        *(f'to dn.onelevel="cn=accesslog" attrs={attr} val.regex="^({hidden}):.*" by * none'
+          for attr in ("reqMod", "reqOld")),
+        f'to dn.onelevel="cn=accesslog" by set="{same_level}" read by * none',
+    ]
 
 
 def as_ldif(rules: list[str]) -> str:

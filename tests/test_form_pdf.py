@@ -59,7 +59,8 @@ def test_filled_form_text_and_qr_round_trip(world: w.World, tmp_path: Path,
         "kind": "registration", "unit": "150102", "name": "阿拉坦·其其格", "id_number": w.id_number(321),
         "mobile": "13904710003", "role": "auditor", "office_phone": "0471-2850003",
         "email": "alatan@demo.edu.cn", "notes": "兼任两个账号", "opinion": "同意", "stamp_date": "2026-11-20",
-        "address": {"province": "内蒙古自治区", "city": "呼和浩特市", "district": "新城区", "street": "丁香路5号"},
+        "address": {"province": "内蒙古自治区", "city": "呼和浩特市", "district": "新城区",
+                    "street": "丁香路5号"},
     }, ensure_ascii=False), encoding="utf-8")
     added = run_cli(world.settings, "form", "add", str(form_file), "--as", "m.sysadmin")
     assert added.exit_code == 0, added.output

@@ -77,6 +77,13 @@ class Session:
                 return
             page.cookie = cookie
 
+    def search_raw(self, base: str, filterstr: str, scope: int = ldap.SCOPE_SUBTREE
+                   ) -> list[tuple[str, dict[str, list[bytes]]]]:
+        """Values as bytes, unpaged: for digests over exactly what the server holds."""
+        with translated("查询", "search"):
+            found = self.conn.search_ext_s(base, scope, filterstr, ["*"])
+        return [(dn, attrs) for dn, attrs in found if dn is not None]
+
     def get(self, dn: str, attrs: Sequence[str] | None = None) -> Entry | None:
         try:
             return next(self.search(dn, attrs=attrs, scope=ldap.SCOPE_BASE), None)

@@ -1,0 +1,77 @@
+"""`idm audit ...`: the auditor's view of the write log, its CSV export, and the seals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from idm import accounts, audit, seal
+from idm.actor import Actor
+from idm.directory.session import Session
+from idm_cli.acting import acting
+from idm_cli.common import Context, friendly, pass_ctx
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """审计（安全审计员，R6）/ audit the admins' operations (security auditor)."""
+
+
+@audit_group.command("list")
+@click.option("--actor", "who", default=None, help="操作人登录账号 / the admin's login")
+@click.option("--op", "kind", type=click.Choice(["add", "modify", "delete", "modrdn", "extended"]),
+              default=None)
+@click.option("--target", default=None, help="对象 DN 包含 / target DN contains")
+@click.option("--since", default=None, help="YYYYMMDD[HHMMSS]")
+@click.option("--until", default=None, help="YYYYMMDD[HHMMSS]")
+@click.option("--result", type=click.Choice(["ok", "failed"]), default=None)
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="导出 CSV（防公式注入）/ export as CSV (safe against formula injection)")
+@acting
+def audit_list(session: Session, actor: Actor, who: str | None, kind: str | None, target: str | None,
+               since: str | None, until: str | None, result: str | None, csv_out: Path | None) -> None:
+    """本级系统管理员与安全管理员的操作（含被拒绝的）/ this level's admins' operations, refused ones too."""
+    found = audit.operations(
+        session, actor=accounts.find(session, who).dn if who else None, kind=kind, target=target,
+        since=since, until=until, failed=None if result is None else result == "failed",
+    )
+    if csv_out is not None:
+        csv_out.write_text(audit.to_csv(found), encoding="utf-8")
+        click.echo(f"已导出 / exported: {csv_out} ({len(found)})")
+        return
+    for op in found:
+        mark = "ok" if op.ok else f"refused {op.result} {audit.RESULT_ZH.get(op.result, '')}"
+        click.echo(f"{op.when}\t{op.actor}\t{op.kind}\t{op.target}\t{mark}\t{op.form or '-'}")
+    click.echo(f"合计 / total: {len(found)}")
+    seals = seal.list_seals(session)
+    click.echo(f"最近封存 / last sealed: {seals[-1].sealed_at}" if seals else
+               "封存状态仅本机运维可见 / seal status: local operator only (idm audit verify)")
+
+
+@audit_group.command("seal")
+@pass_ctx
+@friendly
+def audit_seal(ctx: Context) -> None:
+    """对新增日志记录封存哈希链（本机运维，可定时执行）/ seal the new log records (local operator)."""
+    with ctx.ops_session() as session:
+        done = seal.seal(session)
+    click.echo(f"已封存 / sealed: {done.count} 条记录 records, chain {done.chain[:16]}…")
+
+
+@audit_group.command("verify")
+@pass_ctx
+@friendly
+def audit_verify(ctx: Context) -> None:
+    """校验日志是否被删除或篡改 / report log records removed or altered since they were sealed."""
+    settings = ctx.settings()
+    with ctx.ops_session() as session:
+        findings = seal.verify(session, settings.log_purge_days)
+        count = len(seal.list_seals(session))
+    bad = [f for f in findings if f.problem != "purged"]
+    for f in findings:
+        click.echo(f"{f.problem}\t{f.record}")
+    if bad:
+        click.echo(f"日志已被改动 / the log was tampered with: {len(bad)} 处 findings", err=True)
+        raise SystemExit(4)
+    click.echo(f"完好 / intact: {count} 个封存 seals")

@@ -1,0 +1,150 @@
+"""The auditor's view of cn=accesslog (R6): scoped to its level by slapd, refused attempts
+included, private values withheld, read-only; CSV export; seal and verify."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+
+import ldap
+import pytest
+
+from idm import accounts, audit, grants, seal
+from idm.config import Settings
+from idm.errors import PermissionDenied
+from idm.person import Person
+from tests import world as w
+from tests.conftest import ops, run_cli
+
+
+@pytest.fixture(scope="module")
+def activity(world: w.World) -> dict[str, str]:
+    """Some work by Hohhot's admins, a refused attempt, and work by another city's admin."""
+    session, actor = world.session("sysadmin")
+    with session:
+        created = accounts.create_business_user(session, actor, w.CITY,
+                                                Person.checked("审计甲", w.id_number(611), "13900000611"),
+                                                form="F-AUDIT-1")
+        target = accounts.get(session, created.dn)
+        with pytest.raises(PermissionDenied):
+            grants.add(session, actor, target, "teacher#viewer")  # Python refuses before slapd
+    raw = world.raw("sysadmin")
+    with pytest.raises(ldap.INSUFFICIENT_ACCESS):  # slapd refuses; the log keeps the attempt
+        raw.modify_s(created.dn, [(ldap.MOD_ADD, "idmGrant", [b"teacher#viewer"])])
+    with ops(world.settings) as session:
+        other = w.make_admin(session, f"ou=150200,ou=150000,{world.settings.suffix}", "bt.sys", "sysadmin")
+    conn = ldap.initialize(world.settings.ldap_uri)
+    conn.simple_bind_s(other, w.PASSWORD)
+    elsewhere = f"uid=bt.user1,ou=people,ou=150200,ou=150000,{world.settings.suffix}"
+    conn.add_s(elsewhere, [("objectClass", [b"idmBusinessAccount"]), ("uid", [b"bt.user1"]),
+                           ("cn", [b"x"]), ("sn", [b"x"]), ("idmStatus", [b"active"])])
+    return {"created": created.dn, "elsewhere": elsewhere, "other_admin": other}
+
+
+def auditor_ops(world: w.World) -> list[audit.Operation]:
+    session, _ = world.session("auditor")
+    with session:
+        return audit.operations(session)
+
+
+def test_the_auditor_sees_its_levels_admins_including_refusals(
+    world: w.World, activity: dict[str, str]
+) -> None:
+    seen = auditor_ops(world)
+    created = [op for op in seen if op.target.lower() == activity["created"].lower()]
+    assert any(op.kind == "add" and op.ok and op.form == "F-AUDIT-1" for op in created)
+    assert any(op.kind == "modify" and op.result == "50" for op in created)
+    assert all(op.actor.lower().endswith(f"ou=admins,{world.nodes['own']}".lower()) for op in seen)
+    assert not any(op.target.lower() == activity["elsewhere"].lower() for op in seen)
+
+
+def test_private_values_are_withheld_from_the_auditor(world: w.World, activity: dict[str, str]) -> None:
+    session, _ = world.session("auditor")
+    flt = f"(&(reqType=add)(reqDN={activity['created']}))"
+    with session:
+        mine = list(session.search("cn=accesslog", flt, ["reqMod"]))
+    with ops(world.settings) as op_session:
+        full = list(op_session.search("cn=accesslog", flt, ["reqMod"]))
+    assert any(v.startswith("idmIdNumber:") for v in full[0][1]["reqMod"])
+    assert not any(v.startswith(("idmIdNumber:", "mobile:", "userPassword:")) for v in mine[0][1]["reqMod"])
+    assert any(v.startswith("cn:") for v in mine[0][1]["reqMod"])
+
+
+def test_nobody_but_slapd_writes_the_log(world: w.World, activity: dict[str, str]) -> None:
+    with ops(world.settings) as session:
+        record = next(iter(session.search("cn=accesslog", f"(reqDN={activity['created']})", ["1.1"])))[0]
+    for role in ("auditor", "sysadmin", "secadmin"):
+        conn = world.raw(role)
+        with pytest.raises((ldap.INSUFFICIENT_ACCESS, ldap.NO_SUCH_OBJECT, ldap.UNWILLING_TO_PERFORM)):
+            conn.modify_s(record, [(ldap.MOD_REPLACE, "reqResult", [b"0"])])
+        with pytest.raises((ldap.INSUFFICIENT_ACCESS, ldap.NO_SUCH_OBJECT, ldap.UNWILLING_TO_PERFORM)):
+            conn.delete_s(record)
+    sysadmin = world.raw("sysadmin")  # other roles do not read the log at all
+    with pytest.raises(ldap.NO_SUCH_OBJECT):
+        sysadmin.search_s("cn=accesslog", ldap.SCOPE_ONELEVEL, "(reqType=add)")
+
+
+def test_csv_export_is_safe_against_formula_injection(world: w.World, activity: dict[str, str],
+                                                       monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    evil = audit.Operation("20261127000000Z", "=cmd|' /C calc'!A0", "add", "+1+1", "0", "@SUM(A1)", "-2")
+    text = audit.to_csv([evil])
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[1][1].startswith("'=") and rows[1][3].startswith("'+") and rows[1][5].startswith("'@")
+    assert rows[1][6] == "'-2"
+    monkeypatch.setenv("IDM_PASSWORD", w.PASSWORD)
+    out = tmp_path / "audit.csv"
+    result = run_cli(world.settings, "audit", "list", "--as", "m.auditor", "--result", "failed",
+                     "--csv", str(out))
+    assert result.exit_code == 0, result.output
+    exported = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8").lstrip("\ufeff"))))
+    assert len(exported) > 1 and all("refused" not in r for r in exported)
+    assert all(row[4].split()[0] != "0" for row in exported[1:])
+
+
+def test_filters(world: w.World, activity: dict[str, str]) -> None:
+    session, _ = world.session("auditor")
+    with session:
+        by_actor = audit.operations(session, actor=world.actors["sysadmin"], kind="add")
+        failed = audit.operations(session, failed=True)
+        window = audit.operations(session, since="20000101", until="20991231")
+        none = audit.operations(session, since="20991231")
+        target = audit.operations(session, target=activity["created"].split(",")[0])
+    assert by_actor and all(op.kind == "add" for op in by_actor)
+    assert failed and all(not op.ok for op in failed)
+    assert window and none == []
+    assert target and all(activity["created"].split(",")[0] in op.target for op in target)
+
+
+def test_seal_then_verify_names_altered_and_removed_records(world: w.World, activity: dict[str, str]) -> None:
+    with ops(world.settings) as session:
+        first = seal.seal(session)
+        assert first.count > 0
+        assert seal.verify(session, world.settings.log_purge_days) == []
+        records = sorted(dn for dn, _ in session.search("cn=accesslog", "(reqType=add)", ["1.1"]))
+        altered, removed = records[0], records[1]
+        db = next(dn for dn, _ in session.search("cn=config", "(olcSuffix=cn=accesslog)", ["1.1"]))
+        session.replace(db, {"olcRootPW": ["rootdn-for-this-test-only"]})
+    try:
+        root = ldap.initialize(world.settings.ldap_uri)
+        root.simple_bind_s("cn=accesslog", "rootdn-for-this-test-only")
+        root.modify_s(altered, [(ldap.MOD_REPLACE, "reqResult", [b"32"])])
+        root.delete_s(removed)
+    finally:
+        with ops(world.settings) as session:
+            session.replace(db, {"olcRootPW": []})
+    result = run_cli(world.settings, "audit", "verify")
+    assert result.exit_code == 4
+    starts = {dn.split(",")[0].split("=", 1)[1]: dn for dn in (altered, removed)}
+    found = {line.split("\t")[1]: line.split("\t")[0] for line in result.output.splitlines() if "\t" in line}
+    assert found[list(starts)[0]] == "altered"
+    assert found[list(starts)[1]] == "removed"
+    assert "tampered" in result.output
+
+
+def test_log_retention_is_at_least_half_a_year_by_default(slapd: Settings) -> None:
+    out = subprocess.run(["ldapsearch", "-Q", "-LLL", "-Y", "EXTERNAL", "-H", slapd.ldapi_uri,
+                          "-b", "cn=config", "(olcAccessLogPurge=*)", "olcAccessLogPurge"],
+                         capture_output=True, text=True, check=True)
+    assert "olcAccessLogPurge: 183+00:00" in out.stdout
