@@ -143,7 +143,10 @@ def set_role(session: Session, actor: Actor, account: Account, role: str,
         raise InvalidInput("业务用户不能持有管理员角色（R8）",
                            "a business account cannot hold an admin role (R8)")
     actors.require(session, actor, "set_role", account.dn)
-    session.replace(account.dn, {"idmAdminRole": [role], "idmScope": [account.node_dn]})
+    changes = {"idmAdminRole": [role], "idmScope": [account.node_dn]}
+    if form:
+        changes["idmFormRef"] = [form]
+    session.replace(account.dn, changes)
 
 
 def disable(session: Session, actor: Actor, account: Account, reason: str,

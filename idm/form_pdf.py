@@ -17,7 +17,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
-from idm.forms import CHANGE_TYPES, Form, FormData
+from idm.forms import Form, FormData
 from idm.validation import ADMIN_ROLE_ZH
 
 FONT = "STSong-Light"
@@ -104,9 +104,10 @@ def render(kind: str, form: Form | None = None, unit_name: str = "") -> bytes:
     else:
         sheet.row([("登录账号", 0.12), (d.account_uid or "", 0.28), ("账号 ID", 0.15),
                    (d.account_id or "", 0.45)])
-        types = "  ".join(f"{_box(d.change_type == key or (key == 'restore' and d.change_type == 'disable'))}"
-                          f"{name}" for key, name in CHANGE_TYPES.items() if key != "restore")
-        sheet.row([("变更类型", 0.22), (types.replace("停用", "停用/恢复"), 0.78)])
+        boxes = {"info": "信息变更", "disable": "停用/恢复", "unlock": "账号解锁", "reset": "密码重置"}
+        ticked = "disable" if d.change_type == "restore" else d.change_type
+        types = "  ".join(f"{_box(ticked == key)}{name}" for key, name in boxes.items())
+        sheet.row([("变更类型", 0.22), (types, 0.78)])
         sheet.row([("管理类用户岗位", 0.22), (_roles(d.role), 0.78)])
         detail = ["信息变更：请分别写明修改前、后的详细情况。",
                   *(f"  变更前 {k}：{v}" for k, v in d.before.items()),

@@ -41,7 +41,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
     # pwdReset sits here, not with the password: ppolicy sets it on an admin's reset only when the
     # admin may write it, and the account itself must never be able to clear it.
     "status": ("idmStatus", "idmStatusChanged", "idmStatusReason", "pwdAccountLockedTime",
-               "pwdReset", "idmFormRef"),
+               "pwdReset"),
+    # R12: whoever acts on an account writes the reference of the form it acted on
+    "formref": ("idmFormRef",),
     "grants": ("idmGrant",),
     "role": ("idmAdminRole", "idmScope"),
     "identity": ("cn", "sn", "displayName", "givenName", "mail", "idmIdMasked", "idmLegacy",
@@ -96,13 +98,16 @@ def _rules() -> list[Rule]:
         add("sysadmin", rel, "person", ["identity", "private", "status", "password"], "write",
             "R4/R11/R15: fills in and corrects; disables, restores, unlocks, resets passwords")
         add("sysadmin", rel, "person", ["rest"], "read", "R4")
+        add("sysadmin", rel, "person", ["formref"], "write", "R12: the form behind the action")
+        add("secadmin", rel, "person", ["formref"], "write", "R12: the form behind the grant")
         add("sysadmin", rel, "person", ["grants"], "read", "R4 grants nothing")
         add("secadmin", rel, "people", ["entry"], "read", "R5: lists whom to grant")
         add("secadmin", rel, "person", readable, "read", "R5: sees whom it grants")
         add("secadmin", rel, "person", ["grants"], "write", "R5: grants and revokes access")
         add("auditor", rel, "people", ["entry"], "read", "R6: reads")
-        add("auditor", rel, "person", [*readable, "grants"], "read", "R6: reads, changes nothing")
-    add("self", "-", "person", [*readable, "grants", "private"], "read", "own data")
+        add("auditor", rel, "person", [*readable, "grants", "formref"], "read",
+            "R6: reads, changes nothing")
+    add("self", "-", "person", [*readable, "grants", "private", "formref"], "read", "own data")
     add("self", "-", "person", ["password"], "=wx", "own password (policy check: web UI issue)")
     add("anonymous", "-", "person", ["password"], "auth", "bind")
 
@@ -113,16 +118,18 @@ def _rules() -> list[Rule]:
     add("sysadmin", "parent", "admin", ["identity", "private", "status", "password"], "write",
         "R4/R11/R14: fills in and corrects; disables, restores, unlocks, resets them")
     add("sysadmin", "parent", "admin", ["rest"], "read", "R4")
+    add("sysadmin", "parent", "admin", ["formref"], "write", "R12: the form behind the action")
+    add("secadmin", "parent", "admin", ["formref"], "write", "R12: the form behind the role")
     add("sysadmin", "parent", "admin", ["role"], "read", "R4 grants nothing")
     add("secadmin", "parent", "admins", ["entry"], "read", "R5: lists whom to grant")
     add("secadmin", "parent", "admin", readable, "read", "R5: sees whom it grants")
     add("secadmin", "parent", "admin", ["role"], "write", "R5: sets role and scope")
     add("auditor", "parent", "admins", ["entry"], "read", "R6: reads")
-    add("auditor", "parent", "admin", [*readable, "role"], "read", "R6: reads")
+    add("auditor", "parent", "admin", [*readable, "role", "formref"], "read", "R6: reads")
     for role in ROLES:  # the three admins of one department see each other (R6 audits them)
         add(role, "own", "admins", ["entry"], "read", "colleagues of one department")
-        add(role, "own", "admin", [*readable, "role"], "read", "colleagues of one department")
-    add("self", "-", "admin", [*readable, "role", "private"], "read", "own data, R13 check")
+        add(role, "own", "admin", [*readable, "role", "formref"], "read", "colleagues of one department")
+    add("self", "-", "admin", [*readable, "role", "private", "formref"], "read", "own data, R13 check")
     add("self", "-", "admin", ["password"], "=wx", "own password (policy check: web UI issue)")
     add("anonymous", "-", "admin", ["password"], "auth", "bind")
 
