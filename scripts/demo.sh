@@ -29,8 +29,9 @@ cat <<EOT
 省级三员的初始密码只在首次创建时显示一次 / the province admins' one-time passwords are shown
 once, when first created (above on the first run).
 下一步 / next (see docs/delegated-administration.md):
-  $IDM password change --as nmg.sys          # first login: change the one-time password
-  $IDM admin create 150100 --as nmg.sys --name 张三 --id-number 150102199001011230 --mobile 13900000000
-  $IDM admin set-role <uid> sysadmin --as nmg.sec
+  $IDM password change --as nmg.sys          # first login: change the one-time password (also nmg.sec)
+  $IDM form add data/demo/forms/hohhot-sysadmin-registration.json --as nmg.sys   # prints the form id
+  $IDM admin create --form <form id> --as nmg.sys
+  $IDM admin set-role zhangdawei sysadmin --form <form id> --as nmg.sec
 停止 / stop:  make stop
 EOT
