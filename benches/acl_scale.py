@@ -6,13 +6,15 @@ a 100-unit tree, the same with a 10,000-unit tree, and the 10,000-unit one with 
 replaced by a permissive rule. Trees are loaded with slapadd (each unit with its five
 containers), then the county's admins and N business users are added over ldapi.
 
-    .venv/bin/python benches/acl_scale.py [--small 100] [--large 10000] [--users 500] [--seconds 5]
+    .venv/bin/python benches/acl_scale.py [--small 100] [--large 10000] [--users 500] [--seconds 3]
+                                          [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -125,18 +127,29 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument("--large", type=int, default=10000)
     parser.add_argument("--users", type=int, default=500)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     runs = {"small": (args.small, True), "large": (args.large, True), "large, no ACLs": (args.large, False)}
-    results: dict[str, dict[str, float]] = {}
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in runs}
+    servers: dict[str, Settings] = {}
     with tempfile.TemporaryDirectory(prefix="idm-acl-bench-") as tmp:
-        for name, (units, acls) in runs.items():
-            settings = build(Path(tmp) / name.replace(" ", "").replace(",", ""), units, args.users, acls)
-            try:
-                results[name] = measure(settings, args.users, args.seconds)
-            finally:
+        try:
+            for name, (units, acls) in runs.items():
+                servers[name] = build(Path(tmp) / name.replace(" ", "").replace(",", ""), units,
+                                      args.users, acls)
+            # rounds interleave the three servers, so drift of the machine hits all alike
+            for _ in range(args.rounds):
+                for name, settings in servers.items():
+                    for metric, value in measure(settings, args.users, args.seconds).items():
+                        samples[name].setdefault(metric, []).append(value)
+        finally:
+            for settings in servers.values():
                 embedded.stop(settings)
-    print(f"as a county system admin; {args.users} users in its county; {args.seconds:.0f}s per measurement")
+    results = {name: {m: statistics.median(v) for m, v in metrics.items()}
+               for name, metrics in samples.items()}
+    print(f"as a county system admin; {args.users} users in its county; median of {args.rounds} "
+          f"interleaved rounds of {args.seconds:.0f}s per measurement")
     header = f"{'':10}{f'{args.small} OUs':>12}{f'{args.large} OUs':>12}{'no ACLs':>12}"
     print(header + f"{'large/small':>13}{'ACLs/none':>11}")
     for metric in ("bind/s", "search/s", "modify/s"):

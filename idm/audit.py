@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from idm.directory import names
 from idm.directory.session import Session
+from idm.errors import InvalidInput
 
 LOG_BASE = "cn=accesslog"
 LOG_ATTRS = ["reqStart", "reqType", "reqDN", "reqAuthzID", "reqResult", "reqMessage", "reqMod"]
@@ -82,8 +83,6 @@ def operations(session: Session, *, actor: str | None = None, kind: str | None =
 
 
 def _gentime(value: str) -> str:
-    from idm.errors import InvalidInput
-
     if not re.fullmatch(r"[0-9]{8}([0-9]{6})?Z?", value):
         raise InvalidInput(f"时间应为 YYYYMMDD 或 YYYYMMDDHHMMSSZ：{value}",
                            f"time must be YYYYMMDD or YYYYMMDDHHMMSSZ: {value!r}")
