@@ -32,6 +32,7 @@ class Settings:
     log_purge_days: int = 183
     log_level: str = "none"
     server_id: int = 1
+    password_profile: str = "mlps3"
 
     @property
     def ldap_uri(self) -> str:
@@ -90,6 +91,11 @@ def new_settings(data_dir: Path, **overrides: object) -> Settings:
     settings = Settings(data_dir=data_dir, **known)  # type: ignore[arg-type]
     if not 1 <= settings.port <= 65535:
         raise InvalidInput(f"端口无效：{settings.port}", f"invalid port: {settings.port}")
+    from idm.policy import PROFILES
+
+    if settings.password_profile not in PROFILES:
+        raise InvalidInput(f"密码策略应为：{'、'.join(PROFILES)}",
+                           f"password profile must be one of: {', '.join(PROFILES)}")
     return settings
 
 

@@ -41,14 +41,17 @@ def server() -> None:
               help=f"LDAP port on 127.0.0.1 (default {config.DEFAULT_PORT})")
 @click.option("--host", default=None, help="listen address (default 127.0.0.1)")
 @click.option("--suffix", default=None, help=f"base DN (default {config.DEFAULT_SUFFIX})")
-@click.option("--log-purge-days", type=int, default=None, help="accesslog retention (default 183)")
+@click.option("--log-purge-days", type=click.IntRange(min=183), default=None,
+              help="accesslog retention in days (default and minimum 183)")
+@click.option("--password-profile", type=click.Choice(["mlps3", "nist"]), default=None,
+              help="password policy profile (default mlps3)")
 @pass_ctx
 @friendly
 def server_init(ctx: Context, port: int | None, host: str | None, suffix: str | None,
-                log_purge_days: int | None) -> None:
+                log_purge_days: int | None, password_profile: str | None) -> None:
     """初始化数据目录与 cn=config / create the data folder and cn=config."""
     settings = config.new_settings(ctx.data_dir, port=port, host=host, suffix=suffix,
-                                   log_purge_days=log_purge_days)
+                                   log_purge_days=log_purge_days, password_profile=password_profile)
     if embedded.init(settings):
         click.echo(f"已初始化 / initialised: {settings.data_dir}")
     else:

@@ -82,7 +82,8 @@ def init(settings: Settings) -> bool:
              "slapadd cn=config")
         check_config(settings)
         base = data / "base.ldif"
-        base.write_text(_entries_ldif(render.base_entries(settings.suffix)), encoding="utf-8")
+        base.write_text(_entries_ldif(render.base_entries(settings.suffix, settings.password_profile)),
+                        encoding="utf-8")
         _run([SLAPADD, "-F", str(settings.config_dir), "-b", settings.suffix, "-l", str(base)],
              "slapadd base entries")
     except ServerError:

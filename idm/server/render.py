@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from string import Template
 
-from idm import acl
+from idm import acl, policy
 from idm.config import Settings
 
 MODULE_PATH = "/usr/lib/ldap"
@@ -63,8 +63,9 @@ def service_policy_dn(suffix: str) -> str:
     return f"cn=service,ou=policies,ou=system,{suffix}"
 
 
-def base_entries(suffix: str) -> list[tuple[str, dict[str, list[bytes]]]]:
-    """The fixed top of the tree: suffix, ou=system, ou=policies, ou=apps."""
+def base_entries(suffix: str, profile: str = policy.DEFAULT_PROFILE
+                 ) -> list[tuple[str, dict[str, list[bytes]]]]:
+    """The fixed top of the tree: suffix, ou=system, the password policies, ou=apps."""
     dc = suffix.split(",")[0].split("=", 1)[1]
 
     def b(*values: str) -> list[bytes]:
@@ -76,22 +77,8 @@ def base_entries(suffix: str) -> list[tuple[str, dict[str, list[bytes]]]]:
         (f"ou=policies,ou=system,{suffix}", {"objectClass": b("organizationalUnit"), "ou": b("policies")}),
         (
             f"cn=default,ou=policies,ou=system,{suffix}",
-            {
-                "objectClass": b("applicationProcess", "pwdPolicy"),
-                "cn": b("default"),
-                "pwdAttribute": b("userPassword"),
-                "pwdMinLength": b("8"),
-                "pwdInHistory": b("5"),
-                "pwdMaxAge": b("15552000"),
-                "pwdExpireWarning": b("1209600"),
-                "pwdLockout": b("TRUE"),
-                "pwdMaxFailure": b("5"),
-                "pwdLockoutDuration": b("900"),
-                "pwdFailureCountInterval": b("900"),
-                "pwdMustChange": b("TRUE"),
-                "pwdAllowUserChange": b("TRUE"),
-                "pwdGraceAuthNLimit": b("3"),
-            },
+            {"objectClass": b("applicationProcess", "pwdPolicy"), "cn": b("default"),
+             **{k: b(*v) for k, v in policy.ppolicy_attrs(policy.PROFILES[profile]).items()}},
         ),
         (
             service_policy_dn(suffix),
