@@ -8,7 +8,7 @@ with the number of org units.
 from __future__ import annotations
 
 from idm.directory.names import service_dn
-from idm.permissions import GROUPS, RULES, TARGETS, Rule
+from idm.permissions import GROUPS, RULES, SELFSERVICE, TARGETS, Rule
 
 
 def role_set(role: str) -> str:
@@ -18,6 +18,8 @@ def role_set(role: str) -> str:
 
 
 def who(rule: Rule, suffix: str) -> str:
+    if rule.who == "self" and rule.relation == "selfservice":
+        return f'self realdn.exact="{service_dn(SELFSERVICE, suffix)}"'
     if rule.who in ("self", "users", "anonymous"):
         return rule.who
     if rule.relation == "service":

@@ -22,6 +22,10 @@ from idm.org_input import read_text
 from idm.passwords import one_time_password
 from idm.server.render import service_policy_dn
 
+# RFC 4370 proxy rights: whom each service account may act as (olcAuthzPolicy: to).
+PROXY_TARGETS = {
+    "idm-selfservice": "dn.regex:^uid=[^,]+,ou=(people|admins),ou=[0-9]+,.+$",
+}
 SERVICE_ACCOUNTS = {
     "idm-webui": "web UI: binds, then acts as the signed-in admin by proxied authorization",
     "idm-selfservice": "self-service password changes, through the toolkit's policy check",
@@ -67,9 +71,12 @@ def service_accounts(session: Session, secrets_dir: Path) -> list[Created]:
             created.append(Created(dn, name, None))
             continue
         if not session.exists(dn):
-            session.add(dn, {"objectClass": ["idmServiceAccount"], "cn": [name],
-                             "description": [description], "idmStatus": ["active"],
-                             "pwdPolicySubentry": [service_policy_dn(session.suffix)]})
+            attrs = {"objectClass": ["idmServiceAccount"], "cn": [name],
+                     "description": [description], "idmStatus": ["active"],
+                     "pwdPolicySubentry": [service_policy_dn(session.suffix)]}
+            if name in PROXY_TARGETS:
+                attrs["authzTo"] = [PROXY_TARGETS[name]]
+            session.add(dn, attrs)
         password = secrets.token_urlsafe(32)
         session.set_password(dn, password)
         write_secret(secret_file, password)

@@ -62,6 +62,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 RELATIONS = ("own", "parent", "delegated", "self", "users", "anonymous", "service")
 # The web UI's service account finds accounts by uid (sign-in, lookups) and sees their status.
 LOOKUP_SERVICE = "idm-webui"
+SELFSERVICE = "idm-selfservice"
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ def _rules() -> list[Rule]:
         add("auditor", rel, "person", [*readable, "grants", "formref"], "read",
             "R6: reads, changes nothing")
     add("self", "-", "person", [*readable, "grants", "private", "formref"], "read", "own data")
-    add("self", "-", "person", ["password"], "=wx", "own password (policy check: web UI issue)")
+    add("self", "selfservice", "person", ["password"], "=wx",
+        "R18: own password, only through the self-service account's policy check")
     add("anonymous", "-", "person", ["password"], "auth", "bind")
 
     # Admin accounts at node C, managed by the admins of C's parent P (R4, R5, R7).
@@ -130,7 +132,8 @@ def _rules() -> list[Rule]:
         add(role, "own", "admins", ["entry"], "read", "colleagues of one department")
         add(role, "own", "admin", [*readable, "role", "formref"], "read", "colleagues of one department")
     add("self", "-", "admin", [*readable, "role", "private", "formref"], "read", "own data, R13 check")
-    add("self", "-", "admin", ["password"], "=wx", "own password (policy check: web UI issue)")
+    add("self", "selfservice", "admin", ["password"], "=wx",
+        "R18: own password, only through the self-service account's policy check")
     add("anonymous", "-", "admin", ["password"], "auth", "bind")
 
     # Request forms (R10-R12), kept by the department that processes them: written once (the

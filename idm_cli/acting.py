@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from idm import accounts, delegation, formal, forms, grants, legacy
+from idm import accounts, delegation, formal, forms, grants, legacy, policy, selfservice
 from idm import actor as actors
 from idm.accounts import Account
 from idm.actor import Actor
@@ -350,9 +350,9 @@ def password_change(ctx: Context, as_uid: str, password_file: Path | None,
         new = new_password_file.read_text(encoding="utf-8").rstrip("\n")
     else:
         new = str(click.prompt("新密码 / new password", hide_input=True, confirmation_prompt=True))
-    conn, _ = connection.bind_with_policy(settings.ldap_uri, dn, old)
-    with Session(conn, settings.suffix) as session:
-        session.change_own_password(dn, old, new)
+    profile = policy.PROFILES[settings.password_profile]
+    selfservice.change_password(settings.ldap_uri, settings.suffix, ctx.data_dir / "secrets", dn, old, new,
+                                profile)
     click.echo("密码已修改 / password changed")
 
 

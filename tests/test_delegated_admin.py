@@ -9,7 +9,7 @@ from pathlib import Path
 import ldap
 import pytest
 
-from idm import accounts, grants, legacy
+from idm import accounts, grants, legacy, policy, selfservice
 from idm.config import Settings
 from idm.errors import InvalidInput, NotFound, PermissionDenied
 from idm.person import Person
@@ -311,7 +311,11 @@ def test_reset_gives_a_one_time_password_that_must_be_changed(world: w.World) ->
     assert state.must_change
     with pytest.raises(ldap.INSUFFICIENT_ACCESS):  # nothing but a password change until then
         conn.search_s(dn, ldap.SCOPE_BASE)
-    conn.passwd_s(dn, password, "Own-New-Passw0rd-9")
+    with pytest.raises((ldap.INSUFFICIENT_ACCESS, ldap.UNWILLING_TO_PERFORM)):  # not around the policy
+        conn.passwd_s(dn, password, "Own-New-Passw0rd-9")
+    selfservice.change_password(world.settings.ldap_uri, world.settings.suffix,
+                                world.settings.secrets_dir, dn, password, "Own-New-Passw0rd-9",
+                                policy.PROFILES["mlps3"])
     conn2, state2 = connection.bind_with_policy(world.settings.ldap_uri, dn, "Own-New-Passw0rd-9")
     assert not state2.must_change
     conn.unbind_s()
