@@ -63,6 +63,14 @@ class AuthenticationFailed(IdmError):
     code = "authentication_failed"
 
 
+class AccountLocked(AuthenticationFailed):
+    code = "account_locked"
+
+
+class PasswordExpired(AuthenticationFailed):
+    code = "password_expired"
+
+
 class DirectoryUnavailable(IdmError):
     code = "directory_unavailable"
 

@@ -18,6 +18,7 @@ from ldap.controls.ppolicy import PasswordPolicyControl
 from ldap.ldapobject import LDAPObject
 
 from idm.directory.errors import translated
+from idm.errors import AccountLocked, AuthenticationFailed, PasswordExpired
 
 TIMEOUT_SECONDS = 10
 
@@ -55,9 +56,15 @@ def bind_as(uri: str, dn: str, password: str) -> LDAPObject:
 def bind_with_policy(uri: str, dn: str, password: str) -> tuple[LDAPObject, BindState]:
     """Simple bind asking for the password policy response control (expiry, must change)."""
     conn = _open(uri)
-    with translated("登录", "bind"):
+    try:
         msgid = conn.simple_bind(dn, password, serverctrls=[PasswordPolicyControl()])
         _, _, _, ctrls = conn.result3(msgid)
+    except ldap.INVALID_CREDENTIALS as exc:
+        _raise_policy_refusal(exc)
+        raise AuthenticationFailed("账号或密码错误", "wrong account or password") from exc
+    except ldap.LDAPError:
+        with translated("登录", "bind"):
+            raise
     state = BindState()
     for ctrl in ctrls:
         if ctrl.controlType == PasswordPolicyControl.controlType:
@@ -67,6 +74,22 @@ def bind_with_policy(uri: str, dn: str, password: str) -> tuple[LDAPObject, Bind
                 grace_left=ctrl.graceAuthNsRemaining,
             )
     return conn, state
+
+
+def _raise_policy_refusal(exc: ldap.INVALID_CREDENTIALS) -> None:
+    """ppolicy says why a bind failed when the account is locked or its password expired."""
+    info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    for oid, _, value in info.get("ctrls", []):
+        if oid != PasswordPolicyControl.controlType or value is None:
+            continue
+        ctrl = PasswordPolicyControl()
+        ctrl.decodeControlValue(value)
+        if ctrl.error == 1:  # accountLocked
+            raise AccountLocked("账号已锁定或已停用，请联系本级系统管理员",
+                                "the account is locked or disabled: contact your system admin") from exc
+        if ctrl.error == 0:  # passwordExpired
+            raise PasswordExpired("密码已过期，请联系本级系统管理员重置",
+                                  "the password has expired: ask your system admin for a reset") from exc
 
 
 def anonymous(uri: str) -> LDAPObject:

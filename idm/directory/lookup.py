@@ -23,10 +23,13 @@ def read_secret(path: Path) -> str:
         raise ServerError(f"无法读取服务账号密钥 {path}", f"cannot read the service secret {path}") from exc
 
 
-def account_dn(uri: str, suffix: str, secrets_dir: Path, uid: str) -> str:
+def service_session(uri: str, suffix: str, secrets_dir: Path) -> Session:
     secret = read_secret(secrets_dir / f"{LOOKUP_SERVICE}.secret")
-    conn = connection.bind_as(uri, names.service_dn(LOOKUP_SERVICE, suffix), secret)
-    with Session(conn, suffix) as session:
+    return Session(connection.bind_as(uri, names.service_dn(LOOKUP_SERVICE, suffix), secret), suffix)
+
+
+def account_dn(uri: str, suffix: str, secrets_dir: Path, uid: str) -> str:
+    with service_session(uri, suffix, secrets_dir) as session:
         found = list(session.search(suffix, names.all_of(ACCOUNTS, names.eq("uid", uid)), ["1.1"]))
     if len(found) != 1:
         # the same words as a wrong password: nobody learns which logins exist

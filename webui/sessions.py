@@ -1,0 +1,80 @@
+"""Server-side sessions: the cookie carries only a random id; the record lives in SQLite in the
+data folder, so sign-out and expiry are enforced by the server, whatever the browser keeps."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+create table if not exists sessions (
+    sid text primary key,
+    dn text not null,
+    uid text not null,
+    admin integer not null,
+    stage text not null,
+    created real not null,
+    seen real not null
+)
+"""
+
+
+@dataclass(frozen=True)
+class WebSession:
+    sid: str
+    dn: str
+    uid: str
+    admin: bool
+    stage: str  # "password" (first factor done) or "full"
+    created: float
+    seen: float
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with self._db() as db:
+            db.execute(SCHEMA)
+
+    def _db(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        db.execute("pragma journal_mode=wal")
+        return db
+
+    def create(self, dn: str, uid: str, admin: bool, stage: str) -> WebSession:
+        now = time.time()
+        s = WebSession(secrets.token_urlsafe(32), dn, uid, admin, stage, now, now)
+        with self._db() as db:
+            db.execute("insert into sessions values (?,?,?,?,?,?,?)",
+                       (s.sid, s.dn, s.uid, int(s.admin), s.stage, s.created, s.seen))
+        return s
+
+    def get(self, sid: str) -> WebSession | None:
+        with self._db() as db:
+            row = db.execute("select * from sessions where sid = ?", (sid,)).fetchone()
+        return WebSession(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6]) if row else None
+
+    def touch(self, sid: str) -> None:
+        with self._db() as db:
+            db.execute("update sessions set seen = ? where sid = ?", (time.time(), sid))
+
+    def rotate(self, old: WebSession, stage: str) -> WebSession:
+        """A new id for the same sign-in (after the second factor): the old id stops working."""
+        new = WebSession(secrets.token_urlsafe(32), old.dn, old.uid, old.admin, stage, old.created,
+                         time.time())
+        with self._db() as db:
+            db.execute("delete from sessions where sid = ?", (old.sid,))
+            db.execute("insert into sessions values (?,?,?,?,?,?,?)",
+                       (new.sid, new.dn, new.uid, int(new.admin), new.stage, new.created, new.seen))
+        return new
+
+    def delete(self, sid: str) -> None:
+        with self._db() as db:
+            db.execute("delete from sessions where sid = ?", (sid,))
+
+    def delete_for(self, dn: str) -> None:
+        with self._db() as db:
+            db.execute("delete from sessions where lower(dn) = lower(?)", (dn,))
