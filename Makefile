@@ -15,6 +15,7 @@ lint:
 	.venv/bin/mypy
 
 stop:
+	-.venv/bin/idm web stop
 	.venv/bin/idm server stop
 
 bench: setup

@@ -12,12 +12,15 @@ $IDM org import data/demo/inner-mongolia.csv | tail -n 1
 $IDM org import data/demo/schools-sample.csv | tail -n 1
 $IDM bootstrap data/demo/province-admins.csv
 $IDM legacy import data/demo/post-accounts.csv
+# The demo serves plain http on loopback, so its cookies cannot be Secure.
+$IDM web start --bind 127.0.0.1:${IDM_WEB_PORT:-8080} --insecure-cookies
 
 uri=$($IDM server status | awk '/^ldap:/ {print $2}')
 suffix=$($IDM server status | awk '/^suffix:/ {print $2}')
 cat <<EOT
 
 演示目录已就绪 / the demo directory is ready
+  Web:      http://127.0.0.1:${IDM_WEB_PORT:-8080}/   (sign in as nmg.sys with the one-time password)
   LDAP:     $uri
   base DN:  $suffix
   数据目录 data folder: $IDM_DATA_DIR
