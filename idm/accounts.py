@@ -194,7 +194,11 @@ def unlock(session: Session, actor: Actor, account: Account, form: str | None = 
 
 
 def reset_password(session: Session, actor: Actor, account: Account, form: str | None = None) -> str:
-    """A new one-time password, marked must-change (pwdReset) until the owner changes it."""
+    """A new one-time password, marked must-change (pwdReset) until the owner changes it.
+    Not for a disabled account: ppolicy lifts the lock on a password change."""
+    if account.status == "disabled":
+        raise InvalidInput(f"账号 {account.uid} 已停用，不能重置密码（请先恢复）",
+                           f"account {account.uid} is disabled: restore it before a reset")
     actors.require(session, actor, "reset_password", account.dn)
     return one_time_password(session, account.dn, form)
 

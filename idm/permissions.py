@@ -96,8 +96,11 @@ def _rules() -> list[Rule]:
             "R9: an unconverted post account can lose grants but not receive new ones", LEGACY)
         add("sysadmin", rel, "people", ["entry", "children"], "add", "R4: creates business users")
         add("sysadmin", rel, "person", ["entry", "naming"], "add", "R4: creates business users")
-        add("sysadmin", rel, "person", ["identity", "private", "status", "password"], "write",
-            "R4/R11/R15: fills in and corrects; disables, restores, unlocks, resets passwords")
+        add("sysadmin", rel, "person", ["identity", "private", "status"], "write",
+            "R4/R11/R15: fills in and corrects; disables, restores, unlocks")
+        add("sysadmin", rel, "person", ["password"], "write",
+            "R4: resets passwords of active accounts only (a reset would lift a disable's lock)",
+            ACTIVE)
         add("sysadmin", rel, "person", ["rest"], "read", "R4")
         add("sysadmin", rel, "person", ["formref"], "write", "R12: the form behind the action")
         add("secadmin", rel, "person", ["formref"], "write", "R12: the form behind the grant")
@@ -117,8 +120,10 @@ def _rules() -> list[Rule]:
     add("sysadmin", "parent", "admins", ["entry", "children"], "add",
         "R4: creates the next level's admin accounts")
     add("sysadmin", "parent", "admin", ["entry", "naming"], "add", "R4: creates them without a role")
-    add("sysadmin", "parent", "admin", ["identity", "private", "status", "password"], "write",
-        "R4/R11/R14: fills in and corrects; disables, restores, unlocks, resets them")
+    add("sysadmin", "parent", "admin", ["identity", "private", "status"], "write",
+        "R4/R11/R14: fills in and corrects; disables, restores, unlocks them")
+    add("sysadmin", "parent", "admin", ["password"], "write",
+        "R4: resets passwords of active accounts only (a reset would lift a disable's lock)", ACTIVE)
     add("sysadmin", "parent", "admin", ["rest"], "read", "R4")
     add("sysadmin", "parent", "admin", ["formref"], "write", "R12: the form behind the action")
     add("secadmin", "parent", "admin", ["formref"], "write", "R12: the form behind the role")
@@ -198,12 +203,13 @@ def target_kind(dn: str) -> tuple[str, str, str] | None:
 
 def allowed(role: str | None, relations: set[str], kind: str, operation: str) -> bool:
     """Does the table let an admin holding `role`, related to the target by `relations`, do
-    `operation` on a target of `kind`? (Rules that depend on a filter are left to slapd.)"""
+    `operation` on a target of `kind`? A rule that depends on the target's state (`when`) counts
+    here; the domain checks that state itself, with its own words, and slapd checks it again."""
     kinds, group, need = OPERATIONS[operation]
     if kind not in kinds:
         return False
     for rule in RULES:
-        if rule.target != kind or rule.group != group or rule.when is not None:
+        if rule.target != kind or rule.group != group:
             continue
         if rule.who == "self" and "self" in relations and _grants(rule.access, need):
             return True

@@ -58,15 +58,15 @@ def record_digest(attrs: dict[str, list[bytes]]) -> str:
 
 
 def _records(session: Session, after: str | None, upto: str | None = None) -> list[tuple[str, str]]:
-    """(reqStart, digest) of the log records in a window, oldest first."""
-    parts = ["(reqStart=*)"]
-    if after:
-        parts.append(f"(!(reqStart<={after}))")
-    if upto:
-        parts.append(f"(reqStart<={upto})")
-    found = session.search_raw(LOG_BASE, names.all_of(*parts), scope=ldap.SCOPE_ONELEVEL)
+    """(reqStart, digest) of the log records in a window, oldest first.
+
+    The window is cut here, on the reqStart strings (same format, so they sort as times):
+    slapd's ordering match on generalized times with fractions was seen to drop the boundary.
+    """
+    found = session.search_raw(LOG_BASE, "(reqStart=*)", scope=ldap.SCOPE_ONELEVEL)
     rows = [(attrs["reqStart"][0].decode(), record_digest(attrs)) for _, attrs in found]
-    return sorted(rows)
+    return sorted((start, digest) for start, digest in rows
+                  if (after is None or start > after) and (upto is None or start <= upto))
 
 
 def _chain(prev: str, rows: list[tuple[str, str]]) -> str:
@@ -93,7 +93,7 @@ def seal(session: Session) -> Seal:
     """Append a seal over every log record since the last one (local operator)."""
     seals = list_seals(session)
     prev = seals[-1] if seals else None
-    after = prev.last if prev and prev.last else (prev.sealed_at if prev else None)
+    after = prev.last if prev else None  # None: nothing sealed yet, take every record
     rows = _records(session, after)
     chain = _chain(prev.chain if prev else GENESIS, rows)
     stamp = now()

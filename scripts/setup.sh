@@ -7,9 +7,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(slapd ldap-utils libldap2-dev libsasl2-dev gcc python3-dev python3-venv openssl)
 # for the tests and for reading the printed forms: PDF text and pictures, QR decoding, CJK fonts
 APT_PACKAGES+=(poppler-utils poppler-data zbar-tools fonts-noto-cjk)
-if [ "${IDM_WITH_BROWSER:-0}" = 1 ]; then
-  APT_PACKAGES+=(chromium fonts-noto-cjk)
-fi
+# the browser tests drive Debian's Chromium with Playwright (no browser download)
+APT_PACKAGES+=(chromium)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -320,3 +320,16 @@ def test_reset_gives_a_one_time_password_that_must_be_changed(world: w.World) ->
     assert not state2.must_change
     conn.unbind_s()
     conn2.unbind_s()
+
+
+def test_a_disabled_accounts_password_cannot_be_reset(world: w.World) -> None:
+    """ppolicy lifts pwdAccountLockedTime on a password change, so a reset would undo a disable:
+    the toolkit refuses, and slapd refuses the raw Password Modify too."""
+    dn = world.target("person", "own", state="disabled")
+    session, actor = world.session("sysadmin")
+    with session:
+        with pytest.raises(InvalidInput, match="restore it before a reset"):
+            accounts.reset_password(session, actor, accounts.get(session, dn))
+    with pytest.raises(ldap.INSUFFICIENT_ACCESS):
+        world.raw("sysadmin").passwd_s(dn, None, "Sneaky-Passw0rd-1")
+    assert ldap_cli("ldapwhoami", world.settings, dn).returncode != 0
