@@ -33,3 +33,22 @@ def test_permissions_doc_is_generated_from_the_table() -> None:
 
     committed = (ROOT / "docs" / "permissions.md").read_text(encoding="utf-8")
     assert committed == permissions_doc.render(), "run: python -m idm.permissions_doc > docs/permissions.md"
+
+
+def test_every_ui_string_has_an_english_translation(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    pot = tmp_path / "messages.pot"
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F",
+                    str(ROOT / "webui" / "babel.cfg"), "-k", "_l", "-o", str(pot), str(ROOT)],
+                   check=True, capture_output=True, cwd=ROOT)
+    wanted = set(re.findall(r'^msgid "(.+)"$', pot.read_text(encoding="utf-8"), re.M))
+    po = (ROOT / "webui" / "translations" / "en" / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8")
+    translated = dict(re.findall(r'^msgid "(.+)"\nmsgstr "(.+)"$', po, re.M))
+    assert wanted and wanted <= set(translated), sorted(wanted - set(translated))
+    from babel.messages.mofile import read_mo
+
+    with open(ROOT / "webui" / "translations" / "en" / "LC_MESSAGES" / "messages.mo", "rb") as f:
+        compiled = {m.id: m.string for m in read_mo(f) if m.id}
+    assert compiled == translated, "run: .venv/bin/pybabel compile -d webui/translations"
