@@ -11,7 +11,6 @@ import ldap
 from idm import actor as actors
 from idm.accounts import Account
 from idm.actor import Actor
-from idm.directory import names
 from idm.directory.session import Session
 from idm.errors import InvalidInput
 
@@ -73,8 +72,3 @@ def _modify(session: Session, dn: str, op: int, grant: str, form: str | None) ->
         mods.append((ldap.MOD_REPLACE, "idmFormRef", [form]))
     session.modify(dn, mods)
 
-
-def holders(session: Session, grant: str) -> list[str]:
-    """DNs of the visible accounts holding a grant (indexed equality search)."""
-    flt = names.all_of("(objectClass=idmBusinessAccount)", names.eq("idmGrant", grant))
-    return [dn for dn, _ in session.search(session.suffix, flt, ["1.1"])]

@@ -51,10 +51,6 @@ class Plan:
     containers: list[str] = field(default_factory=list)
     unchanged: int = 0
 
-    @property
-    def empty(self) -> bool:
-        return not (self.adds or self.changes or self.containers)
-
 
 def _node(dn: str, attrs: dict[str, list[str]]) -> Node:
     def one(name: str) -> str | None:

@@ -5,7 +5,6 @@ Three ways in, each for one kind of caller:
   that owns the data folder. Used for initialisation, bootstrap and tree loading only.
 - `bind_as`: simple bind as a person or service account with its own password; the directory
   then enforces its ACLs and ppolicy for exactly that identity.
-- `anonymous`: for the root DSE and health checks.
 """
 
 from __future__ import annotations
@@ -90,10 +89,6 @@ def _raise_policy_refusal(exc: ldap.INVALID_CREDENTIALS) -> None:
         if ctrl.error == 0:  # passwordExpired
             raise PasswordExpired("密码已过期，请联系本级系统管理员重置",
                                   "the password has expired: ask your system admin for a reset") from exc
-
-
-def anonymous(uri: str) -> LDAPObject:
-    return _open(uri)
 
 
 def whoami(conn: LDAPObject) -> str:

@@ -128,11 +128,6 @@ class Session:
         with translated("删除条目", "delete entry"):
             self.conn.delete_s(dn)
 
-    def change_own_password(self, dn: str, old: str, new: str) -> None:
-        """RFC 3062 with the old password: the owner's own change, under ppolicy's rules."""
-        with translated("修改密码", "change password"):
-            self.conn.passwd_s(dn, old, new)
-
     def set_password(self, dn: str, new_password: str | None = None) -> str:
         """RFC 3062 Password Modify: slapd hashes the value; None lets slapd generate one."""
         with translated("设置密码", "set password"):
