@@ -8,7 +8,9 @@ with the number of org units.
 from __future__ import annotations
 
 from idm.directory.names import service_dn
-from idm.permissions import GROUPS, RULES, SELFSERVICE, TARGETS, Rule
+from idm.permissions import GROUPS, LOOKUP_SERVICE, RULES, SELFSERVICE, TARGETS, Rule
+
+ACCOUNT_REGEX = r"^uid=[^,]+,ou=(people|admins),ou=[0-9]+,.+$"
 
 
 def role_set(role: str) -> str:
@@ -70,6 +72,9 @@ def main_acl(suffix: str, ops_dn: str) -> list[str]:
         f'to dn.subtree="{system}" attrs=userPassword by anonymous auth by * none',
         f'to dn.subtree="{system}" by self read by * none',
         f'to dn.subtree="ou=apps,{suffix}" by users read by * none',
+        # enrolling a second factor adds this one auxiliary class, and no other
+        f'to dn.regex="{ACCOUNT_REGEX}" attrs=objectClass val=oathTOTPToken '
+        f'by dn.exact="{service_dn(LOOKUP_SERVICE, suffix)}" =rscxda by * break',
         *generated_rules(suffix),
         "to * by * none",
     ]

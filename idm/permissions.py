@@ -49,6 +49,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "identity": ("cn", "sn", "displayName", "givenName", "mail", "idmIdMasked", "idmLegacy",
                  "idmPostName"),
     "delegation": ("idmManagedBy",),
+    "otpsecret": ("oathSecret",),
+    "otpstate": ("oathTOTPParams", "oathTOTPLastTimeStep", "oathTOTPTimeStepDrift", "oathLastLogin",
+                 "oathFailureCount", "oathLastFailure", "oathSecretTime"),
     "record": ("idmRecordKind", "idmRecordData"),
     "recordstate": ("idmRecordStatus", "idmRecordState", "idmRecordTarget", "idmRetainUntil"),
     "attachment": ("idmAttachment", "idmAttachmentSha256"),
@@ -87,6 +90,8 @@ def _rules() -> list[Rule]:
     for target in ("person", "admin"):
         add(LOOKUP_SERVICE, "service", target, ["entry", "naming", "status"], "read",
             "sign-in and lookups by uid")
+        add(LOOKUP_SERVICE, "service", target, ["otpsecret", "otpstate"], "write",
+            "second factor: enrolment, and codes checked once (last time step)")
     # Downstream systems: service accounts with an idmScope see the active users under it.
     add("downstream", "scope", "person", ["entry", "naming", "identity", "status", "grants"], "read",
         "downstream systems authenticate and authorise active users only", ACTIVE)
@@ -102,6 +107,8 @@ def _rules() -> list[Rule]:
             "R4: resets passwords of active accounts only (a reset would lift a disable's lock)",
             ACTIVE)
         add("sysadmin", rel, "person", ["rest"], "read", "R4")
+        add("sysadmin", rel, "person", ["otpsecret"], "=z",
+            "a lost second factor is removed (never read) by the system admin, with a form")
         add("sysadmin", rel, "person", ["formref"], "write", "R12: the form behind the action")
         add("secadmin", rel, "person", ["formref"], "write", "R12: the form behind the grant")
         add("sysadmin", rel, "person", ["grants"], "read", "R4 grants nothing")
@@ -125,6 +132,8 @@ def _rules() -> list[Rule]:
     add("sysadmin", "parent", "admin", ["password"], "write",
         "R4: resets passwords of active accounts only (a reset would lift a disable's lock)", ACTIVE)
     add("sysadmin", "parent", "admin", ["rest"], "read", "R4")
+    add("sysadmin", "parent", "admin", ["otpsecret"], "=z",
+        "a lost second factor is removed (never read) by the system admin, with a form")
     add("sysadmin", "parent", "admin", ["formref"], "write", "R12: the form behind the action")
     add("secadmin", "parent", "admin", ["formref"], "write", "R12: the form behind the role")
     add("sysadmin", "parent", "admin", ["role"], "read", "R4 grants nothing")
@@ -178,6 +187,7 @@ OPERATIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "delegate": (("node",), "delegation", "write"),
     "delete": (("person", "admin", "node", "people", "admins", "form"), "entry", "delete"),
     "record_form": (("forms",), "children", "add"),
+    "reset_factor": (("person", "admin"), "otpsecret", "delete"),
 }
 _LEVELS = {"none": 0, "disclose": 1, "auth": 2, "compare": 3, "search": 4, "read": 5, "add": 6,
            "delete": 7, "write": 8, "=wx": 8, "manage": 9}

@@ -45,7 +45,8 @@ def translated(what_zh: str = "目录操作", what_en: str = "directory operatio
         raise AlreadyExists(f"{what_zh}：条目已存在", f"{what_en}: entry already exists") from exc
     except (ldap.CONSTRAINT_VIOLATION, ldap.OBJECT_CLASS_VIOLATION, ldap.INVALID_SYNTAX,
             ldap.UNDEFINED_TYPE, ldap.NOT_ALLOWED_ON_NONLEAF, ldap.NAMING_VIOLATION,
-            ldap.INVALID_DN_SYNTAX, ldap.TYPE_OR_VALUE_EXISTS, ldap.UNWILLING_TO_PERFORM) as exc:
+            ldap.INVALID_DN_SYNTAX, ldap.TYPE_OR_VALUE_EXISTS, ldap.UNWILLING_TO_PERFORM,
+            ldap.NO_SUCH_ATTRIBUTE) as exc:
         detail = _detail(exc)
         raise ConstraintViolation(
             f"{what_zh}被目录拒绝：{detail}", f"{what_en} refused by the directory: {detail}"

@@ -113,6 +113,12 @@ class Session:
         with translated("修改条目", "modify entry"):
             self.conn.modify_s(dn, mods)
 
+    def modify_raw(self, dn: str, changes: Sequence[tuple[int, str, Sequence[bytes] | None]]) -> None:
+        """Modify with byte values (binary attributes, compare-and-swap pairs)."""
+        with translated("修改条目", "modify entry"):
+            self.conn.modify_s(dn, [(op, name, list(values) if values else None)
+                                    for op, name, values in changes])
+
     def add_binary(self, dn: str, attr: str, value: bytes) -> None:
         with translated("附加文件", "attach file"):
             self.conn.modify_s(dn, [(ldap.MOD_ADD, attr, [value])])

@@ -58,6 +58,11 @@ def render_config(settings: Settings) -> str:
     )
 
 
+def totp_params_dn(suffix: str) -> str:
+    """RFC 6238 parameters shared by every TOTP token: 6 digits, SHA-1, 30 s, ±1 step."""
+    return f"cn=totp,ou=policies,ou=system,{suffix}"
+
+
 def service_policy_dn(suffix: str) -> str:
     """Service accounts: long random secrets, no forced change, never locked by failures."""
     return f"cn=service,ou=policies,ou=system,{suffix}"
@@ -90,6 +95,17 @@ def base_entries(suffix: str, profile: str = policy.DEFAULT_PROFILE
                 "pwdLockout": b("TRUE"),
                 "pwdMaxFailure": b("0"),
                 "pwdMaxAge": b("0"),
+            },
+        ),
+        (
+            totp_params_dn(suffix),
+            {
+                "objectClass": b("applicationProcess", "oathTOTPParams"),
+                "cn": b("totp"),
+                "oathOTPLength": b("6"),
+                "oathHMACAlgorithm": b("1.2.840.113549.2.7"),  # HMAC-SHA1, as authenticator apps use
+                "oathTOTPTimeStepPeriod": b("30"),
+                "oathTOTPTimeStepWindow": b("1"),
             },
         ),
         (f"ou=apps,{suffix}", {"objectClass": b("organizationalUnit"), "ou": b("apps")}),

@@ -1,0 +1,98 @@
+"""Second factor: enrolment, one use per code (also under concurrency), removal by the system
+admin without reading it, and the otp overlay requiring password+code on LDAP binds."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import threading
+import time
+
+import ldap
+import pyotp
+import pytest
+
+from idm import totp
+from idm.directory import lookup
+from tests import world as w
+from tests.conftest import ops
+
+
+def service(world: w.World):  # type: ignore[no-untyped-def]
+    s = world.settings
+    return lookup.service_session(s.ldap_uri, s.suffix, s.secrets_dir)
+
+
+def code_at(secret_b32: str, steps_ahead: int = 0) -> str:
+    return pyotp.TOTP(secret_b32).at((int(time.time()) // 30 + steps_ahead) * 30)
+
+
+def enrolled_user(world: w.World) -> tuple[str, str]:
+    dn = world.target("person", "own")
+    enrolment = totp.begin("t")
+    with service(world) as s:
+        with pytest.raises(Exception, match="code is wrong"):
+            totp.confirm(s, dn, enrolment, "000000" if code_at(enrolment.secret) != "000000" else "111111")
+        totp.confirm(s, dn, enrolment, code_at(enrolment.secret))
+        assert totp.enrolled(s, dn)
+    return dn, enrolment.secret
+
+
+def test_a_code_is_accepted_once(world: w.World) -> None:
+    dn, secret = enrolled_user(world)
+    with service(world) as s:
+        assert not totp.verify(s, dn, code_at(secret))  # already used to confirm the enrolment
+        fresh = code_at(secret, 1)
+        assert totp.verify(s, dn, fresh)
+        assert not totp.verify(s, dn, fresh)  # replay
+        assert not totp.verify(s, dn, code_at(secret, -1))  # older than the last accepted
+        assert not totp.verify(s, dn, "12345")
+
+
+def test_two_concurrent_submissions_of_one_code_exactly_one_wins(world: w.World) -> None:
+    dn, secret = enrolled_user(world)
+    code = code_at(secret, 1)
+    results: list[bool] = []
+    barrier = threading.Barrier(4)
+
+    def submit() -> None:
+        with service(world) as s:
+            barrier.wait()
+            results.append(totp.verify(s, dn, code))
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, False, False, True]
+
+
+def test_secrets_are_unreadable_to_admins_and_removable_by_the_system_admin(world: w.World) -> None:
+    dn, _ = enrolled_user(world)
+    for role in ("sysadmin", "secadmin", "auditor"):
+        found = world.raw(role).search_s(dn, ldap.SCOPE_BASE, attrlist=["oathSecret"])
+        assert "oathSecret" not in found[0][1], role
+    with pytest.raises(ldap.INSUFFICIENT_ACCESS):
+        world.raw("secadmin").modify_s(dn, [(ldap.MOD_DELETE, "oathSecret", None)])
+    world.raw("sysadmin").modify_s(dn, [(ldap.MOD_DELETE, "oathSecret", None)])
+    with service(world) as s:
+        assert not totp.enrolled(s, dn)
+
+
+def test_the_otp_overlay_requires_password_and_code_on_ldap_binds(world: w.World) -> None:
+    dn, secret = enrolled_user(world)
+    with ops(world.settings) as session:
+        session.set_password(dn, "Otp-Passw0rd-1")
+        session.replace(dn, {"pwdReset": []})
+        totp.require_on_ldap_bind(session, dn)
+
+    def whoami(password: str) -> int:
+        return subprocess.run(["ldapwhoami", "-x", "-H", world.settings.ldap_uri, "-D", dn, "-w", password],
+                              capture_output=True, text=True, check=False).returncode
+
+    assert whoami("Otp-Passw0rd-1") == 49
+    code = code_at(secret, 1)
+    assert whoami("Otp-Passw0rd-1" + code) == 0
+    assert whoami("Otp-Passw0rd-1" + code) == 49  # the overlay refuses a replayed code too
+    assert base64.b32decode(secret)
