@@ -44,7 +44,12 @@ class Enrolment:
 
 def begin(uid: str) -> Enrolment:
     secret = pyotp.random_base32()
-    return Enrolment(secret, pyotp.TOTP(secret).provisioning_uri(name=uid, issuer_name=ISSUER))
+    return Enrolment(secret, begin_uri(secret, uid))
+
+
+def begin_uri(secret: str, uid: str) -> str:
+    """The otpauth:// URI an authenticator app reads from the QR code."""
+    return str(pyotp.TOTP(secret).provisioning_uri(name=uid, issuer_name=ISSUER))
 
 
 def _state(service: Session, dn: str) -> tuple[bytes | None, int | None, bool]:

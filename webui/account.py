@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, flash, g, render_template
 from flask_babel import gettext as _
 
 from idm import policy, selfservice
 from idm.directory import lookup
 from idm.errors import AuthenticationFailed, IdmError, InvalidInput
-from webui.auth import login_required, web
+from webui.auth import login_required, next_step, signed_in_or_midway, web
 from webui.forms import PasswordForm
 from webui.i18n import pick
 
@@ -31,9 +31,8 @@ def home() -> Any:
 
 
 @bp.route("/password", methods=["GET", "POST"])
+@signed_in_or_midway
 def password() -> Any:
-    if g.user is None:
-        return redirect(url_for("auth.login"))
     form = PasswordForm()
     if form.validate_on_submit():
         settings = web().idm
@@ -49,6 +48,6 @@ def password() -> Any:
             flash(pick(err.zh, err.en), "error")
         else:
             flash(_("密码已修改"), "success")
-            return redirect(url_for("account.home"))
+            return next_step()
     return render_template("password.html", form=form, rules=policy.describe(_profile()))
 

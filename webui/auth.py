@@ -10,7 +10,8 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 
-from idm import signin
+from idm import policy, signin, totp
+from idm.directory import lookup
 from idm.errors import AccountLocked, AuthenticationFailed, IdmError, PasswordExpired
 from webui.forms import LoginForm
 from webui.security import account_key, limiter
@@ -60,6 +61,40 @@ def load_user() -> None:
     g.user = s
 
 
+def signed_in_or_midway(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Pages open between the password and the second factor (password change, the factor)."""
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.user is None:
+            return redirect(url_for("auth.login"))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def next_step() -> Any:
+    """After the password (or a forced change): the second factor if due, else home."""
+    if g.user is None:
+        return redirect(url_for("auth.login"))
+    if g.user.stage == "full":
+        return redirect(url_for("account.home"))
+    settings = web().idm
+    with lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir) as service:
+        has_factor = totp.enrolled(service, g.user.dn)
+    if has_factor:
+        return redirect(url_for("mfa.check"))
+    if g.user.admin and policy.PROFILES[settings.password_profile].admin_second_factor:
+        return redirect(url_for("mfa.enrol"))
+    finish()
+    return redirect(url_for("account.home"))
+
+
+def finish() -> None:
+    """Both factors done: a new session id for the full session."""
+    g.user = store().rotate(g.user, "full")
+    session["sid"] = g.user.sid
+
+
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -76,8 +111,9 @@ def _start(dn: str, uid: str, admin: bool) -> WebSession:
     if old:
         store().delete(old)
     session.clear()
-    s = store().create(dn, uid, admin, "full")
+    s = store().create(dn, uid, admin, "password")
     session["sid"] = s.sid
+    g.user = s
     return s
 
 
@@ -109,7 +145,7 @@ def login() -> Any:
                 flash(_("密码将在 %(days)s 天后过期", days=days), "warning")
             if who.state.grace_left is not None:
                 flash(_("密码已过期，还可登录 %(n)s 次，请立即修改", n=who.state.grace_left), "warning")
-            return redirect(url_for("account.home"))
+            return next_step()
     return render_template("login.html", form=form)
 
 

@@ -17,7 +17,8 @@ create table if not exists sessions (
     admin integer not null,
     stage text not null,
     created real not null,
-    seen real not null
+    seen real not null,
+    pending text
 )
 """
 
@@ -38,6 +39,9 @@ class Store:
         self.path = path
         with self._db() as db:
             db.execute(SCHEMA)
+            columns = {row[1] for row in db.execute("pragma table_info(sessions)")}
+            if "pending" not in columns:  # data folders from before the second factor
+                db.execute("alter table sessions add column pending text")
 
     def _db(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
@@ -48,7 +52,7 @@ class Store:
         now = time.time()
         s = WebSession(secrets.token_urlsafe(32), dn, uid, admin, stage, now, now)
         with self._db() as db:
-            db.execute("insert into sessions values (?,?,?,?,?,?,?)",
+            db.execute("insert into sessions values (?,?,?,?,?,?,?,null)",
                        (s.sid, s.dn, s.uid, int(s.admin), s.stage, s.created, s.seen))
         return s
 
@@ -56,6 +60,7 @@ class Store:
         with self._db() as db:
             row = db.execute("select * from sessions where sid = ?", (sid,)).fetchone()
         return WebSession(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6]) if row else None
+
 
     def touch(self, sid: str) -> None:
         with self._db() as db:
@@ -67,9 +72,19 @@ class Store:
                          time.time())
         with self._db() as db:
             db.execute("delete from sessions where sid = ?", (old.sid,))
-            db.execute("insert into sessions values (?,?,?,?,?,?,?)",
+            db.execute("insert into sessions values (?,?,?,?,?,?,?,null)",
                        (new.sid, new.dn, new.uid, int(new.admin), new.stage, new.created, new.seen))
         return new
+
+    def set_pending(self, sid: str, value: str | None) -> None:
+        """A secret being enrolled: kept on the server, never in the cookie."""
+        with self._db() as db:
+            db.execute("update sessions set pending = ? where sid = ?", (value, sid))
+
+    def pending(self, sid: str) -> str | None:
+        with self._db() as db:
+            row = db.execute("select pending from sessions where sid = ?", (sid,)).fetchone()
+        return row[0] if row else None
 
     def delete(self, sid: str) -> None:
         with self._db() as db:
