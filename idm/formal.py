@@ -7,7 +7,8 @@ action happens without its form. A mismatch is refused with the field that disag
 
 from __future__ import annotations
 
-from idm import accounts, forms, org
+from idm import accounts, forms, org, totp
+from idm import actor as actors
 from idm.accounts import Account, Created
 from idm.actor import Actor
 from idm.directory.session import Session
@@ -116,6 +117,15 @@ def reset_password(session: Session, actor: Actor, form_id: str, account: Accoun
     password = accounts.reset_password(session, actor, account, form.form_id)
     forms.record_step(session, actor, form, "change", account.dn, final=True)
     return password
+
+
+def reset_factor(session: Session, actor: Actor, form_id: str, account: Account) -> None:
+    """A lost second factor: removed (never read) on a change form; the owner enrols anew."""
+    form = _change(session, actor, form_id, account, "factor")
+    actors.require(session, actor, "reset_factor", account.dn)
+    totp.remove(session, account.dn)
+    session.replace(account.dn, {"idmFormRef": [form.form_id]})
+    forms.record_step(session, actor, form, "change", account.dn, final=True)
 
 
 INFO_FIELDS = {"name": "cn", "mobile": "mobile", "email": "mail", "office_phone": "telephoneNumber"}

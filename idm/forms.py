@@ -26,7 +26,7 @@ from idm.errors import InvalidInput, NotFound, ProblemList
 
 KINDS = ("registration", "change")
 CHANGE_TYPES = {"info": "信息变更", "disable": "停用", "restore": "恢复", "unlock": "账号解锁",
-                "reset": "密码重置"}
+                "reset": "密码重置", "factor": "动态验证码重置"}
 STATUS_ZH = {"received": "已受理", "executed": "已执行", "rejected": "已驳回"}
 MAX_SCAN_BYTES = 2 * 1024 * 1024
 SCAN_TYPES = ((b"%PDF-", "application/pdf"), (b"\xff\xd8\xff", "image/jpeg"),

@@ -169,6 +169,8 @@ _change_command("restore", "按变更申请单恢复账号 / restore an account 
                 formal.restore)
 _change_command("update", "按变更申请单变更信息 / change name or contact data per an info-change form.",
                 formal.change_info)
+_change_command("reset-factor", "按变更申请单重置动态验证码 / remove a lost second factor per its form.",
+                formal.reset_factor)
 
 
 @user.command("unlock")

@@ -200,6 +200,20 @@ def bootstrap_cmd(ctx: Context, admins_file: Path) -> None:
                            f"one-time password (shown once, must change at first login): {c.password}")
 
 
+@cli.command("require-otp-bind")
+@click.argument("uid")
+@pass_ctx
+@friendly
+def require_otp_bind(ctx: Context, uid: str) -> None:
+    """本机运维：该账号的 LDAP 登录须“密码+动态码” / LDAP binds of UID need password+code."""
+    from idm import accounts, totp
+
+    with ctx.ops_session() as session:
+        account = accounts.find(session, uid)
+        totp.require_on_ldap_bind(session, account.dn)
+    click.echo(f"已启用 / required: {account.dn}")
+
+
 acting.register(cli)
 
 

@@ -96,3 +96,20 @@ def test_the_otp_overlay_requires_password_and_code_on_ldap_binds(world: w.World
     assert whoami("Otp-Passw0rd-1" + code) == 0
     assert whoami("Otp-Passw0rd-1" + code) == 49  # the overlay refuses a replayed code too
     assert base64.b32decode(secret)
+
+
+def test_a_lost_factor_is_reset_by_the_system_admin_with_a_change_form(world: w.World) -> None:
+    from idm import accounts, formal, forms
+    from idm.forms import FormData
+
+    dn, _ = enrolled_user(world)
+    with ops(world.settings) as session:
+        account = accounts.get(session, dn)
+    session, actor = world.session("sysadmin")
+    with session:
+        form = forms.add(session, actor, FormData(
+            kind="change", change_type="factor", unit=w.CITY, name=account.name,
+            id_number=w.id_number(7), mobile="13900000000", account_uid=account.uid))
+        formal.reset_factor(session, actor, form.form_id, account)
+    with service(world) as s:
+        assert not totp.enrolled(s, dn)

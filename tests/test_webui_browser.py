@@ -114,3 +114,32 @@ def test_locked_account_message_and_english(world: w.World, base_url: str, page:
     page.goto(f"{base_url}/login?lang=en")
     assert page.locator("h1").inner_text() == "Sign in"
     shot(page, "login-en")
+
+
+def test_admin_signs_in_with_a_second_factor(world: w.World, base_url: str, page: Page) -> None:
+    import time
+
+    import pyotp
+
+    dn = world.target("admin", "child", role="secadmin")
+    with ops(world.settings) as session:
+        session.set_password(dn, "Admin-Passw0rd-1")
+        session.replace(dn, {"pwdReset": []})
+    uid = dn.split(",")[0].split("=")[1]
+    sign_in(page, base_url, uid, "Admin-Passw0rd-1")
+    page.wait_for_url(f"{base_url}/mfa/enrol")
+    expect(page.locator("img")).to_be_visible()
+    shot(page, "totp-enrol")
+    secret = page.locator("code").inner_text()
+    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+    page.click("header button[type=submit]")  # sign out
+    page.wait_for_url(f"{base_url}/login")
+    sign_in(page, base_url, uid, "Admin-Passw0rd-1")
+    page.wait_for_url(f"{base_url}/mfa/")
+    shot(page, "totp-code")
+    page.fill("input[name=code]", pyotp.TOTP(secret).at((int(time.time()) // 30 + 1) * 30))
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+    assert "管理类用户" in page.content()
