@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import ldap.dn
 
 from idm import permissions
-from idm.directory import connection, names
+from idm.directory import names
 from idm.directory.session import Session
 from idm.errors import NotFound, PermissionDenied
 from idm.validation import ADMIN_ROLE_ZH
@@ -52,7 +52,7 @@ class Actor:
 
 def load(session: Session) -> Actor:
     """The admin bound on `session`, read from its own entry."""
-    dn = connection.whoami(session.conn)
+    dn = session.whoami()
     entry = session.get(dn, ["uid", "idmAdminRole", "idmStatus", "objectClass"])
     if entry is None or "idmAdminAccount" not in entry[1].get("objectClass", []):
         raise PermissionDenied("当前账号不是管理员账号", f"{dn} is not an admin account")

@@ -25,6 +25,7 @@ from idm.server.render import service_policy_dn
 # RFC 4370 proxy rights: whom each service account may act as (olcAuthzPolicy: to).
 PROXY_TARGETS = {
     "idm-selfservice": "dn.regex:^uid=[^,]+,ou=(people|admins),ou=[0-9]+,.+$",
+    "idm-webui": "dn.regex:^uid=[^,]+,ou=admins,ou=[0-9]+,.+$",  # the admin console, as the admin
 }
 SERVICE_ACCOUNTS = {
     "idm-webui": "web UI: binds, then acts as the signed-in admin by proxied authorization",

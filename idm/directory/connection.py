@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import ldap
 import ldap.sasl
+from ldap.controls import RequestControlTuples
 from ldap.controls.ppolicy import PasswordPolicyControl
 from ldap.ldapobject import LDAPObject
 
@@ -91,7 +92,8 @@ def _raise_policy_refusal(exc: ldap.INVALID_CREDENTIALS) -> None:
                                   "the password has expired: ask your system admin for a reset") from exc
 
 
-def whoami(conn: LDAPObject) -> str:
+def whoami(conn: LDAPObject, serverctrls: list[object] | None = None) -> str:
+    # python-ldap passes whoami_s' controls on raw: they must be tuples already
     with translated("身份查询", "whoami"):
-        who = conn.whoami_s()
+        who = conn.whoami_s(serverctrls=RequestControlTuples(serverctrls) if serverctrls else None)
     return str(who).removeprefix("dn:")

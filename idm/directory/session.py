@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 import ldap
-from ldap.controls import SimplePagedResultsControl
+from ldap.controls import RequestControl, SimplePagedResultsControl
+from ldap.controls.simple import ProxyAuthzControl
 from ldap.ldapobject import LDAPObject
 
 from idm.directory.errors import translated
@@ -41,6 +42,19 @@ class Session:
     def __init__(self, conn: LDAPObject, suffix: str) -> None:
         self.conn = conn
         self.suffix = suffix
+        self._ctrls: list[RequestControl] = []
+
+    def whoami(self) -> str:
+        from idm.directory import connection
+
+        return connection.whoami(self.conn, list(self._ctrls))
+
+    def act_as(self, dn: str) -> Session:
+        """From now on every operation runs as `dn` (RFC 4370 proxied authorization): slapd
+        evaluates its rules for `dn` and its write log names `dn`. The bound account needs
+        `authzTo` rights over `dn`."""
+        self._ctrls = [ProxyAuthzControl(True, f"dn:{dn}".encode())]
+        return self
 
     def close(self) -> None:
         self.conn.unbind_s()
@@ -63,7 +77,8 @@ class Session:
         while True:
             with translated("查询", "search"):
                 msgid = self.conn.search_ext(
-                    base, scope, filterstr, list(attrs) if attrs else None, serverctrls=[page]
+                    base, scope, filterstr, list(attrs) if attrs else None,
+                    serverctrls=[*self._ctrls, page],
                 )
                 _, results, _, controls = self.conn.result3(msgid)
             for dn, entry_attrs in results:
@@ -81,7 +96,7 @@ class Session:
                    ) -> list[tuple[str, dict[str, list[bytes]]]]:
         """Values as bytes, unpaged: for digests over exactly what the server holds."""
         with translated("查询", "search"):
-            found = self.conn.search_ext_s(base, scope, filterstr, ["*"])
+            found = self.conn.search_ext_s(base, scope, filterstr, ["*"], serverctrls=self._ctrls)
         return [(dn, attrs) for dn, attrs in found if dn is not None]
 
     def get(self, dn: str, attrs: Sequence[str] | None = None) -> Entry | None:
@@ -95,7 +110,7 @@ class Session:
 
     def add(self, dn: str, attrs: Mapping[str, Sequence[str]]) -> None:
         with translated("新增条目", "add entry"):
-            self.conn.add_s(dn, list(_encode(attrs).items()))
+            self.conn.add_ext_s(dn, list(_encode(attrs).items()), serverctrls=self._ctrls)
 
     def replace(self, dn: str, attrs: Mapping[str, Sequence[str]]) -> None:
         """Replace the values of the given attributes (an empty list removes the attribute)."""
@@ -104,38 +119,39 @@ class Session:
             for name, values in attrs.items()
         ]
         with translated("修改条目", "modify entry"):
-            self.conn.modify_s(dn, mods)
+            self.conn.modify_ext_s(dn, mods, serverctrls=self._ctrls)
 
     def modify(self, dn: str, changes: Sequence[tuple[int, str, Sequence[str] | None]]) -> None:
         """Raw modify: (ldap.MOD_ADD | MOD_DELETE | MOD_REPLACE, attribute, values or None)."""
         mods = [(op, name, [v.encode("utf-8") for v in values] if values else None)
                 for op, name, values in changes]
         with translated("修改条目", "modify entry"):
-            self.conn.modify_s(dn, mods)
+            self.conn.modify_ext_s(dn, mods, serverctrls=self._ctrls)
 
     def modify_raw(self, dn: str, changes: Sequence[tuple[int, str, Sequence[bytes] | None]]) -> None:
         """Modify with byte values (binary attributes, compare-and-swap pairs)."""
         with translated("修改条目", "modify entry"):
-            self.conn.modify_s(dn, [(op, name, list(values) if values else None)
-                                    for op, name, values in changes])
+            self.conn.modify_ext_s(dn, [(op, name, list(values) if values else None)
+                                        for op, name, values in changes], serverctrls=self._ctrls)
 
     def add_binary(self, dn: str, attr: str, value: bytes) -> None:
         with translated("附加文件", "attach file"):
-            self.conn.modify_s(dn, [(ldap.MOD_ADD, attr, [value])])
+            self.conn.modify_ext_s(dn, [(ldap.MOD_ADD, attr, [value])], serverctrls=self._ctrls)
 
     def get_binary(self, dn: str, attr: str) -> bytes | None:
         with translated("读取文件", "read file"):
-            found = self.conn.search_s(dn, ldap.SCOPE_BASE, attrlist=[attr])
+            found = self.conn.search_ext_s(dn, ldap.SCOPE_BASE, attrlist=[attr], serverctrls=self._ctrls)
         values = found[0][1].get(attr) if found else None
         return bytes(values[0]) if values else None
 
     def delete(self, dn: str) -> None:
         """Only the local operator's sessions can delete (records past retention)."""
         with translated("删除条目", "delete entry"):
-            self.conn.delete_s(dn)
+            self.conn.delete_ext_s(dn, serverctrls=self._ctrls)
 
     def set_password(self, dn: str, new_password: str | None = None) -> str:
         """RFC 3062 Password Modify: slapd hashes the value; None lets slapd generate one."""
         with translated("设置密码", "set password"):
-            _, generated = self.conn.passwd_s(dn, None, new_password, extract_newpw=True)
+            _, generated = self.conn.passwd_s(dn, None, new_password, serverctrls=self._ctrls,
+                                              extract_newpw=True)
         return new_password if new_password is not None else str(generated)

@@ -1,0 +1,42 @@
+"""Act as the person: the web UI's service account runs each admin operation as the signed-in
+admin by proxied authorization; slapd applies that admin's rules and logs that admin."""
+
+from __future__ import annotations
+
+import pytest
+
+from idm import accounts
+from idm import actor as actors
+from idm.directory import lookup
+from idm.errors import NotFound, PermissionDenied
+from tests import world as w
+from tests.conftest import ops
+
+
+def as_admin(world: w.World, role: str):  # type: ignore[no-untyped-def]
+    s = world.settings
+    return lookup.service_session(s.ldap_uri, s.suffix, s.secrets_dir).act_as(world.actors[role])
+
+
+def test_operations_run_with_the_admins_rights_and_are_logged_as_the_admin(world: w.World) -> None:
+    dn = world.target("person", "own")
+    with as_admin(world, "sysadmin") as session:
+        actor = actors.load(session)
+        assert actor.role == "sysadmin" and actor.dn == world.actors["sysadmin"]
+        account = accounts.get(session, dn)
+        assert account.id_number  # the sysadmin's own view, not the service account's
+        accounts.disable(session, actor, account, "经由 Web 界面")
+    with ops(world.settings) as session:
+        log = list(session.search("cn=accesslog", f"(&(reqType=modify)(reqDN={dn}))", ["reqAuthzID"]))
+    assert log[-1][1]["reqAuthzID"][0].lower() == world.actors["sysadmin"].lower()
+
+
+def test_the_service_cannot_exceed_the_admin(world: w.World) -> None:
+    dn = world.target("person", "sibling")
+    with as_admin(world, "auditor") as session:
+        actor = actors.load(session)
+        with pytest.raises(NotFound):
+            accounts.get(session, dn)  # the auditor of 150100 cannot see 150200's users
+        own = accounts.get(session, world.target("person", "own"))
+        with pytest.raises(PermissionDenied):
+            accounts.disable(session, actor, own, "x")
