@@ -54,8 +54,9 @@ def setup_sessions(app: Flask, web: WebSettings) -> None:
 
 
 def setup_views(app: Flask) -> None:
-    from webui import account, auth, mfa
+    from webui import account, auth, console, mfa
 
+    app.register_blueprint(console.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(mfa.bp)
