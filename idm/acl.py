@@ -24,6 +24,8 @@ def who(rule: Rule, suffix: str) -> str:
         return f'self realdn.exact="{service_dn(SELFSERVICE, suffix)}"'
     if rule.who in ("self", "users", "anonymous"):
         return rule.who
+    if rule.who == "targeted":  # the entry the record names is the one asking
+        return 'set="this/idmRecordTarget & user"'
     if rule.relation == "service":
         return f'dn.exact="{service_dn(rule.who, suffix)}"'
     if rule.relation == "scope":  # a service account whose idmScope is an ancestor of the target

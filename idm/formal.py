@@ -10,7 +10,7 @@ from __future__ import annotations
 from idm import accounts, forms, org, totp
 from idm import actor as actors
 from idm.accounts import Account, Created
-from idm.actor import Actor
+from idm.actor import Actor, now
 from idm.directory.session import Session
 from idm.errors import InvalidInput
 from idm.forms import Form
@@ -153,6 +153,11 @@ def change_info(session: Session, actor: Actor, form_id: str, account: Account) 
         changes["sn"] = merged.attrs()["sn"]
     accounts.change_info(session, actor, account, changes, form.form_id)
     forms.record_step(session, actor, form, "change", account.dn, final=True)
+
+
+def confirm_first_login(session: Session, account: Account) -> None:
+    """R13: the admin, signed in, confirms that role and scope match the registration form."""
+    session.replace(account.dn, {"idmConfirmed": [now()]})
 
 
 def first_login_view(session: Session, account: Account) -> tuple[Account, Form | None]:

@@ -52,6 +52,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "otpsecret": ("oathSecret",),
     "otpstate": ("oathTOTPParams", "oathTOTPLastTimeStep", "oathTOTPTimeStepDrift", "oathLastLogin",
                  "oathFailureCount", "oathLastFailure", "oathSecretTime"),
+    "confirm": ("idmConfirmed",),
     "record": ("idmRecordKind", "idmRecordData"),
     "recordstate": ("idmRecordStatus", "idmRecordState", "idmRecordTarget", "idmRetainUntil"),
     "attachment": ("idmAttachment", "idmAttachmentSha256"),
@@ -146,6 +147,8 @@ def _rules() -> list[Rule]:
         add(role, "own", "admins", ["entry"], "read", "colleagues of one department")
         add(role, "own", "admin", [*readable, "role", "formref"], "read", "colleagues of one department")
     add("self", "-", "admin", [*readable, "role", "private", "formref"], "read", "own data, R13 check")
+    add("self", "-", "admin", ["confirm"], "write", "R13: confirms role and scope at first login")
+    add("sysadmin", "parent", "admin", ["confirm"], "read", "R13: sees the confirmation")
     add("self", "selfservice", "admin", ["password"], "=wx",
         "R18: own password, only through the self-service account's policy check")
     add("anonymous", "-", "admin", ["password"], "auth", "bind")
@@ -161,6 +164,8 @@ def _rules() -> list[Rule]:
     add("secadmin", "own", "form", ["entry", "naming", "identity", "record", "attachment", "rest"],
         "read", "R5: grants on the basis of forms")
     add("secadmin", "own", "form", ["recordstate"], "write", "R5: executes the role step")
+    add("targeted", "-", "form", ["entry", "naming", "identity", "record", "rest", "recordstate"],
+        "read", "R13: an account reads the forms that acted on it (first-login check)")
     add("auditor", "own", "forms", ["entry"], "read", "R6: audits against the forms")
     add("auditor", "own", "form", ["entry", "naming", "identity", "record", "attachment", "rest",
                                    "recordstate"], "read", "R6: audits against the forms")

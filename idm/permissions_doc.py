@@ -11,7 +11,8 @@ from idm.permissions import GROUPS, OPERATIONS, RULES, TARGETS
 
 WHO_ZH = {"sysadmin": "系统管理员", "secadmin": "安全管理员", "auditor": "安全审计员",
           "self": "本人", "users": "任何已登录者", "anonymous": "匿名（仅用于登录）",
-          "downstream": "下游系统服务账号", "idm-webui": "Web 服务账号（查找账号）"}
+          "downstream": "下游系统服务账号", "idm-webui": "Web 服务账号（查找账号）",
+          "targeted": "记录所涉账号"}
 RELATION_EN = {"own": "of the target's node", "parent": "of the parent node",
                "delegated": "of the parent node, school delegated to it (R2)",
                "scope": "whose idmScope is above the target", "service": "", "-": ""}

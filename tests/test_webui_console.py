@@ -105,3 +105,33 @@ def test_console_actions_need_a_csrf_token(world: w.World, app: Flask) -> None:
     sysadmin = signed_in(app, "sysadmin")
     assert sysadmin.post(f"/admin/account/{uid}/disable", data={"form": "F"}).status_code == 400
     assert sysadmin.get(f"/admin/account/{uid}/disable").status_code == 405
+
+
+def test_first_login_shows_role_next_to_the_form_and_records_the_confirmation(
+    world: w.World, app: Flask
+) -> None:
+    from idm import accounts, formal
+
+    session, actor = world.session("sysadmin")
+    with session:
+        form = forms.add(session, actor, FormData(kind="registration", unit="150123", name="首登乙",
+                                                  id_number=w.id_number(445), mobile="13900000445",
+                                                  role="auditor"))
+        created = formal.create_admin(session, actor, form.form_id, "shoudeng.yi")
+    sec, sec_actor = world.session("secadmin")
+    with sec:
+        formal.set_role(sec, sec_actor, form.form_id, accounts.get(sec, created.dn), "auditor")
+    with ops(world.settings) as op_session:
+        op_session.set_password(created.dn, "First-Login-Passw0rd-1")
+        op_session.replace(created.dn, {"pwdReset": []})
+    with app.test_request_context():
+        limiter.reset()
+    client = app.test_client()
+    login(client, "shoudeng.yi", "First-Login-Passw0rd-1")
+    page = client.get("/admin/first-login").get_data(as_text=True)
+    assert re.search(r'id="role-account">\s*auditor\s*<', page), page
+    assert re.search(r'id="role-form">\s*auditor\s*<', page), page
+    client.post("/admin/first-login", data={"csrf_token": csrf(client, "/admin/first-login")})
+    with ops(world.settings) as op_session:
+        entry = op_session.get(created.dn, ["idmConfirmed"])
+    assert entry is not None and entry[1].get("idmConfirmed")

@@ -57,6 +57,21 @@ def home() -> Any:
     return render_template("console/home.html", actor=actor, node=node, children=children)
 
 
+@bp.route("/first-login", methods=["GET", "POST"])
+@admin_only
+def first_login() -> Any:
+    """R13: role and scope side by side with the registration form, and a recorded confirmation."""
+    with as_admin() as (session, actor):
+        acc, form = formal.first_login_view(session, accounts.get(session, actor.dn))
+        confirmed = session.get(actor.dn, ["idmConfirmed"])
+        if request.method == "POST":
+            formal.confirm_first_login(session, acc)
+            flash(_("已确认"), "success")
+            return redirect(url_for("console.home"))
+    return render_template("console/first_login.html", acc=acc, form=form,
+                           confirmed=(confirmed[1].get("idmConfirmed") or [None])[0] if confirmed else None)
+
+
 @bp.route("/users")
 @admin_only
 def users() -> Any:
