@@ -91,7 +91,7 @@ def log_acl(ops_dn: str) -> list[str]:
     """Access rules of cn=accesslog: nobody but slapd writes it; a level's auditor reads the
     records of the writes made by that level's admins (the actor's node is the auditor's)."""
     auditor = role_set("auditor")
-    same_level = f"(this/reqAuthzID/-2 & user/-2) + {auditor}"
+    same_level = f"(this/reqAuthzID/-1 & user/-1) + {auditor}"  # actor in ou=admins of the node
     hidden = "|".join(HIDDEN_IN_LOG)
     return [
         f'to * by dn.exact="{ops_dn}" read by * break',

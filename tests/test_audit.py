@@ -148,3 +148,16 @@ def test_log_retention_is_at_least_half_a_year_by_default(slapd: Settings) -> No
                           "-b", "cn=config", "(olcAccessLogPurge=*)", "olcAccessLogPurge"],
                          capture_output=True, text=True, check=True)
     assert "olcAccessLogPurge: 183+00:00" in out.stdout
+
+
+def test_the_auditor_does_not_see_business_users_own_changes(world: w.World) -> None:
+    """A business user's own password change is no admin operation (R6 audits the admins)."""
+    from idm import policy, selfservice
+
+    dn = world.target("person", "own")
+    with ops(world.settings) as session:
+        session.set_password(dn, "Own-Passw0rd-1")
+        session.replace(dn, {"pwdReset": ["TRUE"]})
+    selfservice.change_password(world.settings.ldap_uri, world.settings.suffix, world.settings.secrets_dir,
+                                dn, "Own-Passw0rd-1", "Own-Passw0rd-Changed-2", policy.PROFILES["mlps3"])
+    assert not any(op.actor.lower() == dn.lower() for op in auditor_ops(world))

@@ -143,3 +143,77 @@ def test_admin_signs_in_with_a_second_factor(world: w.World, base_url: str, page
     page.click("main button[type=submit]")
     page.wait_for_url(f"{base_url}/")
     assert "管理类用户" in page.content()
+
+
+@pytest.fixture(scope="module")
+def console(world: w.World) -> Iterator[tuple[str, WebSettings]]:
+    """A second server with the nist profile, so the console flow needs no second factor."""
+    import dataclasses
+
+    settings = WebSettings(idm=dataclasses.replace(world.settings, password_profile="nist"),
+                           secret_key="console-browser-secret-0123456789", secure_cookies=False,
+                           sessions_db=world.settings.data_dir / "web-console-browser.sqlite")
+    app = create_app(settings)
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}", settings
+    server.shutdown()
+    thread.join()
+
+
+def test_sysadmin_creates_from_a_form_secadmin_grants_auditor_sees_both(
+    world: w.World, console: tuple[str, WebSettings], browser: Browser
+) -> None:
+    from idm import forms
+    from idm.forms import FormData
+
+    url, _ = console
+    session, actor = world.session("sysadmin")
+    with session:
+        form = forms.add(session, actor, FormData(kind="registration", unit=w.CITY, name="浏览器丙",
+                                                  id_number=w.id_number(446), mobile="13900000446"))
+
+    def as_role(role: str) -> Page:
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1000, "height": 720})
+        p = context.new_page()
+        sign_in(p, url, f"m.{role}", w.PASSWORD)
+        p.wait_for_url(f"{url}/")
+        return p
+
+    sysadmin = as_role("sysadmin")
+    sysadmin.goto(f"{url}/admin/create")
+    sysadmin.fill("input[name=form]", form.form_id)
+    sysadmin.fill("input[name=uid]", "browser.bing")
+    sysadmin.click("main button[type=submit]")
+    expect(sysadmin.locator("#one-time")).to_be_visible()
+    shot(sysadmin, "console-created")
+    secadmin = as_role("secadmin")
+    secadmin.goto(f"{url}/admin/account/browser.bing")
+    secadmin.select_option("select[name=grant]", "teacher#viewer")
+    secadmin.click("main form[action$='/grant'] button[type=submit]")
+    expect(secadmin.locator("main")).to_contain_text("teacher#viewer")
+    shot(secadmin, "console-granted")
+    auditor = as_role("auditor")
+    auditor.goto(f"{url}/admin/audit")
+    expect(auditor.locator("main")).to_contain_text("browser.bing")
+    expect(auditor.locator("main")).to_contain_text(form.form_id)
+    assert "m.sysadmin" in auditor.content() and "m.secadmin" in auditor.content()
+    shot(auditor, "console-audit")
+
+
+def test_an_expired_session_sends_back_to_sign_in(world: w.World, base_url: str, page: Page) -> None:
+    import sqlite3
+
+    uid = person(world, "Expire-Passw0rd-1")
+    sign_in(page, base_url, uid, "Expire-Passw0rd-1")
+    page.wait_for_url(f"{base_url}/")
+    db = sqlite3.connect(world.settings.data_dir / "web-browser.sqlite")
+    db.execute("update sessions set seen = seen - 7200")  # as if idle for two hours
+    db.commit()
+    db.close()
+    page.reload()
+    page.wait_for_url(f"{base_url}/login")
+    expect(page.locator(".flash")).to_contain_text("会话已结束")
+    shot(page, "session-expired")
