@@ -6,7 +6,10 @@ People sign in with a uid, but bind with a DN. The web UI's service account may 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+
+import ldap
 
 from idm.directory import connection, names
 from idm.directory.session import Session
@@ -23,9 +26,26 @@ def read_secret(path: Path) -> str:
         raise ServerError(f"无法读取服务账号密钥 {path}", f"cannot read the service secret {path}") from exc
 
 
+_pool = threading.local()
+
+
 def service_session(uri: str, suffix: str, secrets_dir: Path) -> Session:
-    secret = read_secret(secrets_dir / f"{LOOKUP_SERVICE}.secret")
-    return Session(connection.bind_as(uri, names.service_dn(LOOKUP_SERVICE, suffix), secret), suffix)
+    """A session of the lookup service account on a connection kept per thread: binding costs
+    an Argon2 verification, too much to pay on every web request. A connection the server has
+    dropped is replaced on the next call."""
+    key = (uri, suffix, str(secrets_dir))
+    cached = getattr(_pool, "conns", {})
+    conn = cached.get(key)
+    if conn is not None:
+        try:
+            conn.whoami_s()
+        except ldap.LDAPError:
+            conn = None
+    if conn is None:
+        secret = read_secret(secrets_dir / f"{LOOKUP_SERVICE}.secret")
+        conn = connection.bind_as(uri, names.service_dn(LOOKUP_SERVICE, suffix), secret)
+        _pool.conns = {**cached, key: conn}
+    return Session(conn, suffix, owns_connection=False)
 
 
 def account_dn(uri: str, suffix: str, secrets_dir: Path, uid: str) -> str:

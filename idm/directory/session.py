@@ -39,9 +39,10 @@ def _encode(attrs: Mapping[str, Sequence[str]]) -> dict[str, list[bytes]]:
 class Session:
     """One identity's view of the directory."""
 
-    def __init__(self, conn: LDAPObject, suffix: str) -> None:
+    def __init__(self, conn: LDAPObject, suffix: str, owns_connection: bool = True) -> None:
         self.conn = conn
         self.suffix = suffix
+        self.owns_connection = owns_connection
         self._ctrls: list[RequestControl] = []
 
     def whoami(self) -> str:
@@ -57,7 +58,9 @@ class Session:
         return self
 
     def close(self) -> None:
-        self.conn.unbind_s()
+        """Unbind, unless the connection is a pooled one that outlives this session."""
+        if self.owns_connection:
+            self.conn.unbind_s()
 
     def __enter__(self) -> Session:
         return self

@@ -1,0 +1,156 @@
+"""Web UI under load: sign-in, an authenticated list page and a password change, each with 20
+concurrent clients against gunicorn, compared with a hello-world route (/healthz) served by the
+same gunicorn in the same run. Prints p50/p95 latency and requests/s, and the ratios.
+
+    .venv/bin/python benches/web.py [--clients 20] [--seconds 10] [--workers 4]
+
+Everything runs on this machine: a temporary slapd (nist profile, so passwords can be changed
+back to back), gunicorn on loopback, and the clients as threads of this script. Sign-in rate
+limits are switched off for the run (IDM_WEB_NO_RATELIMIT=1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as c  # noqa: E402
+
+from idm import bootstrap  # noqa: E402
+from idm.config import new_settings  # noqa: E402
+from idm.server import embedded  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORDS = ("Bench-Alpha-Grass-1", "Bench-Beta-River-2")
+
+
+class Client:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.base + path, timeout=30) as r:
+            return r.read().decode()
+
+    def post(self, path: str, data: dict[str, str]) -> str:
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', self.get(path))
+        body = urllib.parse.urlencode({**data, "csrf_token": token.group(1) if token else ""}).encode()
+        with self.opener.open(self.base + path, body, timeout=30) as r:
+            return r.read().decode()
+
+
+def run(clients: list[Client], action, seconds: float) -> tuple[list[float], float]:  # type: ignore[no-untyped-def]
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def loop(i: int, client: Client) -> None:
+        n = 0
+        while time.monotonic() < stop:
+            t = time.perf_counter()
+            action(i, n, client)
+            with lock:
+                latencies.append(time.perf_counter() - t)
+            n += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=loop, args=(i, cl)) for i, cl in enumerate(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, len(latencies) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="idm-web-bench-") as tmp:
+        settings = new_settings(Path(tmp) / "idm", port=c.free_port(), password_profile="nist")
+        embedded.init(settings)
+        embedded.start(settings)
+        gunicorn = None
+        try:
+            counties = c.load_tree(settings)
+            with c.ops(settings) as session:
+                bootstrap.service_accounts(session, settings.secrets_dir)
+                users = []
+                for i in range(args.clients):
+                    dn = f"uid=web{i:03d},ou=people,{counties[0]}"
+                    session.add(dn, {"objectClass": ["idmBusinessAccount"], "uid": [f"web{i:03d}"],
+                                     "cn": ["压测"], "sn": ["压"], "idmStatus": ["active"]})
+                    session.set_password(dn, PASSWORDS[0])
+                    session.replace(dn, {"pwdReset": []})
+                    users.append(f"web{i:03d}")
+                admin_dn = f"uid=web.sys,ou=admins,{counties[0].split(',', 1)[1]}"
+                session.add(admin_dn, {"objectClass": ["idmAdminAccount"], "uid": ["web.sys"], "cn": ["压测"],
+                                       "sn": ["压"], "idmStatus": ["active"], "idmAdminRole": ["sysadmin"]})
+                session.set_password(admin_dn, PASSWORDS[0])
+                session.replace(admin_dn, {"pwdReset": []})
+            port = c.free_port()
+            env = {**os.environ, "IDM_DATA_DIR": str(settings.data_dir), "IDM_WEB_INSECURE_COOKIES": "1",
+                   "IDM_WEB_NO_RATELIMIT": "1"}
+            gunicorn = subprocess.Popen(
+                [str(Path(sys.executable).with_name("gunicorn")), "--bind", f"127.0.0.1:{port}",
+                 "--workers", str(args.workers), "--threads", "4", "--log-level", "warning",
+                 "webui:create_app()"], env=env, cwd=ROOT)
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(base + "/healthz", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            results = {}
+            clients = [Client(base) for _ in users]
+            results["hello (/healthz)"] = run(clients, lambda i, n, cl: cl.get("/healthz"), args.seconds)
+            results["sign-in"] = run(
+                clients, lambda i, n, cl: cl.post("/login", {"uid": users[i], "password": PASSWORDS[0]}),
+                args.seconds)
+            admins = [Client(base) for _ in users]
+            for cl in admins:
+                cl.post("/login", {"uid": "web.sys", "password": PASSWORDS[0]})
+            unit = counties[0].split(",")[0].split("=")[1]
+            results["list page"] = run(admins, lambda i, n, cl: cl.get(f"/admin/users?unit={unit}"),
+                                       args.seconds)
+
+            def change(i: int, n: int, cl: Client) -> None:
+                old, new = PASSWORDS[n % 2], PASSWORDS[(n + 1) % 2]
+                page = cl.post("/password", {"current": old, "new": new, "confirm": new})
+                assert "密码已修改" in page or "我的账号" in page, page[:300]
+
+            results["password change"] = run(clients, change, args.seconds)
+        finally:
+            if gunicorn:
+                gunicorn.terminate()
+                gunicorn.wait()
+            embedded.stop(settings)
+    hello_rps = results["hello (/healthz)"][1]
+    print(f"{args.clients} concurrent clients, {args.seconds:.0f}s each, "
+          f"gunicorn {args.workers} workers x 4 threads")
+    print(f"{'':18}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>9}{'vs hello':>10}")
+    for name, (lat, rps) in results.items():
+        q = statistics.quantiles(lat, n=20)
+        p50, p95 = statistics.median(lat) * 1000, q[18] * 1000
+        print(f"{name:18}{p50:9.1f}{p95:9.1f}{rps:9.1f}{rps / hello_rps:10.3f}")
+
+
+if __name__ == "__main__":
+    main()
