@@ -72,6 +72,8 @@ def main_acl(suffix: str, ops_dn: str) -> list[str]:
         ops_clause(ops_dn),
         f'to dn.base="{suffix}" by users read by * none',
         f'to dn.subtree="{system}" attrs=userPassword by anonymous auth by * none',
+        # auditors see the seal status of the write log (when it was last sealed)
+        f'to dn.subtree="ou=seals,{system}" by set="{role_set("auditor")}" read by * none',
         f'to dn.subtree="{system}" by self read by * none',
         f'to dn.subtree="ou=apps,{suffix}" by users read by * none',
         # enrolling a second factor adds this one auxiliary class, and no other

@@ -135,3 +135,36 @@ def test_first_login_shows_role_next_to_the_form_and_records_the_confirmation(
     with ops(world.settings) as op_session:
         entry = op_session.get(created.dn, ["idmConfirmed"])
     assert entry is not None and entry[1].get("idmConfirmed")
+
+
+def test_every_state_changing_route_refuses_a_missing_csrf_token(app: Flask) -> None:
+    client = signed_in(app, "sysadmin")
+    posts = [rule for rule in app.url_map.iter_rules() if "POST" in (rule.methods or set())]
+    assert len(posts) >= 8
+    for rule in posts:
+        path = re.sub(r"<[^>]+>", "x", rule.rule)
+        assert client.post(path, data={"form": "F"}).status_code == 400, rule.rule
+
+
+def test_scan_upload_and_seal_status(world: w.World, app: Flask) -> None:
+    import base64
+    import io
+
+    from idm import seal
+
+    session, actor = world.session("sysadmin")
+    with session:
+        form = forms.add(session, actor, FormData(kind="registration", unit=w.CITY, name="扫描丁",
+                                                  id_number=w.id_number(447), mobile="13900000447"))
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
+                           "AAAABJRU5ErkJggg==")
+    sysadmin = signed_in(app, "sysadmin")
+    token = csrf(sysadmin, "/admin/forms")
+    sysadmin.post(f"/admin/forms/{form.form_id}/scan",
+                  data={"csrf_token": token, "scan": (io.BytesIO(png), "stamped.png")},
+                  content_type="multipart/form-data")
+    page = sysadmin.get("/admin/forms").get_data(as_text=True)
+    assert "image/png" in page
+    with ops(world.settings) as op_session:
+        seal.seal(op_session)
+    assert "最近封存" in signed_in(app, "auditor").get("/admin/audit").get_data(as_text=True)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, flash, g, render_template
 from flask_babel import gettext as _
 
-from idm import policy, selfservice
-from idm.directory import lookup
+from idm import accounts, policy, selfservice
+from idm.directory import connection, lookup, names
+from idm.directory.session import Session
 from idm.errors import AuthenticationFailed, IdmError, InvalidInput
 from webui.auth import login_required, next_step, signed_in_or_midway, web
 from webui.forms import PasswordForm
@@ -24,10 +26,23 @@ def _profile() -> policy.Profile:
 @bp.route("/")
 @login_required
 def home() -> Any:
+    """Name, unit, grants (business) or role and scope (admin), status, password expiry: read as
+    the person (proxied by the self-service account), so it shows exactly what they may see."""
     settings = web().idm
-    with lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir) as service:
-        entry = service.get(g.user.dn, ["uid", "idmStatus", "objectClass"])
-    return render_template("account.html", entry=entry[1] if entry else {}, user=g.user)
+    secret = lookup.read_secret(settings.secrets_dir / f"{selfservice.SERVICE}.secret")
+    conn = connection.bind_as(settings.ldap_uri, names.service_dn(selfservice.SERVICE, settings.suffix),
+                              secret)
+    with Session(conn, settings.suffix).act_as(g.user.dn) as session:
+        me = accounts.get(session, g.user.dn)
+        unit = session.get(me.node_dn, ["idmNameZh", "idmCode"])
+        changed = session.get(g.user.dn, ["pwdChangedTime"])
+    max_age = policy.PROFILES[settings.password_profile].max_age_days
+    expires = None
+    if max_age and changed and changed[1].get("pwdChangedTime"):
+        when = datetime.strptime(changed[1]["pwdChangedTime"][0], "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+        expires = (when + timedelta(days=max_age)).strftime("%Y-%m-%d")
+    unit_name = unit[1].get("idmNameZh", ["-"])[0] if unit else "-"
+    return render_template("account.html", me=me, user=g.user, unit=unit_name, expires=expires)
 
 
 @bp.route("/password", methods=["GET", "POST"])

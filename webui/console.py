@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from idm import accounts, audit, form_pdf, formal, forms, grants, org
+from idm import accounts, audit, form_pdf, formal, forms, grants, org, seal
 from idm import actor as actors
 from idm.actor import Actor
 from idm.directory import lookup
@@ -173,6 +173,23 @@ def form_list() -> Any:
     return render_template("console/forms.html", forms=found)
 
 
+@bp.route("/forms/<form_id>/scan", methods=["POST"])
+@admin_only
+def attach_scan(form_id: str) -> Any:
+    upload = request.files.get("scan")
+    with as_admin() as (session, actor):
+        try:
+            form = forms.get(session, form_id)
+            forms.attach_scan(session, actor, form, upload.read() if upload else b"")
+        except NotFound:
+            abort(404)
+        except IdmError as err:
+            flash(pick(err.zh, err.en), "error")
+        else:
+            flash(_("扫描件已附加"), "success")
+    return redirect(url_for("console.form_list"))
+
+
 @bp.route("/forms/<form_id>.pdf")
 @admin_only
 def form_pdf_view(form_id: str) -> Any:
@@ -198,7 +215,8 @@ def audit_view() -> Any:
         except IdmError as err:
             flash(pick(err.zh, err.en), "error")
             found = []
+        seals = seal.list_seals(session)
     if request.args.get("format") == "csv":
         return Response(audit.to_csv(found), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=audit.csv"})
-    return render_template("console/audit.html", ops=found)
+    return render_template("console/audit.html", ops=found, last_seal=seals[-1] if seals else None)
