@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from idm.directory import names
 from idm.directory.session import Session
@@ -86,8 +87,13 @@ def _gentime(value: str) -> str:
     if not re.fullmatch(r"[0-9]{8}([0-9]{6})?Z?", value):
         raise InvalidInput(f"时间应为 YYYYMMDD 或 YYYYMMDDHHMMSSZ：{value}",
                            f"time must be YYYYMMDD or YYYYMMDDHHMMSSZ: {value!r}")
-    digits = value.rstrip("Z")
-    return (digits + "000000")[:14] + "Z"
+    digits = (value.rstrip("Z") + "000000")[:14]
+    try:
+        datetime.strptime(digits, "%Y%m%d%H%M%S")
+    except ValueError:
+        raise InvalidInput(f"时间不存在：{value}（YYYYMMDD 或 YYYYMMDDHHMMSSZ）",
+                           f"no such time: {value!r} (YYYYMMDD or YYYYMMDDHHMMSSZ)") from None
+    return digits + "Z"
 
 
 def safe_cell(value: str) -> str:

@@ -137,13 +137,25 @@ def test_first_login_shows_role_next_to_the_form_and_records_the_confirmation(
     assert entry is not None and entry[1].get("idmConfirmed")
 
 
-def test_every_state_changing_route_refuses_a_missing_csrf_token(app: Flask) -> None:
+@pytest.mark.parametrize("how", ["none", "wrong", "other-session"])
+def test_every_state_changing_route_refuses_a_bad_csrf_token(app: Flask, how: str) -> None:
     client = signed_in(app, "sysadmin")
+    other = signed_in(app, "secadmin")
+    token = {"none": None, "wrong": "y" * 40, "other-session": csrf(other, "/admin/")}[how]
     posts = [rule for rule in app.url_map.iter_rules() if "POST" in (rule.methods or set())]
     assert len(posts) >= 8
     for rule in posts:
         path = re.sub(r"<[^>]+>", "x", rule.rule)
-        assert client.post(path, data={"form": "F"}).status_code == 400, rule.rule
+        data = {"form": "F"} if token is None else {"form": "F", "csrf_token": token}
+        assert client.post(path, data=data).status_code == 400, (rule.rule, how)
+        if "GET" not in (rule.methods or set()):
+            assert client.get(path).status_code == 405, rule.rule  # no state change by GET
+
+
+@pytest.mark.parametrize("value", ["*)(reqType=*", "2026", "20261301", "\00"])
+def test_audit_filters_refuse_bad_times(app: Flask, value: str) -> None:
+    page = signed_in(app, "auditor").get("/admin/audit", query_string={"since": value})
+    assert page.status_code == 200 and "YYYYMMDD" in page.get_data(as_text=True)
 
 
 def test_scan_upload_and_seal_status(world: w.World, app: Flask) -> None:
