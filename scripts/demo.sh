@@ -16,6 +16,7 @@ $IDM legacy import data/demo/post-accounts.csv
 $IDM web start --bind 127.0.0.1:${IDM_WEB_PORT:-8080} --insecure-cookies
 
 uri=$($IDM server status | awk '/^ldap:/ {print $2}')
+ldapi=$($IDM server status | awk '/^ldapi:/ {print $2}')
 suffix=$($IDM server status | awk '/^suffix:/ {print $2}')
 cat <<EOT
 
@@ -26,8 +27,8 @@ cat <<EOT
   数据目录 data folder: $IDM_DATA_DIR
   树 tree:  $IDM org tree 150000 --depth 1
 
-下游系统示例 / a downstream search, as printed:
-  ldapsearch -LLL -x -H $uri -D cn=idm-webui,ou=system,$suffix -y $IDM_DATA_DIR/secrets/idm-webui.secret -b ou=150000,$suffix -s one '(objectClass=idmOrgUnit)' idmCode idmNameZh
+查看目录 / look at the directory, as the local operator (works as printed):
+  ldapsearch -LLL -Q -Y EXTERNAL -H '$ldapi' -b ou=150000,$suffix -s one '(objectClass=idmOrgUnit)' idmCode idmNameZh
 
 省级三员的初始密码只在首次创建时显示一次 / the province admins' one-time passwords are shown
 once, when first created (above on the first run).
