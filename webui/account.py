@@ -9,8 +9,7 @@ from flask import Blueprint, flash, g, render_template
 from flask_babel import gettext as _
 
 from idm import accounts, policy, selfservice
-from idm.directory import connection, lookup, names
-from idm.directory.session import Session
+from idm.directory import lookup
 from idm.errors import AuthenticationFailed, IdmError, InvalidInput
 from webui.auth import login_required, next_step, signed_in_or_midway, web
 from webui.forms import PasswordForm
@@ -29,10 +28,9 @@ def home() -> Any:
     """Name, unit, grants (business) or role and scope (admin), status, password expiry: read as
     the person (proxied by the self-service account), so it shows exactly what they may see."""
     settings = web().idm
-    secret = lookup.read_secret(settings.secrets_dir / f"{selfservice.SERVICE}.secret")
-    conn = connection.bind_as(settings.ldap_uri, names.service_dn(selfservice.SERVICE, settings.suffix),
-                              secret)
-    with Session(conn, settings.suffix).act_as(g.user.dn) as session:
+    service = lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir,
+                                     selfservice.SERVICE)
+    with service.act_as(g.user.dn) as session:
         me = accounts.get(session, g.user.dn)
         unit = session.get(me.node_dn, ["idmNameZh", "idmCode"])
         changed = session.get(g.user.dn, ["pwdChangedTime"])

@@ -29,11 +29,11 @@ def read_secret(path: Path) -> str:
 _pool = threading.local()
 
 
-def service_session(uri: str, suffix: str, secrets_dir: Path) -> Session:
-    """A session of the lookup service account on a connection kept per thread: binding costs
+def service_session(uri: str, suffix: str, secrets_dir: Path, name: str = LOOKUP_SERVICE) -> Session:
+    """A session of a toolkit service account on a connection kept per thread: binding costs
     an Argon2 verification, too much to pay on every web request. A connection the server has
     dropped is replaced on the next call."""
-    key = (uri, suffix, str(secrets_dir))
+    key = (uri, suffix, str(secrets_dir), name)
     cached = getattr(_pool, "conns", {})
     conn = cached.get(key)
     if conn is not None:
@@ -42,8 +42,8 @@ def service_session(uri: str, suffix: str, secrets_dir: Path) -> Session:
         except ldap.LDAPError:
             conn = None
     if conn is None:
-        secret = read_secret(secrets_dir / f"{LOOKUP_SERVICE}.secret")
-        conn = connection.bind_as(uri, names.service_dn(LOOKUP_SERVICE, suffix), secret)
+        secret = read_secret(secrets_dir / f"{name}.secret")
+        conn = connection.bind_as(uri, names.service_dn(name, suffix), secret)
         _pool.conns = {**cached, key: conn}
     return Session(conn, suffix, owns_connection=False)
 

@@ -152,6 +152,11 @@ class Session:
         with translated("删除条目", "delete entry"):
             self.conn.delete_ext_s(dn, serverctrls=self._ctrls)
 
+    def change_password(self, dn: str, old: str, new: str) -> None:
+        """RFC 3062 with the old password (as the session's identity, or the proxied one)."""
+        with translated("修改密码", "change password"):
+            self.conn.passwd_s(dn, old, new, serverctrls=self._ctrls)
+
     def set_password(self, dn: str, new_password: str | None = None) -> str:
         """RFC 3062 Password Modify: slapd hashes the value; None lets slapd generate one."""
         with translated("设置密码", "set password"):
