@@ -86,7 +86,7 @@ def main_acl(suffix: str, ops_dn: str) -> list[str]:
 
 # Logged values nobody reads in the log but the local operator: hashes and private data (R17).
 HIDDEN_IN_LOG = ("userPassword", "pwdHistory", "idmIdNumber", "mobile", "telephoneNumber",
-                 "homePhone", "postalAddress", "idmAttachment")
+                 "homePhone", "postalAddress", "idmAttachment", "oathSecret", "userCertificate")
 
 
 def log_acl(ops_dn: str) -> list[str]:

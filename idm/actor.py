@@ -25,6 +25,10 @@ OPERATION_ZH = {
     "read_private": ("查看身份证号与联系方式", "read ID numbers and contact data"),
     "delegate": ("委托管理", "delegate management"),
     "delete": ("删除", "delete"),
+    "record_form": ("登记申请单", "record forms"),
+    "reset_factor": ("重置动态验证码", "reset a second factor"),
+    "apply_cert": ("申请证书", "apply for certificates"),
+    "revoke_cert": ("吊销证书", "revoke certificates"),
 }
 
 

@@ -54,12 +54,12 @@ class Created:
     password: str | None  # None: already existed, nothing to show
 
 
-def write_secret(path: Path, value: str) -> None:
+def write_secret(path: Path, value: str | bytes) -> None:
     """A 0600 file from the first byte; no trailing newline, so `ldapsearch -y FILE` works."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(value.encode("utf-8") if isinstance(value, str) else value)
     os.chmod(path, 0o600)
 
 

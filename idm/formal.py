@@ -7,7 +7,7 @@ action happens without its form. A mismatch is refused with the field that disag
 
 from __future__ import annotations
 
-from idm import accounts, forms, org, totp
+from idm import accounts, certs, forms, org, totp
 from idm import actor as actors
 from idm.accounts import Account, Created
 from idm.actor import Actor, now
@@ -94,6 +94,7 @@ def _change(session: Session, actor: Actor, form_id: str, account: Account, chan
 
 def disable(session: Session, actor: Actor, form_id: str, account: Account) -> None:
     form = _change(session, actor, form_id, account, "disable")
+    certs.revoke_all_for_disable(session, actor, account)  # same operation (R19)
     accounts.disable(session, actor, account, form.data.reason, form.form_id)
     forms.record_step(session, actor, form, "change", account.dn, final=True)
     forms.retain_forms_of(session, account.dn)

@@ -25,6 +25,8 @@ TARGETS: dict[str, str] = {
     "admin": r"^uid=[^,]+,ou=admins,(ou=[0-9]+,(.+))$",
     "forms": r"^ou=forms,(ou=[0-9]+,(.+))$",
     "form": r"^cn=[^,]+,ou=forms,(ou=[0-9]+,(.+))$",
+    "certs": r"^ou=certs,(ou=[0-9]+,(.+))$",
+    "cert": r"^cn=[^,]+,ou=certs,(ou=[0-9]+,(.+))$",
 }
 
 ACTIVE = "(idmStatus=active)"
@@ -53,6 +55,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "otpstate": ("oathTOTPParams", "oathTOTPLastTimeStep", "oathTOTPTimeStepDrift", "oathLastLogin",
                  "oathFailureCount", "oathLastFailure", "oathSecretTime"),
     "confirm": ("idmConfirmed",),
+    "certificate": ("userCertificate",),
     "record": ("idmRecordKind", "idmRecordData"),
     "recordstate": ("idmRecordStatus", "idmRecordState", "idmRecordTarget", "idmRetainUntil"),
     "attachment": ("idmAttachment", "idmAttachmentSha256"),
@@ -94,8 +97,8 @@ def _rules() -> list[Rule]:
         add(LOOKUP_SERVICE, "service", target, ["otpsecret", "otpstate"], "write",
             "second factor: enrolment, and codes checked once (last time step)")
     # Downstream systems: service accounts with an idmScope see the active users under it.
-    add("downstream", "scope", "person", ["entry", "naming", "identity", "status", "grants"], "read",
-        "downstream systems authenticate and authorise active users only", ACTIVE)
+    add("downstream", "scope", "person", ["entry", "naming", "identity", "status", "grants", "certificate"],
+        "read", "downstream systems authenticate and authorise active users only", ACTIVE)
     # Business users at node N (R4, R5, R17).
     for rel in ("own", "delegated"):
         add("secadmin", rel, "person", ["grants"], "=dxcsrz",
@@ -119,7 +122,14 @@ def _rules() -> list[Rule]:
         add("auditor", rel, "people", ["entry"], "read", "R6: reads")
         add("auditor", rel, "person", [*readable, "grants", "formref"], "read",
             "R6: reads, changes nothing")
-    add("self", "-", "person", [*readable, "grants", "private", "formref"], "read", "own data")
+    add("self", "-", "person", [*readable, "grants", "private", "formref", "certificate"], "read",
+        "own data")
+    for rel in ("own", "delegated"):
+        add("secadmin", rel, "person", ["certificate"], "write",
+            "R19: publishes the certificate it applied for, for an active user", ACTIVE)
+        add("sysadmin", rel, "person", ["certificate"], "=rscxdz",
+            "R19: a disabled account's certificate is withdrawn with the disable")
+        add("auditor", rel, "person", ["certificate"], "read", "R6")
     add("self", "selfservice", "person", ["password"], "=wx",
         "R18: own password, only through the self-service account's policy check")
     add("anonymous", "-", "person", ["password"], "auth", "bind")
@@ -170,6 +180,23 @@ def _rules() -> list[Rule]:
     add("auditor", "own", "form", ["entry", "naming", "identity", "record", "attachment", "rest",
                                    "recordstate"], "read", "R6: audits against the forms")
 
+    # Certificate records (R19) under the user's node: the security admin applies, issues and
+    # revokes; the system admin revokes with a disable; the auditor reads; the user reads its own.
+    for rel in ("own", "delegated"):
+        add("secadmin", rel, "certs", ["entry", "children"], "add", "R19: applies for certificates")
+        add("secadmin", rel, "cert", ["entry", "naming", "identity", "record", "formref"], "add",
+            "R19: a request's fields are written once")
+        add("secadmin", rel, "cert", ["recordstate"], "write", "R19: issues, revokes")
+        add("secadmin", rel, "cert", ["rest"], "read", "R19")
+        add("sysadmin", rel, "certs", ["entry"], "read", "R15: finds what to revoke on disable")
+        add("sysadmin", rel, "cert", ["entry", "naming", "identity", "record", "rest"], "read", "R15")
+        add("sysadmin", rel, "cert", ["recordstate"], "write", "R15: revokes with the disable")
+        add("auditor", rel, "certs", ["entry"], "read", "R6")
+        add("auditor", rel, "cert", ["entry", "naming", "identity", "record", "rest", "recordstate"],
+            "read", "R6")
+    add("targeted", "-", "cert", ["entry", "naming", "identity", "record", "rest", "recordstate"],
+        "read", "R19: the user sees and downloads its certificates")
+
     # Org nodes: public within the toolkit; delegation set by the parent's security admin (R2).
     add("secadmin", "parent", "node", ["delegation"], "write", "R2/R5: assigns org scope")
     add("users", "-", "node", ["entry", "identity", "delegation", "rest"], "read",
@@ -193,6 +220,8 @@ OPERATIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "delete": (("person", "admin", "node", "people", "admins", "form"), "entry", "delete"),
     "record_form": (("forms",), "children", "add"),
     "reset_factor": (("person", "admin"), "otpsecret", "delete"),
+    "apply_cert": (("certs",), "children", "add"),
+    "revoke_cert": (("cert",), "recordstate", "write"),
 }
 _LEVELS = {"none": 0, "disclose": 1, "auth": 2, "compare": 3, "search": 4, "read": 5, "add": 6,
            "delete": 7, "write": 8, "=wx": 8, "manage": 9}

@@ -56,7 +56,7 @@ def load_user() -> None:
     """g.user is the valid, fully signed-in session, or None. Expired, signed-out or disabled
     accounts' sessions are dropped here, on the server."""
     g.user = None
-    if request.endpoint == "auth.healthz":
+    if request.endpoint in ("auth.healthz", "auth.ca_file"):
         return
     sid = session.get("sid")
     if not sid:
@@ -166,6 +166,23 @@ def login() -> Any:
 def healthz() -> Any:
     """For load balancers and the web benchmark's baseline: no directory access."""
     return "ok", 200, {"Content-Type": "text/plain"}
+
+
+@bp.route("/ca/<name>.pem")
+def ca_file(name: str) -> Any:
+    """The issuing chain and the CRL at stable URLs (R19 publication); nothing secret here."""
+    from flask import send_file
+
+    files = {"chain": ("issuing.crt.pem", "root.crt.pem"), "crl": ("crl.pem",), "root": ("root.crt.pem",)}
+    if name not in files:
+        return "not found", 404
+    folder = web().idm.data_dir / "ca"
+    parts = [folder / f for f in files[name]]
+    if not all(p.is_file() for p in parts):
+        return "not found", 404
+    if len(parts) == 1:
+        return send_file(parts[0], mimetype="application/x-pem-file")
+    return b"".join(p.read_bytes() for p in parts), 200, {"Content-Type": "application/x-pem-file"}
 
 
 @bp.route("/logout", methods=["POST"])

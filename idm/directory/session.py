@@ -28,8 +28,17 @@ def _decode(attrs: Mapping[str, Sequence[bytes]]) -> dict[str, list[str]]:
     for name, values in attrs.items():
         if name.lower() in BINARY_ATTRS:
             continue
-        out[name] = [v.decode("utf-8") for v in values]
+        out[name] = [_text(v) for v in values]
     return out
+
+
+def _text(value: bytes) -> str:
+    """UTF-8 text; a binary value inside a text-valued attribute (e.g. a certificate inside a
+    logged modification) is shown as its size, never decoded into garbage."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"<{len(value)} bytes>"
 
 
 def _encode(attrs: Mapping[str, Sequence[str]]) -> dict[str, list[bytes]]:
