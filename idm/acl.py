@@ -28,6 +28,9 @@ def who(rule: Rule, suffix: str) -> str:
         return 'set="this/idmRecordTarget & user"'
     if rule.relation == "service":
         return f'dn.exact="{service_dn(rule.who, suffix)}"'
+    if rule.relation == "position":  # a service account at ou=services,N, reading under N
+        return ('set="(this/-* & user/-2) + (user/-1/ou & [services]) + '
+                '(user/objectClass & [idmServiceAccount]) + (user/idmStatus & [active])"')
     if rule.relation == "scope":  # a service account whose idmScope is an ancestor of the target
         return 'set="(this/-* & user/idmScope) + (user/objectClass & [idmServiceAccount])"'
     if rule.relation == "own":

@@ -29,6 +29,7 @@ OPERATION_ZH = {
     "reset_factor": ("重置动态验证码", "reset a second factor"),
     "apply_cert": ("申请证书", "apply for certificates"),
     "revoke_cert": ("吊销证书", "revoke certificates"),
+    "create_service": ("创建下游系统服务账号", "create downstream service accounts"),
 }
 
 

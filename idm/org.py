@@ -27,7 +27,7 @@ PARENT_LEVELS: dict[str, frozenset[str | None]] = {
     "school": frozenset({"county", "city", "province"}),
 }
 # Every node gets these children: accounts and the records that belong to it.
-CONTAINERS = ("admins", "people", "forms", "certs", "reviews")
+CONTAINERS = ("admins", "people", "forms", "certs", "reviews", "services")
 ORG_ATTRS = ["idmCode", "idmNameZh", "idmLevel", "idmManagedBy"]
 
 

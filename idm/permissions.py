@@ -25,6 +25,8 @@ TARGETS: dict[str, str] = {
     "admin": r"^uid=[^,]+,ou=admins,(ou=[0-9]+,(.+))$",
     "forms": r"^ou=forms,(ou=[0-9]+,(.+))$",
     "form": r"^cn=[^,]+,ou=forms,(ou=[0-9]+,(.+))$",
+    "services": r"^ou=services,(ou=[0-9]+,(.+))$",
+    "service": r"^cn=[^,]+,ou=services,(ou=[0-9]+,(.+))$",
     "certs": r"^ou=certs,(ou=[0-9]+,(.+))$",
     "cert": r"^cn=[^,]+,ou=certs,(ou=[0-9]+,(.+))$",
 }
@@ -99,6 +101,23 @@ def _rules() -> list[Rule]:
     # Downstream systems: service accounts with an idmScope see the active users under it.
     add("downstream", "scope", "person", ["entry", "naming", "identity", "status", "grants", "certificate"],
         "read", "downstream systems authenticate and authorise active users only", ACTIVE)
+    # ... and service accounts a level's system admin created under its node (ou=services): their
+    # view is fixed by their position, so no value they hold can widen it.
+    visible = ["entry", "naming", "identity", "status", "grants", "certificate"]
+    add("downstream", "position", "person", visible, "read",
+        "downstream systems of a level see its active users and those below", ACTIVE)
+    add("sysadmin", "own", "services", ["entry", "children"], "add",
+        "R4: creates its level's downstream service accounts, with a form")
+    add("sysadmin", "own", "service", ["entry", "naming", "identity", "rest"], "add", "R4")
+    add("sysadmin", "own", "service", ["status", "password", "formref"], "write",
+        "R4/R15: disables, restores, sets the secret")
+    for role in ("secadmin", "auditor"):
+        add(role, "own", "services", ["entry"], "read", "R5/R6")
+        add(role, "own", "service", ["entry", "naming", "identity", "status", "rest", "formref"], "read",
+            "R5/R6")
+    add("anonymous", "-", "service", ["password"], "auth", "bind")
+    add("self", "-", "service", ["entry", "naming", "identity", "status"], "read", "own entry")
+
     # Business users at node N (R4, R5, R17).
     for rel in ("own", "delegated"):
         add("secadmin", rel, "person", ["grants"], "=dxcsrz",
@@ -221,6 +240,7 @@ OPERATIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "record_form": (("forms",), "children", "add"),
     "reset_factor": (("person", "admin"), "otpsecret", "delete"),
     "apply_cert": (("certs",), "children", "add"),
+    "create_service": (("services",), "children", "add"),
     "revoke_cert": (("cert",), "recordstate", "write"),
 }
 _LEVELS = {"none": 0, "disclose": 1, "auth": 2, "compare": 3, "search": 4, "read": 5, "add": 6,

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from cryptography.hazmat.primitives import serialization
 
-from idm import accounts, ca, certs
+from idm import accounts, ca, certs, services
 from idm.actor import Actor
 from idm.bootstrap import write_secret
 from idm.directory.session import Session
@@ -91,3 +91,27 @@ def cert_revoke(session: Session, actor: Actor, record: str, reason: str) -> Non
     """吊销证书（随后运行 idm ca crl）/ revoke a certificate (then run idm ca crl)."""
     certs.revoke(session, actor, certs.get(session, record), reason)
     click.echo(f"已吊销 / revoked: {record}")
+
+
+@click.group("service")
+def service_group() -> None:
+    """下游系统服务账号（系统管理员）/ downstream service accounts (system admin)."""
+
+
+@service_group.command("create")
+@click.argument("name")
+@click.argument("unit")
+@click.option("--form", "form_id", required=True)
+@click.option("--secret-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="把密钥写入 0600 文件而不显示 / write the secret to a 0600 file instead")
+@acting
+def service_create(session: Session, actor: Actor, name: str, unit: str, form_id: str,
+                   secret_out: Path | None) -> None:
+    """为本级下游系统创建服务账号 / create a downstream system's service account at UNIT."""
+    created = services.create(session, actor, unit, name, form_id)
+    click.echo(f"已创建 / created: {created.dn}")
+    if secret_out:
+        write_secret(secret_out, created.secret)
+        click.echo(f"密钥已写入 / secret written to: {secret_out} (0600)")
+    else:
+        click.echo(f"密钥（仅显示一次）/ secret (shown once): {created.secret}")
