@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import ldap
 from cryptography import x509
@@ -33,7 +34,7 @@ class CertRecord:
     status: str  # issued, downloaded, revoked
     target: str
     data: dict[str, str]
-    state: dict[str, object]
+    state: dict[str, Any]
 
 
 def _record(dn: str, a: dict[str, list[str]]) -> CertRecord:
@@ -76,7 +77,7 @@ def _store(session: Session, actor: Actor, account: Account, cert: x509.Certific
                      "idmFormRef": [form]})
     der = cert.public_bytes(serialization.Encoding.DER)
     session.modify_raw(account.dn, [(ldap.MOD_REPLACE, "userCertificate;binary", [der])])
-    return get(session, f"C{serial}")
+    return CertRecord(dn, cert.serial_number, "issued", account.dn, data, state)
 
 
 def issue_from_csr(session: Session, actor: Actor, issuer: ca.Issuer, account: Account, csr_pem: bytes,
@@ -118,7 +119,7 @@ def revoke(session: Session, actor: Actor, record: CertRecord, reason: str) -> N
         return
     free_text(reason)
     actors.require(session, actor, "revoke_cert", record.dn)
-    history = [*record.state.get("history", []),  # type: ignore[misc]
+    history = [*record.state.get("history", []),
                {"status": "revoked", "by": actor.dn, "at": now(), "reason": reason}]
     session.replace(record.dn, {"idmRecordStatus": ["revoked"], "idmRecordState": [
         json.dumps({**record.state, "history": history, "revoked_at": now(), "reason": reason},
