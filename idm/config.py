@@ -33,10 +33,23 @@ class Settings:
     log_level: str = "none"
     server_id: int = 1
     password_profile: str = "mlps3"
+    tls_port: int | None = None  # ldaps listener, once `idm server tls` has run
+    require_tls: bool = False  # refuse simple binds without TLS (olcSecurity simple_bind=64)
 
     @property
     def ldap_uri(self) -> str:
+        """Where the toolkit's own clients connect: ldaps once plain binds are refused."""
+        if self.require_tls and self.tls_port:
+            return f"ldaps://{self.host}:{self.tls_port}"
         return f"ldap://{self.host}:{self.port}"
+
+    @property
+    def plain_uri(self) -> str:
+        return f"ldap://{self.host}:{self.port}"
+
+    @property
+    def tls_ca_file(self) -> Path:
+        return self.data_dir / "tls" / "ca.pem"
 
     @property
     def socket_path(self) -> Path:
@@ -110,7 +123,12 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
         )
     data = json.loads(path.read_text(encoding="utf-8"))
     data["data_dir"] = folder
-    return Settings(**data)
+    settings = Settings(**data)
+    if settings.tls_port and settings.tls_ca_file.is_file():
+        from idm.directory import connection
+
+        connection.trust(settings.tls_ca_file)
+    return settings
 
 
 def save_settings(settings: Settings) -> None:

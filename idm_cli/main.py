@@ -96,6 +96,29 @@ def server_status(ctx: Context) -> None:
         sys.exit(3)
 
 
+@server.command("tls")
+@click.option("--host-name", "host_names", multiple=True, help="DNS name clients use (repeatable)")
+@click.option("--tls-port", type=int, default=None, help="ldaps port (default: LDAP port + 247)")
+@click.option("--allow-plain", is_flag=True,
+              help="也接受未加密的简单绑定（仅限演示）/ keep accepting simple binds without TLS (demo only)")
+@pass_ctx
+@friendly
+def server_tls(ctx: Context, host_names: tuple[str, ...], tls_port: int | None, allow_plain: bool) -> None:
+    """为 slapd 启用 TLS（StartTLS 与 ldaps）/ TLS for slapd with a certificate from the education CA."""
+    from idm import ca
+    from idm.server import tls
+
+    settings = ctx.settings()
+    issuer = ca.load(ca.CaConfig(folder=ctx.data_dir / "ca"))
+    updated = tls.enable(settings, issuer, list(host_names), tls_port or settings.port + 247,
+                         require=not allow_plain)
+    embedded.stop(updated)
+    embedded.start(updated)
+    click.echo(f"已启用 / enabled: ldaps://{updated.host}:{updated.tls_port} and StartTLS on "
+               f"{updated.plain_uri}; plain simple binds {'allowed' if allow_plain else 'refused'}")
+    click.echo(f"CA: {updated.tls_ca_file}")
+
+
 @server.command("print-config")
 @click.option("--suffix", default=config.DEFAULT_SUFFIX, show_default=True)
 @click.option("--database", default="{1}mdb", show_default=True,

@@ -10,6 +10,7 @@ Three ways in, each for one kind of caller:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import ldap
 import ldap.sasl
@@ -21,6 +22,12 @@ from idm.directory.errors import translated
 from idm.errors import AccountLocked, AuthenticationFailed, PasswordExpired
 
 TIMEOUT_SECONDS = 10
+
+
+def trust(ca_file: Path) -> None:
+    """Verify the directory's TLS certificate against this CA file (the issuing chain)."""
+    ldap.set_option(ldap.OPT_X_TLS_CACERTFILE, str(ca_file))
+    ldap.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
 
 
 def _open(uri: str) -> LDAPObject:

@@ -154,7 +154,9 @@ def start(settings: Settings) -> bool:
     _require_free_port(settings)
     log_path = settings.data_dir / "log" / "slapd.log"
     log_path.parent.mkdir(exist_ok=True)
-    urls = f"{settings.ldap_uri}/ {settings.ldapi_uri}"
+    urls = f"{settings.plain_uri}/ {settings.ldapi_uri}"
+    if settings.tls_port:
+        urls += f" ldaps://{settings.host}:{settings.tls_port}/"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [SLAPD, "-d", "0", "-F", str(settings.config_dir), "-h", urls],
