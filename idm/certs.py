@@ -7,6 +7,7 @@ automatically, when the account is disabled (in the same operation).
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +41,8 @@ class CertRecord:
 def _record(dn: str, a: dict[str, list[str]]) -> CertRecord:
     data = json.loads(a["idmRecordData"][0])
     state = json.loads(a["idmRecordState"][0]) if a.get("idmRecordState") else {}
-    return CertRecord(dn, int(data["serial"], 16), a["idmRecordStatus"][0],
+    serial = state.get("serial") or data.get("serial") or "0"
+    return CertRecord(dn, int(serial, 16), a["idmRecordStatus"][0],
                       (a.get("idmRecordTarget") or [""])[0], data, state)
 
 
@@ -96,6 +98,65 @@ def issue_pkcs12(session: Session, actor: Actor, issuer: ca.Issuer, account: Acc
     _eligible(account)
     blob, password, cert = ca.pkcs12_bundle(issuer, subject_of(session, account))
     return _store(session, actor, account, cert, "pkcs12", form), blob, password
+
+
+def apply(session: Session, actor: Actor, account: Account, form: str) -> CertRecord:
+    """The security admin applies for a user (R19); the user then sends a CSR or takes a
+    PKCS#12 in the web UI, where the request is fulfilled."""
+    _eligible(account)
+    container = names.child_dn("ou", "certs", account.node_dn)
+    actors.require(session, actor, "apply_cert", container)
+    name = f"R{secrets.token_hex(6)}"
+    dn = names.child_dn("cn", name, container)
+    data = {"requested_by": actor.dn, "form": form, "profile": "user", "requested_at": now()}
+    state = {"history": [{"status": "requested", "by": actor.dn, "at": now()}]}
+    session.add(dn, {"objectClass": ["idmRecord"], "cn": [name], "idmRecordKind": ["cert"],
+                     "idmRecordStatus": ["requested"], "idmRecordTarget": [account.dn],
+                     "idmRecordData": [json.dumps(data, ensure_ascii=False, sort_keys=True)],
+                     "idmRecordState": [json.dumps(state, ensure_ascii=False, sort_keys=True)],
+                     "idmFormRef": [form]})
+    return CertRecord(dn, 0, "requested", account.dn, data, state)
+
+
+def fulfil(service: Session, issuer: ca.Issuer, record: CertRecord, account: Account,
+           csr_pem: bytes | None) -> tuple[x509.Certificate, bytes | None, str | None]:
+    """Issue a requested certificate for the user it names: from their CSR, or as a PKCS#12
+    (returned with its one-time password). Written by the web UI's service account, which may
+    do so only for requests in state `requested` and active users."""
+    if record.status != "requested" or record.target.lower() != account.dn.lower():
+        raise InvalidInput("没有待签发的证书申请", "no pending certificate request for this account")
+    _eligible(account)
+    subject = subject_of(service, account)
+    blob = password = None
+    if csr_pem is not None:
+        cert = ca.issue(issuer, ca.check_csr(csr_pem, subject).public_key(), subject)
+    else:
+        blob, password, cert = ca.pkcs12_bundle(issuer, subject)
+    serial = format(cert.serial_number, "x")
+    history = [*record.state.get("history", []), {"status": "issued", "at": now(),
+                                                  "method": "csr" if csr_pem else "pkcs12"}]
+    state = {**record.state, "history": history, "serial": serial,
+             "not_after": cert.not_valid_after_utc.strftime("%Y%m%d%H%M%SZ")}
+    service.replace(record.dn, {"idmRecordStatus": ["issued"], "idmRecordState": [
+        json.dumps(state, ensure_ascii=False, sort_keys=True)]})
+    service.modify_raw(account.dn, [(ldap.MOD_REPLACE, "userCertificate;binary",
+                                     [cert.public_bytes(serialization.Encoding.DER)])])
+    return cert, blob, password
+
+
+def mark_downloaded(service: Session, record: CertRecord) -> None:
+    if record.status == "issued":
+        history = [*record.state.get("history", []), {"status": "downloaded", "at": now()}]
+        service.replace(record.dn, {"idmRecordStatus": ["downloaded"], "idmRecordState": [
+            json.dumps({**record.state, "history": history}, ensure_ascii=False, sort_keys=True)]})
+
+
+def status_now(record: CertRecord) -> str:
+    """`expired` is read off the certificate's end date; the others are stored."""
+    not_after = record.state.get("not_after") or record.data.get("not_after")
+    if record.status in ("issued", "downloaded") and not_after and not_after < now():
+        return "expired"
+    return record.status
 
 
 def get(session: Session, name: str) -> CertRecord:

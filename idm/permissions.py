@@ -215,6 +215,13 @@ def _rules() -> list[Rule]:
             "read", "R6")
     add("targeted", "-", "cert", ["entry", "naming", "identity", "record", "rest", "recordstate"],
         "read", "R19: the user sees and downloads its certificates")
+    add(LOOKUP_SERVICE, "service", "cert", ["entry", "naming", "identity", "record", "rest"], "read",
+        "R19: the web UI fulfils a request for the user it names")
+    add(LOOKUP_SERVICE, "service", "cert", ["recordstate"], "write",
+        "R19: fulfils a pending request, marks an issued one downloaded",
+        "(|(idmRecordStatus=requested)(idmRecordStatus=issued))")
+    add(LOOKUP_SERVICE, "service", "person", ["certificate"], "write",
+        "R19: publishes the certificate it issued, for an active user", ACTIVE)
 
     # Org nodes: public within the toolkit; delegation set by the parent's security admin (R2).
     add("secadmin", "parent", "node", ["delegation"], "write", "R2/R5: assigns org scope")

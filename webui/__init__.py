@@ -54,8 +54,9 @@ def setup_sessions(app: Flask, web: WebSettings) -> None:
 
 
 def setup_views(app: Flask) -> None:
-    from webui import account, auth, console, mfa
+    from webui import account, auth, certificates, console, mfa
 
+    app.register_blueprint(certificates.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)

@@ -171,8 +171,6 @@ def healthz() -> Any:
 @bp.route("/ca/<name>.pem")
 def ca_file(name: str) -> Any:
     """The issuing chain and the CRL at stable URLs (R19 publication); nothing secret here."""
-    from flask import send_file
-
     files = {"chain": ("issuing.crt.pem", "root.crt.pem"), "crl": ("crl.pem",), "root": ("root.crt.pem",)}
     if name not in files:
         return "not found", 404
@@ -180,8 +178,6 @@ def ca_file(name: str) -> Any:
     parts = [folder / f for f in files[name]]
     if not all(p.is_file() for p in parts):
         return "not found", 404
-    if len(parts) == 1:
-        return send_file(parts[0], mimetype="application/x-pem-file")
     return b"".join(p.read_bytes() for p in parts), 200, {"Content-Type": "application/x-pem-file"}
 
 

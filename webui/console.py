@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from idm import accounts, audit, form_pdf, formal, forms, grants, org, seal
+from idm import accounts, audit, certs, form_pdf, formal, forms, grants, org, seal
 from idm import actor as actors
 from idm.actor import Actor
 from idm.directory import lookup
@@ -99,8 +99,10 @@ def account(uid: str) -> Any:
         except NotFound:
             abort(404)
         catalogue = grants.catalogue(session) if actor.role == "secadmin" else {}
+        records = [(r, certs.status_now(r), r.dn.split(",")[0].split("=")[1])
+                   for r in certs.of_account(session, acc.dn)] if acc.kind == "business" else []
     return render_template("console/account.html", acc=acc, actor=actor, catalogue=catalogue,
-                           roles=ADMIN_ROLES)
+                           roles=ADMIN_ROLES, records=records)
 
 
 ACTIONS: dict[str, Callable[[Session, Actor, str, accounts.Account], Any]] = {
@@ -128,6 +130,11 @@ def act(uid: str, action: str) -> Any:
                     return _one_time(acc.uid, str(result))
             elif action == "set-role":
                 formal.set_role(session, actor, form_id, acc, request.form.get("role", ""))
+            elif action == "apply-cert":
+                certs.apply(session, actor, acc, form_id)
+            elif action == "revoke-cert":
+                certs.revoke(session, actor, certs.get(session, request.form.get("record", "")),
+                             request.form.get("reason", "unspecified"))
             elif action in ("grant", "revoke"):
                 change = grants.add if action == "grant" else grants.remove
                 change(session, actor, acc, request.form.get("grant", ""), form_id or None)

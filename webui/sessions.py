@@ -42,6 +42,8 @@ class Store:
             columns = {row[1] for row in db.execute("pragma table_info(sessions)")}
             if "pending" not in columns:  # data folders from before the second factor
                 db.execute("alter table sessions add column pending text")
+            if "download" not in columns:  # a one-time download (PKCS#12), served once
+                db.execute("alter table sessions add column download blob")
 
     def _db(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
@@ -52,13 +54,15 @@ class Store:
         now = time.time()
         s = WebSession(secrets.token_urlsafe(32), dn, uid, admin, stage, now, now)
         with self._db() as db:
-            db.execute("insert into sessions values (?,?,?,?,?,?,?,null)",
+            db.execute("insert into sessions (sid, dn, uid, admin, stage, created, seen) "
+                       "values (?,?,?,?,?,?,?)",
                        (s.sid, s.dn, s.uid, int(s.admin), s.stage, s.created, s.seen))
         return s
 
     def get(self, sid: str) -> WebSession | None:
         with self._db() as db:
-            row = db.execute("select * from sessions where sid = ?", (sid,)).fetchone()
+            row = db.execute("select sid, dn, uid, admin, stage, created, seen from sessions "
+                             "where sid = ?", (sid,)).fetchone()
         return WebSession(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6]) if row else None
 
 
@@ -72,7 +76,8 @@ class Store:
                          time.time())
         with self._db() as db:
             db.execute("delete from sessions where sid = ?", (old.sid,))
-            db.execute("insert into sessions values (?,?,?,?,?,?,?,null)",
+            db.execute("insert into sessions (sid, dn, uid, admin, stage, created, seen) "
+                       "values (?,?,?,?,?,?,?)",
                        (new.sid, new.dn, new.uid, int(new.admin), new.stage, new.created, new.seen))
         return new
 
@@ -85,6 +90,17 @@ class Store:
         with self._db() as db:
             row = db.execute("select pending from sessions where sid = ?", (sid,)).fetchone()
         return row[0] if row else None
+
+    def put_download(self, sid: str, blob: bytes | None) -> None:
+        with self._db() as db:
+            db.execute("update sessions set download = ? where sid = ?", (blob, sid))
+
+    def take_download(self, sid: str) -> bytes | None:
+        """The stored download, removed as it is taken: it can be fetched once."""
+        with self._db() as db:
+            row = db.execute("select download from sessions where sid = ?", (sid,)).fetchone()
+            db.execute("update sessions set download = null where sid = ?", (sid,))
+        return bytes(row[0]) if row and row[0] is not None else None
 
     def delete(self, sid: str) -> None:
         with self._db() as db:

@@ -1,0 +1,116 @@
+"""Certificates through the web UI (R19): the security admin applies in the console, the user
+fulfils with a CSR or takes a PKCS#12 once, downloads, and the chain and CRL are public."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+from flask import Flask
+from flask.testing import FlaskClient
+
+from idm import ca
+from tests import world as w
+from tests.conftest import ops, run_cli
+from tests.test_webui_http import csrf, login
+from webui import create_app
+from webui.security import limiter
+from webui.settings import WebSettings
+
+
+@pytest.fixture(scope="module")
+def app(world: w.World) -> Flask:
+    ca.init(ca.CaConfig(folder=world.settings.data_dir / "ca"))
+    settings = WebSettings(idm=dataclasses.replace(world.settings, password_profile="nist"),
+                           secret_key="certs-test-secret-key-0123456789", secure_cookies=False,
+                           sessions_db=world.settings.data_dir / "web-certs.sqlite")
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    return app
+
+
+def client_for(app: Flask, uid: str, password: str) -> FlaskClient:
+    with app.test_request_context():
+        limiter.reset()
+    client = app.test_client()
+    assert login(client, uid, password).status_code == 302
+    return client
+
+
+def user(world: w.World) -> tuple[str, str, str]:
+    dn = world.target("person", "own")
+    with ops(world.settings) as session:
+        session.set_password(dn, "Cert-User-Passw0rd-1")
+        session.replace(dn, {"pwdReset": [], "idmGrant": ["teacher#viewer"], "mail": ["u@demo.edu.cn"]})
+    return dn, dn.split(",")[0].split("=")[1], "Cert-User-Passw0rd-1"
+
+
+def apply(app: Flask, uid: str) -> None:
+    sec = client_for(app, "m.secadmin", w.PASSWORD)
+    token = csrf(sec, f"/admin/account/{uid}")
+    page = sec.post(f"/admin/account/{uid}/apply-cert", data={"csrf_token": token, "form": "F-CERT-WEB"},
+                    follow_redirects=True).get_data(as_text=True)
+    assert "requested" in page
+
+
+def pending(client: FlaskClient) -> str:
+    page = client.get("/certs/").get_data(as_text=True)
+    match = re.search(r"<td>(R[0-9a-f]+)</td><td>requested</td>", page)
+    assert match, page
+    return match.group(1)
+
+
+def test_csr_flow_download_and_verify(world: w.World, app: Flask, tmp_path: Path) -> None:
+    dn, uid, password = user(world)
+    apply(app, uid)
+    me = client_for(app, uid, password)
+    name = pending(me)
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, "测试"), x509.NameAttribute(NameOID.USER_ID, uid)])).sign(
+        key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+    import io
+
+    token = csrf(me, "/certs/")
+    done = me.post(f"/certs/{name}/fulfil", data={"csrf_token": token, "csr": (io.BytesIO(csr), "me.csr")},
+                   content_type="multipart/form-data", follow_redirects=True)
+    assert "issued" in done.get_data(as_text=True)
+    pem = me.get(f"/certs/{name}.pem")
+    assert pem.status_code == 200 and pem.data.startswith(b"-----BEGIN CERTIFICATE")
+    assert "downloaded" in me.get("/certs/").get_data(as_text=True)
+    chain = me.get("/ca/chain.pem").data
+    (tmp_path / "chain.pem").write_bytes(chain)
+    (tmp_path / "cert.pem").write_bytes(pem.data)
+    verify = ["openssl", "verify", "-CAfile", str(tmp_path / "chain.pem"), str(tmp_path / "cert.pem")]
+    assert subprocess.run(verify, capture_output=True, check=False).returncode == 0
+    assert run_cli(world.settings, "ca", "crl").exit_code == 0
+    assert me.get("/ca/crl.pem").data.startswith(b"-----BEGIN X509 CRL")
+
+
+def test_pkcs12_once_with_its_password(world: w.World, app: Flask) -> None:
+    _, uid, password = user(world)
+    apply(app, uid)
+    me = client_for(app, uid, password)
+    name = pending(me)
+    page = me.post(f"/certs/{name}/fulfil", data={"csrf_token": csrf(me, "/certs/")})
+    assert page.headers["Cache-Control"] == "no-store"
+    secret = re.search(r'<code id="p12-password">([^<]+)</code>', page.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    blob = me.get(f"/certs/{name}.p12")
+    assert blob.status_code == 200
+    key, cert, _ = pkcs12.load_key_and_certificates(blob.data, secret.encode())
+    assert key is not None and cert is not None
+    assert me.get(f"/certs/{name}.p12").status_code == 404  # handed over once
+
+
+def test_no_request_no_certificate(world: w.World, app: Flask) -> None:
+    _, uid, password = user(world)
+    me = client_for(app, uid, password)
+    assert me.post("/certs/Rdeadbeef0000/fulfil", data={"csrf_token": csrf(me, "/certs/")}).status_code == 404
