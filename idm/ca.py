@@ -6,9 +6,10 @@ issued from a user's CSR or with a key generated once and handed over as PKCS#12
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,12 +72,23 @@ def _save_key(path: Path, key: PrivateKey, secret: bytes) -> None:
         handle.write(pem)
 
 
+def load_config(folder: Path) -> CaConfig:
+    """The settings the CA was created with (names, validity, CRL URL), from ca.json."""
+    path = folder / "ca.json"
+    if not path.is_file():
+        return CaConfig(folder=folder)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return CaConfig(folder=folder, **data)
+
+
 def init(config: CaConfig) -> bool:
     """Create the root and the issuing CA. False if they already exist."""
     folder = config.folder
     if (folder / "issuing.crt.pem").exists():
         return False
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings = {k: v for k, v in asdict(config).items() if k != "folder"}
+    (folder / "ca.json").write_text(json.dumps(settings, ensure_ascii=False, indent=2), encoding="utf-8")
     if not os.environ.get("IDM_CA_PASSPHRASE") and not (folder / "passphrase").exists():
         write_secret(folder / "passphrase", secrets.token_urlsafe(32))
     secret = passphrase(folder)

@@ -16,7 +16,7 @@ from idm_cli.common import Context, friendly, pass_ctx
 
 
 def ca_config(data_dir: Path) -> ca.CaConfig:
-    return ca.CaConfig(folder=data_dir / "ca")
+    return ca.load_config(data_dir / "ca")
 
 
 @click.group("ca")
@@ -27,11 +27,20 @@ def ca_group() -> None:
 @ca_group.command("init")
 @click.option("--key-type", type=click.Choice(["ec", "rsa"]), default="ec", show_default=True)
 @click.option("--crl-url", default="http://127.0.0.1:8080/ca/crl.pem", show_default=True)
+@click.option("--root-name", default="教育 CA 根证书", show_default=True)
+@click.option("--issuing-name", default="教育 CA", show_default=True)
+@click.option("--organisation", default="教育管理信息系统", show_default=True)
+@click.option("--root-years", type=click.IntRange(1, 30), default=20, show_default=True)
+@click.option("--issuing-years", type=click.IntRange(1, 20), default=10, show_default=True)
+@click.option("--user-days", type=click.IntRange(1, 1825), default=730, show_default=True)
 @pass_ctx
 @friendly
-def ca_init(ctx: Context, key_type: str, crl_url: str) -> None:
+def ca_init(ctx: Context, key_type: str, crl_url: str, root_name: str, issuing_name: str,
+            organisation: str, root_years: int, issuing_years: int, user_days: int) -> None:
     """创建根 CA 与签发 CA / create the root and the issuing CA."""
-    config = ca.CaConfig(folder=ctx.data_dir / "ca", key_type=key_type, crl_url=crl_url)
+    config = ca.CaConfig(folder=ctx.data_dir / "ca", key_type=key_type, crl_url=crl_url,
+                         root_name=root_name, issuing_name=issuing_name, organisation=organisation,
+                         root_years=root_years, issuing_years=issuing_years, user_days=user_days)
     created = ca.init(config)
     click.echo(("已创建 / created: " if created else "已存在 / exists: ") + str(config.folder))
 
@@ -100,7 +109,7 @@ def service_group() -> None:
 
 @service_group.command("create")
 @click.argument("name")
-@click.argument("unit")
+@click.option("--scope", "unit", required=True, help="本级单位代码 / the unit (your own level)")
 @click.option("--form", "form_id", required=True)
 @click.option("--secret-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="把密钥写入 0600 文件而不显示 / write the secret to a 0600 file instead")

@@ -109,7 +109,7 @@ def server_tls(ctx: Context, host_names: tuple[str, ...], tls_port: int | None, 
     from idm.server import tls
 
     settings = ctx.settings()
-    issuer = ca.load(ca.CaConfig(folder=ctx.data_dir / "ca"))
+    issuer = ca.load(ca.load_config(ctx.data_dir / "ca"))
     updated = tls.enable(settings, issuer, list(host_names), tls_port or settings.port + 247,
                          require=not allow_plain)
     embedded.stop(updated)

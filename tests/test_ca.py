@@ -99,3 +99,16 @@ def test_pkcs12_opens_with_its_password_and_not_without(issuer: ca.Issuer) -> No
         pkcs12.load_key_and_certificates(blob, b"wrong")
     with pytest.raises((ValueError, TypeError)):
         pkcs12.load_key_and_certificates(blob, None)
+
+
+def test_the_settings_the_ca_was_made_with_are_kept(tmp_path: Path) -> None:
+    config = ca.CaConfig(folder=tmp_path / "ca", key_type="rsa", crl_url="http://crl.example/crl.pem",
+                         user_days=365, issuing_name="内蒙古教育 CA")
+    ca.init(config)
+    loaded = ca.load_config(tmp_path / "ca")
+    assert loaded == config
+    issuer = ca.load(loaded)
+    assert issuer.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "内蒙古教育 CA"
+    cert = ca.issue(issuer, ec.generate_private_key(ec.SECP256R1()).public_key(), SUBJECT)
+    points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert points[0].full_name[0].value == "http://crl.example/crl.pem"

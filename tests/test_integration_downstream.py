@@ -101,7 +101,7 @@ def test_only_the_levels_system_admin_creates_them(world: w.World, monkeypatch: 
         services.create(session, actor, "150200", "sibling-svc", "F")  # a sibling city
     monkeypatch.setenv("IDM_PASSWORD", w.PASSWORD)
     out = tmp_path / "svc.secret"
-    result = run_cli(world.settings, "service", "create", "student-mis", w.CITY, "--form", "F-SVC-2",
-                     "--secret-out", str(out), "--as", "m.sysadmin")
+    result = run_cli(world.settings, "service", "create", "student-mis", "--scope", w.CITY,
+                     "--form", "F-SVC-2", "--secret-out", str(out), "--as", "m.sysadmin")
     assert result.exit_code == 0, result.output
     assert out.stat().st_mode & 0o777 == 0o600

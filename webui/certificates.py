@@ -48,7 +48,7 @@ def fulfil(name: str) -> Any:
     settings = web().idm
     csr = request.files.get("csr")
     try:
-        issuer = ca.load(ca.CaConfig(folder=settings.data_dir / "ca"))
+        issuer = ca.load(ca.load_config(settings.data_dir / "ca"))
         with lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir) as service:
             account = _self_account()
             cert, blob, password = certs.fulfil(service, issuer, record, account,
