@@ -87,3 +87,23 @@ def world(bootstrapped: tuple[Settings, dict[str, str]], tmp_path_factory: pytes
     from tests import world as w
 
     return w.build(bootstrapped[0], tmp_path_factory.mktemp("world") / "school.csv")
+
+
+def web_app(world, name: str, profile: str | None = None):  # type: ignore[no-untyped-def]
+    """A web UI app on the test directory, with its own session store, limits reset."""
+    import dataclasses
+
+    from webui import create_app
+    from webui.security import limiter
+    from webui.settings import WebSettings
+
+    idm_settings = world.settings
+    if profile:
+        idm_settings = dataclasses.replace(idm_settings, password_profile=profile)
+    settings = WebSettings(idm=idm_settings, secret_key=f"{name}-test-secret-key-0123456789",
+                           secure_cookies=False, sessions_db=world.settings.data_dir / f"web-{name}.sqlite")
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    with app.test_request_context():
+        limiter.reset()
+    return app

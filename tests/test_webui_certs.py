@@ -3,7 +3,6 @@ fulfils with a CSR or takes a PKCS#12 once, downloads, and the chain and CRL are
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import subprocess
 from pathlib import Path
@@ -19,22 +18,15 @@ from flask.testing import FlaskClient
 
 from idm import ca
 from tests import world as w
-from tests.conftest import ops, run_cli
+from tests.conftest import ops, run_cli, web_app
 from tests.test_webui_http import csrf, login
-from webui import create_app
 from webui.security import limiter
-from webui.settings import WebSettings
 
 
 @pytest.fixture(scope="module")
 def app(world: w.World) -> Flask:
     ca.init(ca.CaConfig(folder=world.settings.data_dir / "ca"))
-    settings = WebSettings(idm=dataclasses.replace(world.settings, password_profile="nist"),
-                           secret_key="certs-test-secret-key-0123456789", secure_cookies=False,
-                           sessions_db=world.settings.data_dir / "web-certs.sqlite")
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    return app
+    return web_app(world, "certs", "nist")
 
 
 def client_for(app: Flask, uid: str, password: str) -> FlaskClient:

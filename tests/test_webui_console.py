@@ -4,7 +4,6 @@ injection. The app runs with the nist profile here so admins are not asked to en
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import pytest
@@ -14,23 +13,14 @@ from flask.testing import FlaskClient
 from idm import forms
 from idm.forms import FormData
 from tests import world as w
-from tests.conftest import ops
+from tests.conftest import ops, web_app
 from tests.test_webui_http import csrf, login
-from webui import create_app
 from webui.security import limiter
-from webui.settings import WebSettings
 
 
 @pytest.fixture(scope="module")
 def app(world: w.World) -> Flask:
-    settings = WebSettings(idm=dataclasses.replace(world.settings, password_profile="nist"),
-                           secret_key="console-test-secret-key-0123456789", secure_cookies=False,
-                           sessions_db=world.settings.data_dir / "web-console.sqlite")
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    with app.test_request_context():
-        limiter.reset()
-    return app
+    return web_app(world, "console", "nist")
 
 
 def signed_in(app: Flask, role: str) -> FlaskClient:

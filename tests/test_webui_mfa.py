@@ -11,22 +11,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests import world as w
-from tests.conftest import ops
+from tests.conftest import ops, web_app
 from tests.test_webui_http import csrf, login
-from webui import create_app
-from webui.security import limiter
-from webui.settings import WebSettings
 
 
 @pytest.fixture(scope="module")
 def app(world: w.World) -> Flask:
-    settings = WebSettings(idm=world.settings, secret_key="mfa-test-secret-key-0123456789",
-                           secure_cookies=False, sessions_db=world.settings.data_dir / "web-mfa.sqlite")
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    with app.test_request_context():
-        limiter.reset()
-    return app
+    return web_app(world, "mfa")
 
 
 def admin(world: w.World) -> str:

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from idm import accounts, ca, certs, selfservice
 from idm.directory import lookup
+from idm.directory.session import Session
 from idm.errors import IdmError, NotFound
 from webui.auth import login_required, store, web
 from webui.i18n import pick
@@ -19,11 +20,16 @@ from webui.i18n import pick
 bp = Blueprint("certs", __name__, url_prefix="/certs")
 
 
-def _mine() -> list[certs.CertRecord]:
+def _as_self() -> Session:
+    """The signed-in person's own view (the self-service account, proxied as them)."""
     settings = web().idm
     service = lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir,
                                      selfservice.SERVICE)
-    with service.act_as(g.user.dn) as session:
+    return service.act_as(g.user.dn)
+
+
+def _mine() -> list[certs.CertRecord]:
+    with _as_self() as session:
         return certs.of_account(session, g.user.dn)
 
 
@@ -66,10 +72,7 @@ def fulfil(name: str) -> Any:
 
 
 def _self_account() -> accounts.Account:
-    settings = web().idm
-    service = lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir,
-                                     selfservice.SERVICE)
-    with service.act_as(g.user.dn) as session:
+    with _as_self() as session:
         return accounts.get(session, g.user.dn)
 
 
@@ -103,10 +106,7 @@ def pem(name: str) -> Any:
 
 
 def _own_certificate() -> bytes:
-    settings = web().idm
-    service = lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir,
-                                     selfservice.SERVICE)
-    with service.act_as(g.user.dn) as session:
+    with _as_self() as session:
         der = session.get_binary(g.user.dn, "userCertificate;binary")
     if der is None:
         raise NotFound("尚无证书", "no certificate yet")
