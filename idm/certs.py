@@ -104,6 +104,8 @@ def apply(session: Session, actor: Actor, account: Account, form: str) -> CertRe
     """The security admin applies for a user (R19); the user then sends a CSR or takes a
     PKCS#12 in the web UI, where the request is fulfilled."""
     _eligible(account)
+    if not form.strip():
+        raise InvalidInput("申请证书须注明申请依据（申请单编号）", "a certificate application names its form")
     container = names.child_dn("ou", "certs", account.node_dn)
     actors.require(session, actor, "apply_cert", container)
     name = f"R{secrets.token_hex(6)}"

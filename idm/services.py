@@ -31,6 +31,8 @@ def create(session: Session, actor: Actor, unit: str, name: str, form: str,
     if not (2 <= len(name) <= 64 and name[0].isalpha() and all(c in NAME_CHARS for c in name)):
         raise InvalidInput(f"服务账号名“{name}”无效：小写字母开头，仅含 a-z 0-9 -",
                            f"service name {name!r} is invalid: a-z, 0-9 and -, starting with a letter")
+    if not form.strip():
+        raise InvalidInput("创建服务账号须注明申请单编号", "a service account names the form it rests on")
     node = org.find(session, unit)
     container = names.child_dn("ou", "services", node.dn)
     actors.require(session, actor, "create_service", container)
