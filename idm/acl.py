@@ -28,11 +28,15 @@ def who(rule: Rule, suffix: str) -> str:
         return 'set="this/idmRecordTarget & user"'
     if rule.relation == "service":
         return f'dn.exact="{service_dn(rule.who, suffix)}"'
+    # The DN conditions come first: slapd evaluates a clause's conditions in order, so for
+    # everyone who is not a service account the (costly) set is never evaluated.
     if rule.relation == "position":  # a service account at ou=services,N, reading under N
-        return ('set="(this/-* & user/-2) + (user/-1/ou & [services]) + '
-                '(user/objectClass & [idmServiceAccount]) + (user/idmStatus & [active])"')
+        return ('dn.regex="^cn=[^,]+,ou=services,ou=[0-9]+,.+$" '
+                'set="(this/-* & user/-2) + (user/objectClass & [idmServiceAccount]) + '
+                '(user/idmStatus & [active])"')
     if rule.relation == "scope":  # a service account whose idmScope is an ancestor of the target
-        return 'set="(this/-* & user/idmScope) + (user/objectClass & [idmServiceAccount])"'
+        return (f'dn.onelevel="ou=system,{suffix}" '
+                'set="(this/-* & user/idmScope) + (user/objectClass & [idmServiceAccount])"')
     if rule.relation == "own":
         return f'dn.onelevel,expand="ou=admins,$1" set="{role_set(rule.who)}"'
     if rule.relation == "parent":
