@@ -77,9 +77,14 @@ def _store(session: Session, actor: Actor, account: Account, cert: x509.Certific
                      "idmRecordData": [json.dumps(data, ensure_ascii=False, sort_keys=True)],
                      "idmRecordState": [json.dumps(state, ensure_ascii=False, sort_keys=True)],
                      "idmFormRef": [form]})
-    der = cert.public_bytes(serialization.Encoding.DER)
-    session.modify_raw(account.dn, [(ldap.MOD_REPLACE, "userCertificate;binary", [der])])
+    _publish(session, account.dn, cert)
     return CertRecord(dn, cert.serial_number, "issued", account.dn, data, state)
+
+
+def _publish(session: Session, account_dn: str, cert: x509.Certificate) -> None:
+    """R19 publication: the certificate on the user entry, where downstream systems read it."""
+    session.modify_raw(account_dn, [(ldap.MOD_REPLACE, "userCertificate;binary",
+                                     [cert.public_bytes(serialization.Encoding.DER)])])
 
 
 def issue_from_csr(session: Session, actor: Actor, issuer: ca.Issuer, account: Account, csr_pem: bytes,
@@ -141,8 +146,7 @@ def fulfil(service: Session, issuer: ca.Issuer, record: CertRecord, account: Acc
              "not_after": cert.not_valid_after_utc.strftime("%Y%m%d%H%M%SZ")}
     service.replace(record.dn, {"idmRecordStatus": ["issued"], "idmRecordState": [
         json.dumps(state, ensure_ascii=False, sort_keys=True)]})
-    service.modify_raw(account.dn, [(ldap.MOD_REPLACE, "userCertificate;binary",
-                                     [cert.public_bytes(serialization.Encoding.DER)])])
+    _publish(service, account.dn, cert)
     return cert, blob, password
 
 

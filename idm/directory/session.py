@@ -126,19 +126,12 @@ class Session:
 
     def replace(self, dn: str, attrs: Mapping[str, Sequence[str]]) -> None:
         """Replace the values of the given attributes (an empty list removes the attribute)."""
-        mods = [
-            (ldap.MOD_REPLACE, name, [v.encode("utf-8") for v in values] or None)
-            for name, values in attrs.items()
-        ]
-        with translated("修改条目", "modify entry"):
-            self.conn.modify_ext_s(dn, mods, serverctrls=self._ctrls)
+        self.modify(dn, [(ldap.MOD_REPLACE, name, values) for name, values in attrs.items()])
 
     def modify(self, dn: str, changes: Sequence[tuple[int, str, Sequence[str] | None]]) -> None:
         """Raw modify: (ldap.MOD_ADD | MOD_DELETE | MOD_REPLACE, attribute, values or None)."""
-        mods = [(op, name, [v.encode("utf-8") for v in values] if values else None)
-                for op, name, values in changes]
-        with translated("修改条目", "modify entry"):
-            self.conn.modify_ext_s(dn, mods, serverctrls=self._ctrls)
+        self.modify_raw(dn, [(op, name, [v.encode("utf-8") for v in values] if values else None)
+                             for op, name, values in changes])
 
     def modify_raw(self, dn: str, changes: Sequence[tuple[int, str, Sequence[bytes] | None]]) -> None:
         """Modify with byte values (binary attributes, compare-and-swap pairs)."""
