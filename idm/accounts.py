@@ -11,12 +11,13 @@ from dataclasses import dataclass
 import ldap
 
 from idm import actor as actors
-from idm import org
-from idm.actor import Actor, now
+from idm import identity_numbers, org
+from idm.actor import Actor, normal, now
 from idm.directory import names
 from idm.directory.session import Session
 from idm.errors import AlreadyExists, ConstraintViolation, InvalidInput, NotFound
 from idm.passwords import one_time_password
+from idm.permissions import LOOKUP_SERVICE
 from idm.person import Person, uid_candidates
 from idm.validation import free_text
 from idm.validation import uid as check_uid
@@ -104,6 +105,8 @@ def _create(session: Session, container: str, object_class: str, person_attrs: d
         try:
             session.add(dn, attrs)
         except (AlreadyExists, ConstraintViolation) as err:
+            if isinstance(err, ConstraintViolation) and not _uid_taken(session, candidate):
+                raise  # not the login: another unique value (the ID number) is taken
             if "not unique" in err.en or isinstance(err, AlreadyExists):
                 if uid:
                     raise AlreadyExists(f"登录账号 {uid} 已被使用", f"login {uid} is taken") from err
@@ -112,6 +115,13 @@ def _create(session: Session, container: str, object_class: str, person_attrs: d
         return Created(dn, candidate, one_time_password(session, dn))
     raise AlreadyExists(f"无法为“{name}”生成未被使用的登录账号，请用 --uid 指定",
                         f"no free login for {name!r}; give one with --uid")
+
+
+def _uid_taken(session: Session, uid: str) -> bool:
+    lookup = session.peer(LOOKUP_SERVICE)
+    flt = names.all_of(ACCOUNT_CLASSES, names.eq("uid", uid))
+    return any(True for _ in lookup.search(session.suffix, flt,
+                                           ["1.1"]))
 
 
 def create_business_user(session: Session, actor: Actor, node_code: str, person: Person,
@@ -125,12 +135,22 @@ def create_admin(session: Session, actor: Actor, node_code: str, person: Person,
     return _create_at(session, actor, node_code, "admins", person, uid, form)
 
 
-def _create_at(session: Session, actor: Actor, node_code: str, container_name: str, person: Person,
-               uid: str | None, form: str | None) -> Created:
+def may_create(session: Session, actor: Actor, node_code: str, container_name: str) -> str:
+    """The container where the actor may create accounts at that node (refused otherwise)."""
     node = org.find(session, node_code)
     container = names.child_dn("ou", container_name, node.dn)
+    actors.require(session, actor, "create_admin" if container_name == "admins" else "create_person",
+                   container)
+    return container
+
+
+def _create_at(session: Session, actor: Actor, node_code: str, container_name: str, person: Person,
+               uid: str | None, form: str | None) -> Created:
+    container = may_create(session, actor, node_code, container_name)
+    node = org.find(session, node_code)
     admin = container_name == "admins"
-    actors.require(session, actor, "create_admin" if admin else "create_person", container)
+    identity_numbers.require_free_for(session, person.id_number, person.name,
+                                      "admin" if admin else "business", node.dn)
     extra = {"idmFormRef": [form]} if form else {}
     object_class = "idmAdminAccount" if admin else "idmBusinessAccount"
     return _create(session, container, object_class, person.attrs(), uid, person.name, extra)
@@ -143,7 +163,7 @@ def set_role(session: Session, actor: Actor, account: Account, role: str,
         raise InvalidInput("业务用户不能持有管理员角色（R8）",
                            "a business account cannot hold an admin role (R8)")
     actors.require(session, actor, "set_role", account.dn)
-    changes = {"idmAdminRole": [role], "idmScope": [account.node_dn]}
+    changes = {"idmAdminRole": [role], "idmScope": [normal(account.node_dn)]}
     if form:
         changes["idmFormRef"] = [form]
     session.replace(account.dn, changes)

@@ -8,9 +8,12 @@ with the number of org units.
 from __future__ import annotations
 
 from idm.directory.names import service_dn
-from idm.permissions import GROUPS, LOOKUP_SERVICE, RULES, SELFSERVICE, TARGETS, Rule
+from idm.permissions import GROUPS, LOOKUP_SERVICE, RULES, SCOPE_IS_NODE, TARGETS, VIA, Rule, read_part
 
 ACCOUNT_REGEX = r"^uid=[^,]+,ou=(people|admins),ou=[0-9]+,.+$"
+# A role counts only on an admin account in the place admin accounts are kept: an entry that
+# merely carries `idmAdminRole` elsewhere (were one ever added) holds no authority.
+ADMIN_REGEX = r"^uid=[^,]+,ou=admins,ou=[0-9]+,.+$"
 
 
 def role_set(role: str) -> str:
@@ -20,8 +23,7 @@ def role_set(role: str) -> str:
 
 
 def who(rule: Rule, suffix: str) -> str:
-    if rule.who == "self" and rule.relation == "selfservice":
-        return f'self realdn.exact="{service_dn(SELFSERVICE, suffix)}"'
+    """The `by` condition of a rule, without the toolkit identity it may require (`via`)."""
     if rule.who in ("self", "users", "anonymous"):
         return rule.who
     if rule.who == "targeted":  # the entry the record names is the one asking
@@ -37,33 +39,79 @@ def who(rule: Rule, suffix: str) -> str:
     if rule.relation == "scope":  # a service account whose idmScope is an ancestor of the target
         return (f'dn.onelevel="ou=system,{suffix}" '
                 'set="(this/-* & user/idmScope) + (user/objectClass & [idmServiceAccount])"')
+    role = role_set(rule.who)
+    if rule.value == SCOPE_IS_NODE:  # the written value must be the target's own node ($1)
+        role = f"([${{v1}}] & [$1]) + {role}"
     if rule.relation == "own":
-        return f'dn.onelevel,expand="ou=admins,$1" set="{role_set(rule.who)}"'
+        return f'dn.onelevel,expand="ou=admins,$1" set{_expand(role)}="{role}"'
     if rule.relation == "parent":
-        return f'dn.onelevel,expand="ou=admins,$2" set="{role_set(rule.who)}"'
+        return f'dn.onelevel,expand="ou=admins,$2" set{_expand(role)}="{role}"'
     if rule.relation == "delegated":
-        return (f'dn.onelevel,expand="ou=admins,$2" '
-                f'set.expand="[$1]/idmManagedBy + {role_set(rule.who)}"')
+        return f'dn.onelevel,expand="ou=admins,$2" set.expand="[$1]/idmManagedBy + {role}"'
     raise ValueError(f"unknown relation {rule.relation}")
+
+
+def _expand(set_text: str) -> str:
+    return ".expand" if "$" in set_text else ""
+
+
+def _with_via(condition: str, rule: Rule, suffix: str) -> str:
+    """Insert `realdn.exact=<toolkit identity>` after the DN condition (cheap checks first)."""
+    real = f'realdn.exact="{service_dn(VIA[rule.via], suffix)}"' if rule.via else ""
+    if not real:
+        return condition
+    if condition in ("self",):
+        return f"self {real}"
+    head, sep, tail = condition.partition(" set")
+    if sep:
+        return f"{head} {real} set{tail}"
+    return f"{condition} {real}"
+
+
+def by_clauses(rules: list[Rule], suffix: str) -> str:
+    """Rules as `by` clauses, in an order where none hides another: first the writes through a
+    toolkit identity (they match only that identity, acting for someone), then the plain rules,
+    and last, for an admin's own bind, only the reading part of those writes."""
+    through = [r for r in rules if r.via]
+    out = [f"by {_with_via(who(r, suffix), r, suffix)} {r.access}" for r in through]
+    out += [f"by {who(r, suffix)} {r.access}" for r in rules if not r.via]
+    for r in through:
+        reading = read_part(r.access)
+        if reading:
+            out.append(f"by {who(r, suffix)} {reading}")
+    return " ".join(out)
+
+
+def _value_selector(group: str, value: str, suffix: str) -> str:
+    attr = GROUPS[group][0]
+    if value == SCOPE_IS_NODE:
+        return f'attrs={attr} val.regex="^(.+)$"'
+    if group == "objectclass":
+        return f"attrs={attr} val={value}"
+    if group == "policy":
+        return f'attrs={attr} val.base="{value},{suffix}"'
+    return f'attrs={attr} val.regex="{value}"'
 
 
 def generated_rules(suffix: str) -> list[str]:
     """One `to` clause per (kind of target, attribute group) that the table mentions, preceded
     by one per filter that some rule of that group depends on (those end in `break`, so whoever
-    they do not name falls through to the unconditional clause)."""
+    they do not name falls through to the unconditional clause), and by one per value that some
+    rule restricts its writes to (each also carries the group's readers)."""
     out: list[str] = []
     for target, regex in TARGETS.items():
         for group, attrs in GROUPS.items():
             rules = [r for r in RULES if r.target == target and r.group == group]
-            what = f'dn.regex="{regex}"' + (f" attrs={','.join(attrs)}" if attrs else "")
+            attr_part = f" attrs={','.join(attrs)}" if attrs else ""
             for when in sorted({r.when for r in rules if r.when}):
-                bys = " ".join(f"by {who(r, suffix)} {r.access}" for r in rules if r.when == when)
-                out.append(f'to dn.regex="{regex}" filter={when}'
-                           + (f" attrs={','.join(attrs)}" if attrs else "") + f" {bys} by * break")
-            plain = [r for r in rules if r.when is None]
+                bys = by_clauses([r for r in rules if r.when == when], suffix)
+                out.append(f'to dn.regex="{regex}" filter={when}{attr_part} {bys} by * break')
+            plain = [r for r in rules if r.when is None and r.value is None]
+            for value in sorted({r.value for r in rules if r.value}):
+                bys = by_clauses([*(r for r in rules if r.value == value), *plain], suffix)
+                out.append(f'to dn.regex="{regex}" {_value_selector(group, value, suffix)} {bys} by * none')
             if plain:
-                bys = " ".join(f"by {who(r, suffix)} {r.access}" for r in plain)
-                out.append(f"to {what} {bys} by * none")
+                out.append(f'to dn.regex="{regex}"{attr_part} {by_clauses(plain, suffix)} by * none')
     return out
 
 
@@ -80,7 +128,7 @@ def main_acl(suffix: str, ops_dn: str) -> list[str]:
         f'to dn.base="{suffix}" by users read by * none',
         f'to dn.subtree="{system}" attrs=userPassword by anonymous auth by * none',
         # auditors see the seal status of the write log (when it was last sealed)
-        f'to dn.subtree="ou=seals,{system}" by set="{role_set("auditor")}" read by * none',
+        f'to dn.subtree="ou=seals,{system}" by {auditor_anywhere()} read by * none',
         f'to dn.subtree="{system}" by self read by * none',
         f'to dn.subtree="ou=apps,{suffix}" by users read by * none',
         # enrolling a second factor adds this one auxiliary class, and no other
@@ -91,23 +139,33 @@ def main_acl(suffix: str, ops_dn: str) -> list[str]:
     ]
 
 
-# Logged values nobody reads in the log but the local operator: hashes and private data (R17).
-HIDDEN_IN_LOG = ("userPassword", "pwdHistory", "idmIdNumber", "mobile", "telephoneNumber",
-                 "homePhone", "postalAddress", "idmAttachment", "oathSecret", "userCertificate")
+def auditor_anywhere() -> str:
+    return f'dn.regex="{ADMIN_REGEX}" set="{role_set("auditor")}"'
 
 
-def log_acl(ops_dn: str) -> list[str]:
+# Logged values nobody reads in the log but the local operator: hashes, secrets and every
+# private attribute (R17), whichever entry they were written to (accounts and form records).
+HIDDEN_IN_LOG = ("userPassword", "pwdHistory", *GROUPS["idnumber"], *GROUPS["private"], "idmAttachment",
+                 "oathSecret", "userCertificate")
+
+
+def log_acl(ops_dn: str, suffix: str) -> list[str]:
     """Access rules of cn=accesslog: nobody but slapd writes it; a level's auditor reads the
-    records of the writes made by that level's admins (the actor's node is the auditor's)."""
+    records of the writes made by that level's admins (the actor's node is the auditor's), and
+    the sign-in events the web UI's lookup account recorded on those admins' entries."""
     auditor = role_set("auditor")
     same_level = f"(this/reqAuthzID/-1 & user/-1) + {auditor}"  # actor in ou=admins of the node
+    about_level = f"(this/reqDN/-1 & user/-1) + {auditor}"  # target in ou=admins of the node
     hidden = "|".join(HIDDEN_IN_LOG)
+    lookup = service_dn(LOOKUP_SERVICE, suffix)
     return [
         f'to * by dn.exact="{ops_dn}" read by * break',
-        f'to dn.base="cn=accesslog" by set="{auditor}" read by * none',
+        f'to dn.base="cn=accesslog" by {auditor_anywhere()} read by * none',
         *(f'to dn.onelevel="cn=accesslog" attrs={attr} val.regex="^({hidden}):.*" by * none'
           for attr in ("reqMod", "reqOld")),
-        f'to dn.onelevel="cn=accesslog" by set="{same_level}" read by * none',
+        f'to dn.onelevel="cn=accesslog" filter=(reqAuthzID={lookup}) '
+        f'by dn.regex="{ADMIN_REGEX}" set="{about_level}" read by * break',
+        f'to dn.onelevel="cn=accesslog" by dn.regex="{ADMIN_REGEX}" set="{same_level}" read by * none',
     ]
 
 

@@ -30,6 +30,9 @@ OPERATION_ZH = {
     "apply_cert": ("申请证书", "apply for certificates"),
     "revoke_cert": ("吊销证书", "revoke certificates"),
     "create_service": ("创建下游系统服务账号", "create downstream service accounts"),
+    "change_service": ("停用或恢复下游系统服务账号", "disable or restore downstream service accounts"),
+    "act_on_form": ("办理申请单", "act on forms"),
+    "confirm_first_login": ("首次登录核对", "confirm the first-login check"),
 }
 
 

@@ -22,6 +22,11 @@ from idm.errors import InvalidInput
 LOG_BASE = "cn=accesslog"
 LOG_ATTRS = ["reqStart", "reqType", "reqDN", "reqAuthzID", "reqResult", "reqMessage", "reqMod"]
 FORM_REF = re.compile(r"^idmFormRef:[+=] (.+)$", re.IGNORECASE)
+SIGN_IN = re.compile(r"^idmSignIn:[+=] (\S+) (.*)$", re.IGNORECASE)
+SIGN_IN_ZH = {"signin-web": "登录（Web）", "signin-cli": "登录（命令行）", "failure": "登录失败（密码错误）",
+              "lockout": "登录失败，账号被锁定", "refused-locked": "登录被拒（账号已锁定或停用）",
+              "expired": "密码已过期", "factor-failure": "动态验证码错误",
+              "factor-lockout": "动态验证码错误次数过多，已锁定", "signout": "退出"}
 RESULT_ZH = {"0": "成功", "50": "权限不足", "32": "不存在", "19": "违反约束", "65": "对象类违规",
              "53": "拒绝执行", "68": "已存在", "21": "语法错误", "8": "需要认证"}
 # Cells a spreadsheet would read as a formula (CWE-1236).
@@ -44,6 +49,8 @@ class Operation:
 
 
 def _operation(attrs: dict[str, list[str]]) -> Operation:
+    """One log record; a sign-in event (recorded by the web UI's lookup account on the admin's
+    entry) is shown as the admin's own, with the event and the client address."""
     def one(name: str) -> str:
         return attrs[name][0] if attrs.get(name) else ""
 
@@ -52,6 +59,12 @@ def _operation(attrs: dict[str, list[str]]) -> Operation:
         match = FORM_REF.match(line)
         if match:
             form = match.group(1)
+        event = SIGN_IN.match(line)
+        if event:
+            return Operation(when=one("reqStart"), actor=one("reqDN"), kind="signin",
+                             target=one("reqDN"), result=one("reqResult"),
+                             message=f"{SIGN_IN_ZH.get(event.group(1), event.group(1))} {event.group(2)}",
+                             form=None)
     return Operation(when=one("reqStart"), actor=one("reqAuthzID").removeprefix("dn:"),
                      kind=one("reqType"), target=one("reqDN"), result=one("reqResult"),
                      message=one("reqMessage"), form=form)

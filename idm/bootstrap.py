@@ -22,15 +22,21 @@ from idm.org_input import read_text
 from idm.passwords import one_time_password
 from idm.server.render import service_policy_dn
 
-# RFC 4370 proxy rights: whom each service account may act as (olcAuthzPolicy: to).
+# RFC 4370 proxy rights: whom each service account may act as (olcAuthzPolicy: to). The
+# lookup account acts as nobody: it reads what sign-in needs and keeps the factor's state.
 PROXY_TARGETS = {
     "idm-selfservice": "dn.regex:^uid=[^,]+,ou=(people|admins),ou=[0-9]+,.+$",
-    "idm-webui": "dn.regex:^uid=[^,]+,ou=admins,ou=[0-9]+,.+$",  # the admin console, as the admin
+    "idm-writer": "dn.regex:^uid=[^,]+,ou=admins,ou=[0-9]+,.+$",
 }
 SERVICE_ACCOUNTS = {
-    "idm-webui": "web UI: binds, then acts as the signed-in admin by proxied authorization",
-    "idm-selfservice": "self-service password changes, through the toolkit's policy check",
+    "idm-webui": "web UI lookups: finds accounts by login, keeps second-factor state, records "
+                 "admin sign-ins",
+    "idm-selfservice": "password service: own changes and admin resets, after the policy check",
+    "idm-writer": "writer: every admin write, acting as the admin by proxied authorization",
 }
+# Bound with the typed password when a login is unknown, so an unknown login costs the same
+# Argon2 verification as a known one (its own password is random and never kept).
+DUMMY = "idm-dummy"
 ADMIN_COLUMNS = ("uid", "role", "name", "id_number", "mobile", "email", "office_phone", "unit")
 
 
@@ -64,14 +70,22 @@ def write_secret(path: Path, value: str | bytes) -> None:
 
 
 def service_accounts(session: Session, secrets_dir: Path) -> list[Created]:
+    """The toolkit's own accounts, with their proxy rights made what the table says (a data
+    folder from an earlier version loses rights it no longer needs)."""
     created = []
+    _dummy(session)
     for name, description in SERVICE_ACCOUNTS.items():
         dn = names.service_dn(name, session.suffix)
         secret_file = secrets_dir / f"{name}.secret"
-        if session.exists(dn) and secret_file.is_file():
+        current = session.get(dn, ["authzTo", "description"])
+        wanted = {"authzTo": [PROXY_TARGETS[name]] if name in PROXY_TARGETS else [],
+                  "description": [description]}
+        if current is not None and any(current[1].get(k, []) != v for k, v in wanted.items()):
+            session.replace(dn, wanted)
+        if current is not None and secret_file.is_file():
             created.append(Created(dn, name, None))
             continue
-        if not session.exists(dn):
+        if current is None:
             attrs = {"objectClass": ["idmServiceAccount"], "cn": [name],
                      "description": [description], "idmStatus": ["active"],
                      "pwdPolicySubentry": [service_policy_dn(session.suffix)]}
@@ -83,6 +97,16 @@ def service_accounts(session: Session, secrets_dir: Path) -> list[Created]:
         write_secret(secret_file, password)
         created.append(Created(dn, name, None))
     return created
+
+
+def _dummy(session: Session) -> None:
+    dn = names.service_dn(DUMMY, session.suffix)
+    if session.exists(dn):
+        return
+    session.add(dn, {"objectClass": ["idmServiceAccount"], "cn": [DUMMY], "idmStatus": ["disabled"],
+                     "description": ["verifies nothing: makes unknown logins cost a real bind"],
+                     "pwdPolicySubentry": [service_policy_dn(session.suffix)]})
+    session.set_password(dn, secrets.token_urlsafe(32))
 
 
 def read_admins(path: Path) -> list[AdminSpec]:

@@ -1,6 +1,7 @@
 """The education CA (教育 CA, R19): a root and an issuing CA whose private keys live in 0600
-files encrypted with a passphrase (from IDM_CA_PASSPHRASE or a 0600 file), never in the
-directory and never logged. Certificates for client authentication and e-mail protection,
+files encrypted with a passphrase kept in a 0600 file beside them (chosen at `init`, from
+IDM_CA_PASSPHRASE or at random), never in the directory, never logged, never needed in an
+admin's environment. Certificates for client authentication and e-mail protection,
 issued from a user's CSR or with a key generated once and handed over as PKCS#12; CRLs.
 """
 
@@ -47,14 +48,15 @@ def new_key(key_type: str) -> PrivateKey:
 
 
 def passphrase(folder: Path) -> bytes:
-    """From the environment, or a 0600 file created at `init`."""
-    env = os.environ.get("IDM_CA_PASSPHRASE")
-    if env:
-        return env.encode()
+    """The keys' passphrase stays with the service that signs: a 0600 file written at `init`,
+    readable by the service's own account only, never taken from anyone's environment."""
     path = folder / "passphrase"
     if not path.is_file():
-        raise ServerError("找不到 CA 口令（IDM_CA_PASSPHRASE 或 ca/passphrase）",
-                          "no CA passphrase (IDM_CA_PASSPHRASE or ca/passphrase)")
+        raise ServerError("找不到 CA 口令文件 ca/passphrase（由 idm ca init 创建）",
+                          "no CA passphrase file ca/passphrase (idm ca init creates it)")
+    if path.stat().st_mode & 0o077:
+        raise ServerError(f"CA 口令文件 {path} 的权限应为 0600",
+                          f"the CA passphrase file {path} must be 0600")
     return path.read_bytes().strip()
 
 
@@ -89,8 +91,8 @@ def init(config: CaConfig) -> bool:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings = {k: v for k, v in asdict(config).items() if k != "folder"}
     (folder / "ca.json").write_text(json.dumps(settings, ensure_ascii=False, indent=2), encoding="utf-8")
-    if not os.environ.get("IDM_CA_PASSPHRASE") and not (folder / "passphrase").exists():
-        write_secret(folder / "passphrase", secrets.token_urlsafe(32))
+    if not (folder / "passphrase").exists():  # the operator may choose it, once, at init
+        write_secret(folder / "passphrase", os.environ.get("IDM_CA_PASSPHRASE") or secrets.token_urlsafe(32))
     secret = passphrase(folder)
     now = datetime.now(UTC)
     root_key = new_key(config.key_type)

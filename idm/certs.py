@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from idm import actor as actors
-from idm import ca
+from idm import ca, forms
 from idm.accounts import Account
 from idm.actor import Actor, now
 from idm.directory import names
@@ -62,6 +62,15 @@ def _eligible(account: Account) -> None:
                            f"{account.uid} holds no grant yet: no certificate (R19)")
 
 
+def application(session: Session, actor: Actor, form_id: str, account: Account) -> forms.Form:
+    """The certificate application this rests on (for this user, at its unit, unused), once
+    the actor may apply at all."""
+    actors.require(session, actor, "apply_cert", names.child_dn("ou", "certs", account.node_dn))
+    form = forms.expect(session, form_id, "cert", unit_dn=account.node_dn, account_uid=account.uid)
+    forms.require_same_person(form, account.id_number, account.id_masked)
+    return form
+
+
 def _store(session: Session, actor: Actor, account: Account, cert: x509.Certificate, method: str,
            form: str) -> CertRecord:
     container = names.child_dn("ou", "certs", account.node_dn)
@@ -91,28 +100,34 @@ def issue_from_csr(session: Session, actor: Actor, issuer: ca.Issuer, account: A
                    form: str) -> tuple[CertRecord, x509.Certificate]:
     """The key never leaves the user: only its CSR comes in."""
     _eligible(account)
+    application_form = application(session, actor, form, account)
     subject = subject_of(session, account)
     csr = ca.check_csr(csr_pem, subject)
     cert = ca.issue(issuer, csr.public_key(), subject)
-    return _store(session, actor, account, cert, "csr", form), cert
+    record = _store(session, actor, account, cert, "csr", application_form.form_id)
+    forms.record_step(session, actor, application_form, "apply", record.dn, final=True)
+    return record, cert
 
 
 def issue_pkcs12(session: Session, actor: Actor, issuer: ca.Issuer, account: Account,
                  form: str) -> tuple[CertRecord, bytes, str]:
     """A key made here, handed over once as PKCS#12 under a one-time password; not kept."""
     _eligible(account)
+    application_form = application(session, actor, form, account)
     blob, password, cert = ca.pkcs12_bundle(issuer, subject_of(session, account))
-    return _store(session, actor, account, cert, "pkcs12", form), blob, password
+    record = _store(session, actor, account, cert, "pkcs12", application_form.form_id)
+    forms.record_step(session, actor, application_form, "apply", record.dn, final=True)
+    return record, blob, password
 
 
 def apply(session: Session, actor: Actor, account: Account, form: str) -> CertRecord:
     """The security admin applies for a user (R19); the user then sends a CSR or takes a
     PKCS#12 in the web UI, where the request is fulfilled."""
     _eligible(account)
-    if not form.strip():
-        raise InvalidInput("申请证书须注明申请依据（申请单编号）", "a certificate application names its form")
     container = names.child_dn("ou", "certs", account.node_dn)
     actors.require(session, actor, "apply_cert", container)
+    application_form = application(session, actor, form, account)
+    form = application_form.form_id
     name = f"R{secrets.token_hex(6)}"
     dn = names.child_dn("cn", name, container)
     data = {"requested_by": actor.dn, "form": form, "profile": "user", "requested_at": now()}
@@ -122,6 +137,7 @@ def apply(session: Session, actor: Actor, account: Account, form: str) -> CertRe
                      "idmRecordData": [json.dumps(data, ensure_ascii=False, sort_keys=True)],
                      "idmRecordState": [json.dumps(state, ensure_ascii=False, sort_keys=True)],
                      "idmFormRef": [form]})
+    forms.record_step(session, actor, application_form, "apply", dn, final=True)
     return CertRecord(dn, 0, "requested", account.dn, data, state)
 
 

@@ -71,6 +71,11 @@ class Settings:
     def secrets_dir(self) -> Path:
         return self.data_dir / "secrets"
 
+    @property
+    def sessions_db(self) -> Path:
+        """Server-side sessions of the web UI and the CLI (0600)."""
+        return self.data_dir / "sessions.sqlite"
+
     def service_dn(self, name: str) -> str:
         from idm.directory.names import service_dn
 

@@ -8,15 +8,16 @@ the rules derive who may act from the school's position, never from the value it
 from __future__ import annotations
 
 from idm import actor as actors
-from idm import org
+from idm import forms, org
 from idm.actor import Actor
 from idm.directory.session import Session
 from idm.errors import InvalidInput
 
 
 def set_delegated(session: Session, actor: Actor, school_code: str, delegated: bool,
-                  form: str | None = None) -> bool:
-    """Returns False when the school already was in the asked state."""
+                  form_id: str) -> bool:
+    """On a delegation request for the school (R2: with the parent's approval). Returns False
+    when the school already was in the asked state (the form stays unused)."""
     node = org.find(session, school_code)
     if node.level != "school":
         raise InvalidInput(f"{school_code} 不是学校：只有学校可以委托上级管理",
@@ -24,5 +25,11 @@ def set_delegated(session: Session, actor: Actor, school_code: str, delegated: b
     if bool(node.managed_by) == delegated:
         return False
     actors.require(session, actor, "delegate", node.dn)
-    session.replace(node.dn, {"idmManagedBy": [node.parent_dn] if delegated else []})
+    form = forms.expect(session, form_id, "delegation", unit_dn=node.dn)
+    if form.data.delegate != delegated:
+        raise forms.mismatch(form, "委托 delegate", "委托" if form.data.delegate else "撤销委托",
+                             "委托" if delegated else "撤销委托")
+    session.replace(node.dn, {"idmManagedBy": [node.parent_dn] if delegated else [],
+                              "idmFormRef": [form.form_id]})
+    forms.record_step(session, actor, form, "delegate", node.dn, final=True)
     return True

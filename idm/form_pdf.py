@@ -17,11 +17,14 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
-from idm.forms import Form, FormData
+from idm.form_fields import FormData
+from idm.forms import Form
 from idm.validation import ADMIN_ROLE_ZH
 
 FONT = "STSong-Light"
-TITLES = {"registration": "管理类用户注册申请单", "change": "管理类用户变更申请单"}
+TITLES = {"registration": "管理类用户注册申请单", "change": "管理类用户变更申请单",
+          "grant": "业务类用户授权申请单", "cert": "教育 CA 证书申请单",
+          "service": "下游系统接入申请单", "delegation": "委托上级用户管理部门管理申请单"}
 NOTES = {
     "registration": ["1. 《管理类用户注册申请单》原件由本级用户管理部门保管。"],
     "change": [
@@ -29,6 +32,10 @@ NOTES = {
         "   用户岗位等）、账号停用、账号解锁及重置密码等情况。",
         "2. 《管理类用户变更申请单》原件由本级用户管理部门保管。",
     ],
+    **{kind: [f"1. 《{title}》原件由受理的用户管理部门保管。"]
+       for kind, title in (("grant", "业务类用户授权申请单"), ("cert", "教育 CA 证书申请单"),
+                           ("service", "下游系统接入申请单"),
+                           ("delegation", "委托上级用户管理部门管理申请单"))},
 }
 LEFT, RIGHT, TOP = 20 * mm, A4[0] - 20 * mm, A4[1] - 25 * mm
 ROW = 11 * mm
@@ -72,6 +79,22 @@ def _roles(role: str | None) -> str:
     return "    ".join(f"{_box(role == key)}{name}" for key, name in ADMIN_ROLE_ZH.items())
 
 
+def _other_kinds(sheet: _Sheet, d: FormData) -> None:
+    """The kinds the seed lacks, in the same shape: the person, then what is asked."""
+    sheet.row([("手机号码", 0.12), (d.mobile, 0.88)])
+    if d.kind in ("grant", "cert"):
+        sheet.row([("登录账号", 0.22), (d.account_uid or "", 0.78)])
+    if d.kind == "grant":
+        sheet.row([("授予", 0.22), ("、".join(d.grants_add) or "-", 0.78)])
+        sheet.row([("撤销", 0.22), ("、".join(d.grants_remove) or "-", 0.78)])
+    if d.kind == "service":
+        sheet.row([("服务账号名", 0.22), (d.service_name or "", 0.78)])
+    if d.kind == "delegation":
+        asked = f"{_box(d.delegate)}委托上级管理  {_box(not d.delegate)}撤销委托"
+        sheet.row([("申请事项", 0.22), (asked, 0.78)])
+    sheet.row([("说明", 0.22), (d.reason or d.notes, 0.78)], 2 * ROW)
+
+
 def render(kind: str, form: Form | None = None, unit_name: str = "") -> bytes:
     """A4 PDF of the form; blank when `form` is None."""
     pdfmetrics.registerFont(UnicodeCIDFont(FONT))
@@ -91,7 +114,7 @@ def render(kind: str, form: Form | None = None, unit_name: str = "") -> bytes:
         c.drawImage(ImageReader(png), RIGHT - 28 * mm, TOP - 14 * mm, 28 * mm, 28 * mm)
     sheet = _Sheet(c)
     unit = f"{unit_name}（{d.unit}）" if unit_name else d.unit
-    sheet.row([("申请人单位名称" if kind == "registration" else "用户单位名称", 0.22), (unit, 0.78)])
+    sheet.row([("用户单位名称" if kind == "change" else "申请人单位名称", 0.22), (unit, 0.78)])
     sheet.row([("姓名", 0.12), (d.name, 0.28), ("身份证号", 0.15), (d.id_number, 0.45)])
     if kind == "registration":
         sheet.row([("办公电话", 0.12), (d.office_phone or "", 0.28), ("电子邮箱", 0.15),
@@ -101,6 +124,8 @@ def render(kind: str, form: Form | None = None, unit_name: str = "") -> bytes:
         a = d.address
         sheet.row([("单位通讯地址", 0.22), (f"{a.province}  {a.city}  {a.district}  {a.street}", 0.78)])
         sheet.row([("其他补充说明", 0.22), (d.notes, 0.78)], 2 * ROW)
+    elif kind in ("grant", "cert", "service", "delegation"):
+        _other_kinds(sheet, d)
     else:
         sheet.row([("登录账号", 0.12), (d.account_uid or "", 0.28), ("账号 ID", 0.15),
                    (d.account_id or "", 0.45)])

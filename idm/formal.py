@@ -1,37 +1,22 @@
-"""Admin actions on the basis of a form (R12): each names its form, does what the form says and
+"""Account actions on the basis of a form (R12): each names its form, does what the form says and
 nothing else, and records itself on the form; a form is used once.
 
-These wrap the primitives in `idm.accounts`: the transports call these, so no admin-account
-action happens without its form. A mismatch is refused with the field that disagrees.
+These wrap the primitives in `idm.accounts`: the transports call these, so no account action
+happens without its form. A form that does not fit (made up, another kind, unit or account,
+used, rejected) is refused by `forms.expect` with what is wrong; a field that disagrees with the
+directory is refused with the field.
 """
 
 from __future__ import annotations
 
-from idm import accounts, certs, forms, org, totp
+from idm import accounts, certs, forms, totp
 from idm import actor as actors
 from idm.accounts import Account, Created
-from idm.actor import Actor, now
+from idm.actor import Actor, normal, now
 from idm.directory.session import Session
-from idm.errors import InvalidInput
-from idm.forms import Form
+from idm.errors import InvalidInput, PermissionDenied
+from idm.forms import Form, mismatch
 from idm.person import Person
-
-
-def _mismatch(form: Form, field: str, on_form: object, asked: object) -> InvalidInput:
-    return InvalidInput(
-        f"与申请单 {form.form_id} 不符：{field} 申请单为“{on_form}”，操作为“{asked}”",
-        f"does not match form {form.form_id}: {field} is {on_form!r} on the form, {asked!r} here",
-    )
-
-
-def _expect(form: Form, kind: str, change_type: str | None = None) -> None:
-    if form.status != "received":
-        raise InvalidInput(f"申请单 {form.form_id} 已{forms.STATUS_ZH.get(form.status, form.status)}，"
-                           "不能再次使用", f"form {form.form_id} is {form.status}: a form is used once")
-    if form.data.kind != kind:
-        raise _mismatch(form, "kind", form.data.kind, kind)
-    if change_type is not None and form.data.change_type != change_type:
-        raise _mismatch(form, "change_type", form.data.change_type, change_type)
 
 
 def _person(form: Form) -> Person:
@@ -41,13 +26,13 @@ def _person(form: Form) -> Person:
 
 def create_admin(session: Session, actor: Actor, form_id: str, uid: str | None = None) -> Created:
     """Registration form for an admin of a next-level unit: create exactly that account."""
-    form = forms.get(session, form_id)
-    _expect(form, "registration")
+    form = forms.expect(session, form_id, "registration")
     if form.data.role is None:
-        raise _mismatch(form, "role", "（业务用户）", "admin")
+        raise mismatch(form, "角色 role", "（业务用户 business user）", "admin")
     if "create" in form.steps:
         raise InvalidInput(f"申请单 {form.form_id} 的账号已创建",
                            f"form {form.form_id}: account already created")
+    accounts.may_create(session, actor, form.data.unit, "admins")
     created = accounts.create_admin(session, actor, form.data.unit, _person(form), uid, form.form_id)
     forms.record_step(session, actor, form, "create", created.dn, final=False)
     return created
@@ -55,10 +40,13 @@ def create_admin(session: Session, actor: Actor, form_id: str, uid: str | None =
 
 def create_business_user(session: Session, actor: Actor, form_id: str,
                          uid: str | None = None) -> Created:
-    form = forms.get(session, form_id)
-    _expect(form, "registration")
+    form = forms.expect(session, form_id, "registration")
     if form.data.role is not None:
-        raise _mismatch(form, "role", form.data.role, "（业务用户 business user）")
+        raise mismatch(form, "角色 role", form.data.role, "（业务用户 business user）")
+    if form.data.account_uid:
+        raise mismatch(form, "登录账号 account_uid", form.data.account_uid,
+                       "（新账号；转化岗位账号请用 legacy convert）")
+    accounts.may_create(session, actor, form.data.unit, "people")
     created = accounts.create_business_user(session, actor, form.data.unit, _person(form), uid,
                                             form.form_id)
     forms.record_step(session, actor, form, "create", created.dn, final=True)
@@ -67,33 +55,30 @@ def create_business_user(session: Session, actor: Actor, form_id: str,
 
 def set_role(session: Session, actor: Actor, form_id: str, account: Account, role: str) -> None:
     """The role step of a registration form: the account it created, the role it names."""
-    form = forms.get(session, form_id)
-    _expect(form, "registration")
+    form = forms.expect(session, form_id, "registration")
     created = form.steps.get("create")
     if not created:
         raise InvalidInput(f"申请单 {form.form_id} 的账号尚未创建",
                            f"form {form.form_id}: no account created yet")
     if created["target"].lower() != account.dn.lower():
-        raise _mismatch(form, "account", created["target"], account.dn)
+        raise mismatch(form, "账号 account", created["target"], account.dn)
     if form.data.role != role:
-        raise _mismatch(form, "role", form.data.role, role)
+        raise mismatch(form, "角色 role", form.data.role, role)
     accounts.set_role(session, actor, account, role, form.form_id)
     forms.record_step(session, actor, form, "role", account.dn, final=True)
 
 
-def _change(session: Session, actor: Actor, form_id: str, account: Account, change_type: str) -> Form:
-    form = forms.get(session, form_id)
-    _expect(form, "change", change_type)
-    if (form.data.account_uid or "").lower() != account.uid.lower():
-        raise _mismatch(form, "account_uid", form.data.account_uid, account.uid)
-    unit = org.find(session, form.data.unit)
-    if unit.dn.lower() != account.node_dn.lower():
-        raise _mismatch(form, "unit", form.data.unit, account.node_dn)
+def change_form(session: Session, form_id: str, account: Account, change_type: str) -> Form:
+    """A change form for this account: its login, its unit, and (where the reader may see it)
+    its ID number."""
+    form = forms.expect(session, form_id, "change", unit_dn=account.node_dn,
+                        account_uid=account.uid, change_type=change_type)
+    forms.require_same_person(form, account.id_number, account.id_masked)
     return form
 
 
 def disable(session: Session, actor: Actor, form_id: str, account: Account) -> None:
-    form = _change(session, actor, form_id, account, "disable")
+    form = change_form(session, form_id, account, "disable")
     certs.revoke_all_for_disable(session, actor, account)  # same operation (R19)
     accounts.disable(session, actor, account, form.data.reason, form.form_id)
     forms.record_step(session, actor, form, "change", account.dn, final=True)
@@ -101,20 +86,20 @@ def disable(session: Session, actor: Actor, form_id: str, account: Account) -> N
 
 
 def restore(session: Session, actor: Actor, form_id: str, account: Account) -> None:
-    form = _change(session, actor, form_id, account, "restore")
+    form = change_form(session, form_id, account, "restore")
     accounts.restore(session, actor, account, form.data.reason or "恢复", form.form_id)
     forms.record_step(session, actor, form, "change", account.dn, final=True)
 
 
 def unlock(session: Session, actor: Actor, form_id: str, account: Account) -> bool:
-    form = _change(session, actor, form_id, account, "unlock")
+    form = change_form(session, form_id, account, "unlock")
     done = accounts.unlock(session, actor, account, form.form_id)
     forms.record_step(session, actor, form, "change", account.dn, final=True)
     return done
 
 
 def reset_password(session: Session, actor: Actor, form_id: str, account: Account) -> str:
-    form = _change(session, actor, form_id, account, "reset")
+    form = change_form(session, form_id, account, "reset")
     password = accounts.reset_password(session, actor, account, form.form_id)
     forms.record_step(session, actor, form, "change", account.dn, final=True)
     return password
@@ -122,7 +107,7 @@ def reset_password(session: Session, actor: Actor, form_id: str, account: Accoun
 
 def reset_factor(session: Session, actor: Actor, form_id: str, account: Account) -> None:
     """A lost second factor: removed (never read) on a change form; the owner enrols anew."""
-    form = _change(session, actor, form_id, account, "factor")
+    form = change_form(session, form_id, account, "factor")
     actors.require(session, actor, "reset_factor", account.dn)
     totp.remove(session, account.dn)
     session.replace(account.dn, {"idmFormRef": [form.form_id]})
@@ -134,7 +119,7 @@ INFO_FIELDS = {"name": "cn", "mobile": "mobile", "email": "mail", "office_phone"
 
 def change_info(session: Session, actor: Actor, form_id: str, account: Account) -> None:
     """An info change: the 'before' on the form must be what the directory holds now."""
-    form = _change(session, actor, form_id, account, "info")
+    form = change_form(session, form_id, account, "info")
     unknown = set(form.data.after) - set(INFO_FIELDS)
     if unknown:
         raise InvalidInput(f"不能变更：{'、'.join(sorted(unknown))}",
@@ -142,7 +127,7 @@ def change_info(session: Session, actor: Actor, form_id: str, account: Account) 
     current = {"name": account.name, "mobile": account.mobile or "", "email": account.mail or ""}
     for key, value in form.data.before.items():
         if key in current and current[key] != value:
-            raise _mismatch(form, f"before.{key}", value, current[key])
+            raise mismatch(form, f"before.{key}", value, current[key])
     merged = Person.checked(form.data.after.get("name", account.name),
                             account.id_number or form.data.id_number,
                             form.data.after.get("mobile", account.mobile or ""),
@@ -156,11 +141,6 @@ def change_info(session: Session, actor: Actor, form_id: str, account: Account) 
     forms.record_step(session, actor, form, "change", account.dn, final=True)
 
 
-def confirm_first_login(session: Session, account: Account) -> None:
-    """R13: the admin, signed in, confirms that role and scope match the registration form."""
-    session.replace(account.dn, {"idmConfirmed": [now()]})
-
-
 def first_login_view(session: Session, account: Account) -> tuple[Account, Form | None]:
     """R13: the account's role and scope next to its registration form, for the first login."""
     form = None
@@ -170,3 +150,41 @@ def first_login_view(session: Session, account: Account) -> tuple[Account, Form 
                 form = candidate
     return account, form
 
+
+def first_login_mismatches(session: Session, account: Account, form: Form | None
+                           ) -> list[tuple[str, str, str]]:
+    """(what, on the account, on the form) for every way role, scope and unit disagree."""
+    if form is None:
+        return [("申请单 form", "-", "（未找到注册申请单）")]
+    out = []
+    if account.role != form.data.role:
+        out.append(("角色 role", account.role or "（无）", form.data.role or "（业务用户）"))
+    if normal(account.scope or "") != normal(account.node_dn):
+        out.append(("范围 scope", account.scope or "（无）", account.node_dn))
+    unit = account.node_dn.split(",")[0].split("=")[1]
+    if unit != form.data.unit:
+        out.append(("单位 unit", unit, form.data.unit))
+    return out
+
+
+def confirm_first_login(session: Session, account: Account) -> None:
+    """R13: the admin, signed in, confirms that role, scope and unit match the registration
+    form; only a match can be confirmed."""
+    _, form = first_login_view(session, account)
+    wrong = first_login_mismatches(session, account, form)
+    if wrong:
+        raise PermissionDenied("角色、范围或单位与注册申请单不一致，不能确认；请报告上级用户管理部门",
+                               "role, scope or unit do not match the registration form: report it to "
+                               "the parent department instead")
+    session.replace(account.dn, {"idmConfirmed": [now()], "idmDispute": []})
+
+
+def report_first_login_mismatch(session: Session, account: Account) -> str:
+    """R13: what does not match goes on the account, where the creating level sees it."""
+    _, form = first_login_view(session, account)
+    wrong = first_login_mismatches(session, account, form)
+    if not wrong:
+        raise InvalidInput("与注册申请单一致，无需报告", "everything matches the form: nothing to report")
+    text = "；".join(f"{what}: 账号 {mine} / 申请单 {theirs}" for what, mine, theirs in wrong)[:1000]
+    session.replace(account.dn, {"idmDispute": [f"{now()} {text}"]})
+    return text

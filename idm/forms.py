@@ -1,9 +1,15 @@
-"""Request forms (R10-R12): the registration form and the change form, kept as records under
-the node of the department that processes them (`ou=forms,<node>`).
+"""Request forms (R10-R12), kept as records under the node of the department that processes
+them (`ou=forms,<node>`): the basis of every admin action.
 
-A form holds every field of the paper form (as JSON in `idmRecordData`), its status
-(received -> executed, or rejected) with who and when, the scan of the stamped paper (sniffed
-by content, bounded, SHA-256 recorded), the accounts it acted on, and its retain-until date.
+A record holds the form's fields in two parts: `idmRecordData` (what the department's three
+admins read) and, withheld by the access rules from all but the department's system admin and
+the person it names, the ID number (`idmIdNumber`, masked copy in `idmIdMasked`) and the contact
+data (`idmRecordPrivate`). Its status moves received -> executed (or rejected) with who and
+when; the scan of the stamped paper is attached once (sniffed, bounded, SHA-256 recorded); the
+accounts it acted on and its retain-until date are kept with it.
+
+`expect` is the one check that a form fits an action: it exists, is of the right kind, about
+that account at that unit, and still unused. Every action that rests on a form calls it.
 """
 
 from __future__ import annotations
@@ -11,61 +17,31 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ldap
 
 from idm import actor as actors
-from idm import org, validation
+from idm import identity_numbers, org, validation
 from idm.actor import Actor, now
 from idm.directory import names
 from idm.directory.session import Session
-from idm.errors import InvalidInput, NotFound, ProblemList
+from idm.errors import InvalidInput, NotFound, PermissionDenied
+from idm.form_fields import CHANGE_TYPES, KINDS, KINDS_EN, Address, FormData, check, join, split
 
-KINDS = ("registration", "change")
-CHANGE_TYPES = {"info": "信息变更", "disable": "停用", "restore": "恢复", "unlock": "账号解锁",
-                "reset": "密码重置", "factor": "动态验证码重置"}
+__all__ = ["CHANGE_TYPES", "KINDS", "Address", "Form", "FormData", "add", "expect", "get"]
+
 STATUS_ZH = {"received": "已受理", "executed": "已执行", "rejected": "已驳回"}
 MAX_SCAN_BYTES = 2 * 1024 * 1024
 SCAN_TYPES = ((b"%PDF-", "application/pdf"), (b"\xff\xd8\xff", "image/jpeg"),
               (b"\x89PNG\r\n\x1a\n", "image/png"))
 RETENTION = timedelta(days=366)  # at least one year after the account is disabled (R12)
-FORM_ATTRS = ["cn", "idmRecordKind", "idmRecordStatus", "idmRecordData", "idmRecordState",
-              "idmRecordTarget", "idmRetainUntil", "idmAttachmentSha256"]
-
-
-@dataclass
-class Address:
-    province: str = ""
-    city: str = ""
-    district: str = ""
-    street: str = ""
-
-
-@dataclass
-class FormData:
-    """The fields of the paper forms (管理类用户注册申请单 / 管理类用户变更申请单)."""
-
-    kind: str
-    unit: str  # the unit code the form is about (单位名称 as its code)
-    name: str
-    id_number: str
-    mobile: str
-    role: str | None = None  # admin role; None: a business user
-    office_phone: str | None = None
-    email: str | None = None
-    address: Address = field(default_factory=Address)
-    notes: str = ""
-    opinion: str = ""  # 用户管理部门意见
-    stamp_date: str = ""  # date on the department's stamp (YYYY-MM-DD)
-    change_type: str | None = None
-    account_uid: str | None = None  # change form: 登录账号
-    account_id: str | None = None  # change form: 账号ID (the entryUUID)
-    before: dict[str, str] = field(default_factory=dict)  # info change: before
-    after: dict[str, str] = field(default_factory=dict)  # info change: after
-    reason: str = ""  # disable: why
+FORM_ATTRS = ["cn", "idmRecordKind", "idmRecordStatus", "idmRecordData", "idmRecordPrivate",
+              "idmIdNumber", "idmIdMasked", "idmRecordState", "idmRecordTarget", "idmRetainUntil",
+              "idmAttachmentSha256"]
+FORM_FILTER = "(&(objectClass=idmRecord)(|" + "".join(f"(idmRecordKind={k})" for k in KINDS) + "))"
 
 
 @dataclass(frozen=True)
@@ -73,7 +49,8 @@ class Form:
     dn: str
     form_id: str
     status: str
-    data: FormData
+    data: FormData  # as the reader may see it: ID number masked, contact data empty, unless allowed
+    digest: str
     history: list[dict[str, str]]
     steps: dict[str, dict[str, str]]
     targets: tuple[str, ...]
@@ -86,93 +63,30 @@ class Form:
         return names.parent_of(names.parent_of(self.dn))
 
     def content_digest(self) -> str:
-        """SHA-256 of the form's fields: printed in the QR code, so a scan can be matched back."""
-        blob = json.dumps(asdict(self.data), ensure_ascii=False, sort_keys=True).encode("utf-8")
-        return hashlib.sha256(blob).hexdigest()
+        """SHA-256 of every field as recorded (printed in the QR code, so a scan can be matched
+        back), whoever reads the record."""
+        return self.digest
 
 
-def check(data: FormData, session: Session) -> FormData:
-    """Every field as R10/R11 and the validation rules want it; all problems at once."""
-    problems = ProblemList()
-
-    def run(name: str, fn: Any, value: Any) -> Any:
-        try:
-            return fn(value)
-        except InvalidInput as err:
-            problems.add(name, err.zh, err.en)
-            return value
-
-    if data.kind not in KINDS:
-        problems.add("kind", "申请单类型应为 registration 或 change", "kind must be registration or change")
-    run("name", validation.person_name, data.name)
-    data.id_number = run("id_number", validation.id_number, data.id_number)
-    run("mobile", validation.mobile, data.mobile)
-    if data.office_phone:
-        run("office_phone", validation.office_phone, data.office_phone)
-    if data.email:
-        run("email", validation.email, data.email)
-    if data.role is not None:
-        run("role", validation.admin_role, data.role)
-    for part in ("province", "city", "district", "street"):
-        run(f"address.{part}", lambda v: validation.free_text(v, 128), getattr(data.address, part))
-    for name in ("notes", "opinion", "reason"):
-        run(name, validation.free_text, getattr(data, name))
-    if data.stamp_date:
-        try:
-            datetime.strptime(data.stamp_date, "%Y-%m-%d")
-        except ValueError:
-            problems.add("stamp_date", "盖章日期应为 YYYY-MM-DD", "stamp_date must be YYYY-MM-DD")
-    if data.kind == "change":
-        if data.change_type not in CHANGE_TYPES:
-            problems.add("change_type", f"变更类型应为：{'、'.join(CHANGE_TYPES)}",
-                         f"change_type must be one of: {', '.join(CHANGE_TYPES)}")
-        if not data.account_uid:
-            problems.add("account_uid", "变更申请单须填写登录账号", "a change form names the login account")
-        if data.change_type == "info" and not data.after:
-            problems.add("after", "信息变更须填写变更后的内容", "an info change gives the values after")
-        if data.change_type == "disable" and not data.reason.strip():
-            problems.add("reason", "停用须注明原因", "a disable form gives the reason")
-    try:
-        validation.org_code(data.unit)
-        org.find(session, data.unit)
-    except (InvalidInput, NotFound) as err:
-        problems.add("unit", err.zh, err.en)
-    problems.raise_if_any("申请单填写有误，未做任何修改", "the form has errors; nothing was changed")
-    _one_number_one_name(session, data)
-    return data
-
-
-def _one_number_one_name(session: Session, data: FormData) -> None:
-    """One ID number belongs to one name, across the accounts and forms the actor can see."""
-    flt = names.any_of(
-        names.all_of("(|(objectClass=idmAdminAccount)(objectClass=idmBusinessAccount))",
-                     names.eq("idmIdNumber", data.id_number)),
-    )
-    for _, attrs in session.search(session.suffix, flt, ["cn"]):
-        if attrs.get("cn") and attrs["cn"][0] != data.name:
-            raise InvalidInput(
-                f"身份证号 {validation.mask_id_number(data.id_number)} 已登记为另一姓名，与“{data.name}”不符",
-                f"ID number {validation.mask_id_number(data.id_number)} is registered under another "
-                f"name than {data.name!r}",
-            )
+def digest_of(data: FormData) -> str:
+    blob = json.dumps(asdict(data), ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
 
 
 def _form(dn: str, a: dict[str, list[str]]) -> Form:
-    fields = json.loads(a["idmRecordData"][0])
-    raw = json.loads(a["idmRecordState"][0]) if a.get("idmRecordState") else {}
-    data = FormData(**{**fields, "address": Address(**fields.get("address", {}))})
+    def one(name: str) -> str | None:
+        return a[name][0] if a.get(name) else None
+
+    public = one("idmRecordData") or "{}"
+    raw = json.loads(one("idmRecordState") or "{}")
     return Form(
-        dn=dn, form_id=a["cn"][0], status=a["idmRecordStatus"][0], data=data,
+        dn=dn, form_id=a["cn"][0], status=a["idmRecordStatus"][0],
+        data=join(public, one("idmRecordPrivate"), one("idmIdNumber"), one("idmIdMasked")),
+        digest=str(json.loads(public).get("digest", "")),
         history=raw.get("history", []), steps=raw.get("steps", {}),
-        targets=tuple(a.get("idmRecordTarget", [])),
-        retain_until=a["idmRetainUntil"][0] if a.get("idmRetainUntil") else None,
-        scan_sha256=a["idmAttachmentSha256"][0] if a.get("idmAttachmentSha256") else None,
-        scan_type=raw.get("scan_type"),
+        targets=tuple(a.get("idmRecordTarget", [])), retain_until=one("idmRetainUntil"),
+        scan_sha256=one("idmAttachmentSha256"), scan_type=raw.get("scan_type"),
     )
-
-
-def _fields(form: FormData) -> str:
-    return json.dumps(asdict(form), ensure_ascii=False, sort_keys=True)
 
 
 def _state(history: list[dict[str, str]], steps: dict[str, Any], scan_type: str | None = None) -> str:
@@ -181,30 +95,109 @@ def _state(history: list[dict[str, str]], steps: dict[str, Any], scan_type: str 
 
 
 def add(session: Session, actor: Actor, data: FormData) -> Form:
-    """Record a received form at the acting admin's own node (the processing department)."""
+    """Record a received form at the acting admin's own node (the processing department), once
+    its fields are right, its unit exists, and its ID number belongs to no one else."""
     actors.require(session, actor, "record_form", names.child_dn("ou", "forms", actor.node_dn))
-    data = check(data, session)
-    stamp = datetime.now(UTC).strftime("%Y%m%d")
-    form_id = f"F{data.unit}-{stamp}-{secrets.token_hex(3)}"
-    dn = names.child_dn("cn", form_id, names.child_dn("ou", "forms", actor.node_dn))
-    history = [{"status": "received", "by": actor.dn, "at": now()}]
-    session.add(dn, {"objectClass": ["idmRecord"], "cn": [form_id], "idmRecordKind": [data.kind],
-                     "idmRecordStatus": ["received"], "idmRecordData": [_fields(data)],
-                     "idmRecordState": [_state(history, {})]})
+    data = check(data)
+    try:
+        unit = org.find(session, data.unit)
+    except NotFound as err:
+        raise InvalidInput(f"申请单填写有误：单位 {data.unit} 不存在", f"the form's unit {data.unit} "
+                           "does not exist") from err
+    if actors.normal(actor.node_dn) not in (actors.normal(unit.dn), actors.normal(unit.parent_dn or "")):
+        raise PermissionDenied(f"单位 {data.unit} 的申请单不由本部门受理：本部门受理本级及下一级单位的申请单",
+                           f"a form about {data.unit} is not this department's: it receives forms about "
+                           "its own unit and the next level's")
+    identity_numbers.require_same_name(session, data.id_number, data.name)
+    form_id, dn, attrs = record(data, actor)
+    session.add(dn, attrs)
     return get(session, form_id)
 
 
+def record(data: FormData, actor: Actor) -> tuple[str, str, dict[str, list[str]]]:
+    """(id, DN, attributes) of a received form's record at the actor's node."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    form_id = f"F{data.unit}-{stamp}-{secrets.token_hex(3)}"
+    dn = names.child_dn("cn", form_id, names.child_dn("ou", "forms", actor.node_dn))
+    public, private = split(data)
+    public = json.dumps({**json.loads(public), "digest": digest_of(data)}, ensure_ascii=False,
+                        sort_keys=True)
+    history = [{"status": "received", "by": actor.dn, "at": now()}]
+    return form_id, dn, {
+        "objectClass": ["idmRecord"], "cn": [form_id], "idmRecordKind": [data.kind],
+        "idmRecordStatus": ["received"], "idmRecordData": [public], "idmRecordPrivate": [private],
+        "idmIdNumber": [data.id_number], "idmIdMasked": [validation.mask_id_number(data.id_number)],
+        "idmRecordState": [_state(history, {})]}
+
+
 def get(session: Session, form_id: str) -> Form:
-    flt = names.all_of("(objectClass=idmRecord)", "(|(idmRecordKind=registration)(idmRecordKind=change))",
-                       names.eq("cn", form_id))
-    for dn, attrs in session.search(session.suffix, flt, FORM_ATTRS):
+    for dn, attrs in session.search(session.suffix, names.all_of(FORM_FILTER, names.eq("cn", form_id)),
+                                    FORM_ATTRS):
         return _form(dn, attrs)
-    raise NotFound(f"找不到申请单 {form_id}，或不在您的范围内", f"no form {form_id} within your reach")
+    raise NotFound(f"找不到申请单 {form_id}：编号不存在，或不是本部门受理的申请单",
+                   f"no form {form_id}: no such number, or not one your department received")
+
+
+def expect(session: Session, form_id: str, kind: str, *, unit_dn: str | None = None,
+           account_uid: str | None = None, change_type: str | None = None) -> Form:
+    """The form an action rests on, refused with what does not fit: made up, another kind,
+    another unit or account, already used, rejected."""
+    if not (form_id or "").strip():
+        raise InvalidInput(f"须注明依据的{KINDS[kind]}编号", f"name the {KINDS_EN[kind]} this rests on")
+    form = get(session, form_id.strip())
+    if form.status != "received":
+        raise InvalidInput(f"申请单 {form.form_id} {STATUS_ZH.get(form.status, form.status)}，不能再用",
+                           f"form {form.form_id} is {form.status}: it cannot be used again")
+    if form.data.kind != kind:
+        raise InvalidInput(
+            f"申请单 {form.form_id} 是{KINDS.get(form.data.kind, form.data.kind)}，此操作须依据{KINDS[kind]}",
+            f"form {form.form_id} is a {KINDS_EN.get(form.data.kind, form.data.kind)}; this action "
+            f"rests on a {KINDS_EN[kind]}")
+    if change_type is not None and form.data.change_type != change_type:
+        on_form = form.data.change_type or "-"
+        raise mismatch(form, "变更类型 change_type", f"{CHANGE_TYPES.get(on_form, '')} {on_form}".strip(),
+                       f"{CHANGE_TYPES[change_type]} {change_type}")
+    if unit_dn is not None:
+        unit = org.find(session, form.data.unit)
+        if unit.dn.lower() != unit_dn.lower():
+            raise mismatch(form, "单位 unit", form.data.unit, names.first_value(unit_dn))
+    if account_uid is not None and (form.data.account_uid or "").lower() != account_uid.lower():
+        raise mismatch(form, "登录账号 account_uid", form.data.account_uid or "-", account_uid)
+    return form
+
+
+def require_same_person(form: Form, id_number: str | None, masked: str | None) -> None:
+    """The form is about the person the entry holds: the full numbers where the reader sees
+    both, otherwise their masked forms (a security admin sees only those). An unconverted post
+    account holds no person yet: there is nothing to compare."""
+    if not id_number and not masked:
+        return
+    on_form = form.data.id_number
+    if "*" in on_form or not id_number:
+        same = validation.mask_id_number(on_form) == masked if "*" not in on_form else on_form == masked
+    else:
+        same = on_form == id_number
+    if not same:
+        shown = on_form if "*" in on_form else validation.mask_id_number(on_form)
+        raise mismatch(form, "身份证号 id_number", shown, masked or "-")
+
+
+def step_done(form: Form, step: str) -> None:
+    if step in form.steps:
+        raise InvalidInput(f"申请单 {form.form_id} 的这一项已办理：{step}",
+                           f"form {form.form_id}: this was already done: {step}")
+
+
+def mismatch(form: Form, field: str, on_form: object, asked: object) -> InvalidInput:
+    return InvalidInput(
+        f"与申请单 {form.form_id} 不符：{field} 申请单为“{on_form}”，操作为“{asked}”",
+        f"does not match form {form.form_id}: {field} is {on_form!r} on the form, {asked!r} here",
+    )
 
 
 def list_forms(session: Session, node_code: str, status: str | None = None) -> list[Form]:
     node = org.find(session, node_code)
-    parts = ["(objectClass=idmRecord)"]
+    parts = [FORM_FILTER]
     if status:
         parts.append(names.eq("idmRecordStatus", status))
     try:
@@ -216,19 +209,20 @@ def list_forms(session: Session, node_code: str, status: str | None = None) -> l
 
 
 def record_step(session: Session, actor: Actor, form: Form, step: str, target_dn: str,
-                final: bool) -> None:
-    """Mark a step of the form done (create, role, change), with the account it acted on."""
+                final: bool) -> Form:
+    """Mark a step of the form done (create, role, change, ...), with the entry it acted on."""
     steps = {**form.steps, step: {"by": actor.dn, "at": now(), "target": target_dn}}
     history = list(form.history)
     status = "executed" if final else form.status
     if final:
         history.append({"status": "executed", "by": actor.dn, "at": now()})
-    changes: dict[str, list[str]] = {
+    session.replace(form.dn, {
         "idmRecordStatus": [status],
         "idmRecordState": [_state(history, steps, form.scan_type)],
         "idmRecordTarget": sorted({*form.targets, target_dn}),
-    }
-    session.replace(form.dn, changes)
+    })
+    return replace(form, status=status, steps=steps, history=history,
+                   targets=tuple(sorted({*form.targets, target_dn})))
 
 
 def reject(session: Session, actor: Actor, form: Form, reason: str) -> None:
@@ -236,6 +230,7 @@ def reject(session: Session, actor: Actor, form: Form, reason: str) -> None:
         raise InvalidInput(f"申请单 {form.form_id} 已处理，不能驳回",
                            f"form {form.form_id} is already acted on")
     validation.free_text(reason)
+    actors.require(session, actor, "act_on_form", form.dn)
     history = [*form.history, {"status": "rejected", "by": actor.dn, "at": now(), "reason": reason}]
     session.replace(form.dn, {"idmRecordStatus": ["rejected"],
                               "idmRecordState": [_state(history, form.steps, form.scan_type)]})
@@ -270,7 +265,7 @@ def scan(session: Session, form: Form) -> bytes | None:
 
 def naming(session: Session, dn: str) -> list[Form]:
     """The forms that acted on an entry."""
-    flt = names.all_of("(objectClass=idmRecord)", names.eq("idmRecordTarget", dn))
+    flt = names.all_of(FORM_FILTER, names.eq("idmRecordTarget", dn))
     return [_form(d, a) for d, a in session.search(session.suffix, flt, FORM_ATTRS)]
 
 
@@ -288,7 +283,7 @@ def retain_forms_of(session: Session, account_dn: str) -> int:
 def past_retention(session: Session, node_code: str | None = None) -> list[Form]:
     """Forms whose retain-until date has passed (nothing is purged automatically)."""
     base = org.find(session, node_code).dn if node_code else session.suffix
-    flt = names.all_of("(objectClass=idmRecord)", f"(idmRetainUntil<={now()})")
+    flt = names.all_of(FORM_FILTER, f"(idmRetainUntil<={now()})")
     return sorted((_form(dn, a) for dn, a in session.search(base, flt, FORM_ATTRS)),
                   key=lambda f: f.form_id)
 

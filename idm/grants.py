@@ -9,10 +9,12 @@ from dataclasses import dataclass
 import ldap
 
 from idm import actor as actors
+from idm import forms
 from idm.accounts import Account
 from idm.actor import Actor
 from idm.directory.session import Session
 from idm.errors import InvalidInput
+from idm.forms import Form
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,25 @@ def check_grant(session: Session, grant: str) -> str:
     return f"{app}#{role}"
 
 
-def add(session: Session, actor: Actor, account: Account, grant: str, form: str | None = None) -> None:
+def _form(session: Session, form_id: str, account: Account, step: str) -> Form:
+    """The grant request this rests on: about this account at its unit, listing this change
+    (`+app#role` to grant, `-app#role` to revoke), not yet done."""
+    form = forms.expect(session, form_id, "grant", unit_dn=account.node_dn, account_uid=account.uid)
+    forms.require_same_person(form, account.id_number, account.id_masked)
+    listed = form.data.grants_add if step.startswith("+") else form.data.grants_remove
+    if step[1:] not in listed:
+        raise forms.mismatch(form, "授权 grants", "、".join(listed) or "-", step[1:])
+    forms.step_done(form, step)
+    return form
+
+
+def _record(session: Session, actor: Actor, form: Form, step: str, account: Account) -> None:
+    wanted = {f"+{g}" for g in form.data.grants_add} | {f"-{g}" for g in form.data.grants_remove}
+    forms.record_step(session, actor, form, step, account.dn, final=wanted <= {*form.steps, step})
+
+
+def add(session: Session, actor: Actor, account: Account, grant: str, form_id: str) -> None:
+    """Grant what a grant request lists (R5): the security admin of the user's level."""
     grant = check_grant(session, grant)
     if account.kind != "business":
         raise InvalidInput("管理类用户不应具有业务类用户权限（R8）",
@@ -56,19 +76,21 @@ def add(session: Session, actor: Actor, account: Account, grant: str, form: str 
     if grant in account.grants:
         raise InvalidInput(f"{account.uid} 已有授权 {grant}", f"{account.uid} already holds {grant}")
     actors.require(session, actor, "grant", account.dn)
-    _modify(session, account.dn, ldap.MOD_ADD, grant, form)
+    form = _form(session, form_id, account, f"+{grant}")
+    _modify(session, account.dn, ldap.MOD_ADD, grant, form.form_id)
+    _record(session, actor, form, f"+{grant}", account)
 
 
-def remove(session: Session, actor: Actor, account: Account, grant: str, form: str | None = None) -> None:
+def remove(session: Session, actor: Actor, account: Account, grant: str, form_id: str) -> None:
+    """Revoke what a grant request lists; a disabled or unconverted account can lose grants."""
     if grant not in account.grants:
         raise InvalidInput(f"{account.uid} 没有授权 {grant}", f"{account.uid} does not hold {grant}")
     actors.require(session, actor, "grant", account.dn)
-    _modify(session, account.dn, ldap.MOD_DELETE, grant, form)
+    form = _form(session, form_id, account, f"-{grant}")
+    _modify(session, account.dn, ldap.MOD_DELETE, grant, form.form_id)
+    _record(session, actor, form, f"-{grant}", account)
 
 
-def _modify(session: Session, dn: str, op: int, grant: str, form: str | None) -> None:
-    mods: list[tuple[int, str, list[str] | None]] = [(op, "idmGrant", [grant])]
-    if form:
-        mods.append((ldap.MOD_REPLACE, "idmFormRef", [form]))
-    session.modify(dn, mods)
+def _modify(session: Session, dn: str, op: int, grant: str, form: str) -> None:
+    session.modify(dn, [(op, "idmGrant", [grant]), (ldap.MOD_REPLACE, "idmFormRef", [form])])
 

@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import ldap
+
 from idm import actor as actors
-from idm import org, validation
+from idm import forms, identity_numbers, org, validation
 from idm.accounts import Account
 from idm.actor import Actor, now
 from idm.directory import names
@@ -104,18 +106,26 @@ def import_accounts(session: Session, accounts: list[PostAccount]) -> tuple[int,
     return len(plan), existing
 
 
-def convert(session: Session, actor: Actor, account: Account, person: Person,
-            form: str | None = None) -> str:
-    """Bind a verified person to a post account; returns the new one-time password."""
+def convert(session: Session, actor: Actor, account: Account, form_id: str) -> str:
+    """Bind the verified person of a business registration form to the post account it names
+    (实名制转化); returns the new one-time password."""
     if not account.legacy:
         raise InvalidInput(f"{account.uid} 不是待转化的岗位账号",
                            f"{account.uid} is not an unconverted post account")
     actors.require(session, actor, "change_info", account.dn)
-    changes = {**person.attrs(), "idmLegacy": ["FALSE"]}
-    if form:
-        changes["idmFormRef"] = [form]
-    session.replace(account.dn, changes)
-    return one_time_password(session, account.dn)
+    form = forms.expect(session, form_id, "registration", unit_dn=account.node_dn, account_uid=account.uid)
+    if form.data.role is not None:
+        raise forms.mismatch(form, "角色 role", form.data.role, "（业务用户 business user）")
+    d = form.data
+    person = Person.checked(d.name, d.id_number, d.mobile, d.email, d.office_phone)
+    identity_numbers.require_free_for(session, person.id_number, person.name, "business", account.node_dn)
+    attrs = person.attrs()
+    number = attrs.pop("idmIdNumber")  # written once: added, never replaced
+    changes = {**attrs, "idmLegacy": ["FALSE"], "idmFormRef": [form.form_id]}
+    session.modify(account.dn, [*((ldap.MOD_REPLACE, k, v) for k, v in changes.items()),
+                                (ldap.MOD_ADD, "idmIdNumber", number)])
+    forms.record_step(session, actor, form, "convert", account.dn, final=True)
+    return one_time_password(session, account.dn, form.form_id)
 
 
 def report(session: Session, code: str | None = None) -> list[tuple[org.Node, int]]:

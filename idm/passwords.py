@@ -6,6 +6,7 @@ import secrets
 import string
 
 from idm.directory.session import Session
+from idm.permissions import SELFSERVICE
 
 
 def random_password(length: int = 16) -> str:
@@ -20,9 +21,10 @@ def random_password(length: int = 16) -> str:
 
 
 def one_time_password(session: Session, dn: str, form: str | None = None) -> str:
-    """Password Modify (slapd hashes), then pwdReset: ppolicy lets the owner do nothing else
-    until they choose their own. (slapd 2.5 sets pwdReset by itself only for a manager.)"""
-    password = session.set_password(dn, random_password())
+    """Password Modify through the password service as the acting admin (slapd hashes; the
+    admin manages the password, so the owner's minimum age does not stand in the way), then
+    pwdReset: ppolicy lets the owner do nothing else until they choose their own."""
+    password = session.through(SELFSERVICE).set_password(dn, random_password())
     changes = {"pwdReset": ["TRUE"]}
     if form:
         changes["idmFormRef"] = [form]

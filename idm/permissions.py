@@ -5,6 +5,13 @@ The rules are positional: an admin account at `uid=..,ou=admins,<node>` acts for
 the role held in its `idmAdminRole`, while its `idmStatus` is `active`. Relations are read off
 the target's DN with one regular expression per kind of target, so the number of rules is fixed
 and does not grow with the tree.
+
+One way in for writes: every write an admin makes reaches slapd through a toolkit identity that
+acts as the admin by proxied authorization, and the rule requires that identity (`realdn`). The
+writer (`idm-writer`) carries every write that rests on a form; the password service
+(`idm-selfservice`) carries every password write, the owner's own change and an admin's reset
+alike. An admin's own bind (a raw `ldapmodify` with its own password) reads what its duty needs
+and writes nothing.
 """
 
 from __future__ import annotations
@@ -38,29 +45,40 @@ LEGACY = "(idmLegacy=TRUE)"
 GROUPS: dict[str, tuple[str, ...]] = {
     "entry": ("entry",),
     "children": ("children",),
-    "naming": ("objectClass", "uid"),
+    # value-level rules fix which kind of entry may be added where
+    "objectclass": ("objectClass",),
+    "naming": ("uid",),
     "password": ("userPassword",),
-    "private": ("idmIdNumber", "mobile", "telephoneNumber", "homePhone", "postalAddress",
-                "street", "l", "st", "postalCode"),
-    # pwdReset sits here, not with the password: ppolicy sets it on an admin's reset only when the
-    # admin may write it, and the account itself must never be able to clear it.
+    # R17: the ID number (written once, never changed or removed) and contact data, on accounts
+    # and on form records alike
+    "idnumber": ("idmIdNumber",),
+    "private": ("mobile", "telephoneNumber", "homePhone", "postalAddress", "street", "l", "st",
+                "postalCode", "mail", "idmRecordPrivate"),
+    # pwdReset sits here, not with the password: the account itself must never clear it.
     "status": ("idmStatus", "idmStatusChanged", "idmStatusReason", "pwdAccountLockedTime",
                "pwdReset"),
     # R12: whoever acts on an account writes the reference of the form it acted on
     "formref": ("idmFormRef",),
     "grants": ("idmGrant",),
-    "role": ("idmAdminRole", "idmScope"),
-    "identity": ("cn", "sn", "displayName", "givenName", "mail", "idmIdMasked", "idmLegacy",
-                 "idmPostName"),
+    "role": ("idmAdminRole",),
+    # R5: an admin's organisational scope is its own node, whatever the writer sends
+    "scope": ("idmScope",),
+    "names": ("cn", "sn", "displayName", "givenName", "description"),
+    "profile": ("idmIdMasked", "idmLegacy", "idmPostName"),
     "delegation": ("idmManagedBy",),
     "otpsecret": ("oathSecret",),
     "otpstate": ("oathTOTPParams", "oathTOTPLastTimeStep", "oathTOTPTimeStepDrift", "oathLastLogin",
                  "oathFailureCount", "oathLastFailure", "oathSecretTime"),
-    "confirm": ("idmConfirmed",),
+    "confirm": ("idmConfirmed", "idmDispute"),
+    "signin": ("idmSignIn",),
     "certificate": ("userCertificate",),
-    "record": ("idmRecordKind", "idmRecordData"),
+    "recordkind": ("idmRecordKind",),
+    "record": ("idmRecordData",),
     "recordstate": ("idmRecordStatus", "idmRecordState", "idmRecordTarget", "idmRetainUntil"),
     "attachment": ("idmAttachment", "idmAttachmentSha256"),
+    # nobody writes proxy rights or a policy of their choosing; only the operator does
+    "authz": ("authzTo", "authzFrom"),
+    "policy": ("pwdPolicySubentry",),
     "rest": (),
 }
 
@@ -69,9 +87,17 @@ GROUPS: dict[str, tuple[str, ...]] = {
 #   parent:    an admin of the parent node ($2)
 #   delegated: an admin of the parent node ($2), when the target's node is delegated to it (R2)
 RELATIONS = ("own", "parent", "delegated", "self", "users", "anonymous", "service")
-# The web UI's service account finds accounts by uid (sign-in, lookups) and sees their status.
+# The web UI's lookup account finds accounts by uid (sign-in), keeps the second factor's state,
+# records sign-in events and tests ID numbers for uniqueness (search, never read).
 LOOKUP_SERVICE = "idm-webui"
+# Every password write: the owner's own change and an admin's reset, after the policy check.
 SELFSERVICE = "idm-selfservice"
+# Every other write an admin makes, acting as that admin (RFC 4370).
+WRITER = "idm-writer"
+VIA = {"writer": WRITER, "password": SELFSERVICE}
+FORM_KINDS = ("registration", "change", "grant", "cert", "service", "delegation")
+SERVICE_POLICY = "cn=service,ou=policies,ou=system"  # + suffix
+SCOPE_IS_NODE = "=node"  # a value rule: the value must be the DN of the target's own node
 
 
 @dataclass(frozen=True)
@@ -83,53 +109,98 @@ class Rule:
     access: str  # slapd access level or privileges
     why: str
     when: str | None = None  # an LDAP filter the target must match for this rule to apply
+    value: str | None = None  # only these values (objectClass: a name; others: a regex)
+    via: str | None = None  # "writer" / "password": the identity that must really be bound
+
+
+WRITE_LETTERS = set("wazm")
+
+
+def writes(access: str) -> bool:
+    if access.startswith("="):
+        return bool(WRITE_LETTERS & set(access[1:]))
+    return access in ("add", "delete", "write", "manage")
+
+
+def read_part(access: str) -> str | None:
+    """What a rule grants an admin's own bind: its reading part, never a write."""
+    if access.startswith("="):
+        kept = "".join(c for c in access[1:] if c not in WRITE_LETTERS)
+        return f"={kept}" if kept else None
+    return "read" if writes(access) else access
 
 
 def _rules() -> list[Rule]:
     r: list[Rule] = []
 
     def add(who: str, relation: str, target: str, groups: Iterable[str], access: str, why: str,
-            when: str | None = None) -> None:
-        r.extend(Rule(who, relation, target, g, access, why, when) for g in groups)
+            when: str | None = None, value: str | None = None) -> None:
+        for g in groups:
+            via = None
+            if who in (*ROLES, "self", "targeted") and writes(access):
+                via = "password" if g == "password" else "writer"
+            r.append(Rule(who, relation, target, g, access, why, when, value, via))
 
-    readable = ("entry", "naming", "identity", "status", "rest")
+    readable = ("entry", "objectclass", "naming", "names", "profile", "status", "rest")
     for target in ("person", "admin"):
-        add(LOOKUP_SERVICE, "service", target, ["entry", "naming", "status"], "read",
-            "sign-in and lookups by uid")
+        add(LOOKUP_SERVICE, "service", target, ["entry", "objectclass", "naming", "names", "status"],
+            "read", "sign-in and lookups by uid; one ID number, one name (R17)")
+        add(LOOKUP_SERVICE, "service", target, ["idnumber"], "search",
+            "one person, one number: tests an ID number, never reads it")
         add(LOOKUP_SERVICE, "service", target, ["otpsecret", "otpstate"], "write",
-            "second factor: enrolment, and codes checked once (last time step)")
-    # Downstream systems: service accounts with an idmScope see the active users under it.
-    add("downstream", "scope", "person", ["entry", "naming", "identity", "status", "grants", "certificate"],
+            "second factor: enrolment, codes checked once, failures counted")
+    add(LOOKUP_SERVICE, "service", "admin", ["signin"], "write",
+        "admin sign-ins, failures and sign-outs, for the level's auditor")
+    # Downstream systems see what docs/integration.md promises: uid, name, status, grants and
+    # certificate of active users; no ID number (not even masked), no contact data.
+    visible = ["entry", "objectclass", "naming", "names", "status", "grants", "certificate"]
+    add("downstream", "scope", "person", visible,
         "read", "downstream systems authenticate and authorise active users only", ACTIVE)
     # ... and service accounts a level's system admin created under its node (ou=services): their
     # view is fixed by their position, so no value they hold can widen it.
-    visible = ["entry", "naming", "identity", "status", "grants", "certificate"]
     add("downstream", "position", "person", visible, "read",
         "downstream systems of a level see its active users and those below", ACTIVE)
+
+    # Downstream service accounts of a level (ou=services), created by its system admin on a
+    # service registration form.
     add("sysadmin", "own", "services", ["entry", "children"], "add",
         "R4: creates its level's downstream service accounts, with a form")
-    add("sysadmin", "own", "service", ["entry", "naming", "identity", "rest"], "add", "R4")
-    add("sysadmin", "own", "service", ["status", "password", "formref"], "write",
+    add("sysadmin", "own", "service", ["entry", "names"], "add", "R4")
+    add("sysadmin", "own", "service", ["objectclass"], "add", "a service account and nothing else",
+        value="idmServiceAccount")
+    add("sysadmin", "own", "service", ["policy"], "add", "the service policy (no forced change)",
+        value=SERVICE_POLICY)
+    add("sysadmin", "own", "service", ["status", "formref", "password"], "write",
         "R4/R15: disables, restores, sets the secret")
+    add("sysadmin", "own", "service", ["objectclass", "policy", "scope", "rest"], "read", "R4")
     for role in ("secadmin", "auditor"):
         add(role, "own", "services", ["entry"], "read", "R5/R6")
-        add(role, "own", "service", ["entry", "naming", "identity", "status", "rest", "formref"], "read",
-            "R5/R6")
+        add(role, "own", "service", ["entry", "objectclass", "names", "status", "rest", "formref"],
+            "read", "R5/R6")
     add("anonymous", "-", "service", ["password"], "auth", "bind")
-    add("self", "-", "service", ["entry", "naming", "identity", "status"], "read", "own entry")
+    add("self", "-", "service", ["entry", "objectclass", "names", "status"], "read", "own entry")
 
     # Business users at node N (R4, R5, R17).
     for rel in ("own", "delegated"):
         add("secadmin", rel, "person", ["grants"], "=dxcsrz",
             "R9: an unconverted post account can lose grants but not receive new ones", LEGACY)
+        add("secadmin", rel, "person", ["grants"], "=dxcsrz",
+            "R15: a disabled account can lose grants but not receive new ones", "(idmStatus=disabled)")
         add("sysadmin", rel, "people", ["entry", "children"], "add", "R4: creates business users")
         add("sysadmin", rel, "person", ["entry", "naming"], "add", "R4: creates business users")
-        add("sysadmin", rel, "person", ["identity", "private", "status"], "write",
-            "R4/R11/R15: fills in and corrects; disables, restores, unlocks")
-        add("sysadmin", rel, "person", ["password"], "write",
-            "R4: resets passwords of active accounts only (a reset would lift a disable's lock)",
+        add("sysadmin", rel, "person", ["objectclass"], "add", "a business account and nothing else",
+            value="idmBusinessAccount")
+        add("sysadmin", rel, "person", ["names", "profile", "private"], "write",
+            "R4/R11: fills in and corrects an active account", ACTIVE)
+        add("sysadmin", rel, "person", ["idnumber"], "add", "R17: the ID number is written once", ACTIVE)
+        add("sysadmin", rel, "person", ["names", "profile", "private", "idnumber"], "read",
+            "R15: a disabled account's data stays as it was, for audit and tracing")
+        add("sysadmin", rel, "person", ["status"], "write", "R4/R15: disables, restores, unlocks")
+        add("sysadmin", rel, "person", ["password"], "manage",
+            "R4: resets passwords of active accounts only (a reset would lift a disable's lock); "
+            "as the password's manager, so the owner's minimum age does not bind the reset",
             ACTIVE)
-        add("sysadmin", rel, "person", ["rest"], "read", "R4")
+        add("sysadmin", rel, "person", ["objectclass", "rest"], "read", "R4")
         add("sysadmin", rel, "person", ["otpsecret"], "=z",
             "a lost second factor is removed (never read) by the system admin, with a form")
         add("sysadmin", rel, "person", ["formref"], "write", "R12: the form behind the action")
@@ -141,81 +212,114 @@ def _rules() -> list[Rule]:
         add("auditor", rel, "people", ["entry"], "read", "R6: reads")
         add("auditor", rel, "person", [*readable, "grants", "formref"], "read",
             "R6: reads, changes nothing")
-    add("self", "-", "person", [*readable, "grants", "private", "formref", "certificate"], "read",
-        "own data")
+    add("self", "-", "person", [*readable, "grants", "private", "idnumber", "formref", "certificate"],
+        "read", "own data")
     for rel in ("own", "delegated"):
         add("secadmin", rel, "person", ["certificate"], "write",
             "R19: publishes the certificate it applied for, for an active user", ACTIVE)
         add("sysadmin", rel, "person", ["certificate"], "=rscxdz",
             "R19: a disabled account's certificate is withdrawn with the disable")
         add("auditor", rel, "person", ["certificate"], "read", "R6")
-    add("self", "selfservice", "person", ["password"], "=wx",
-        "R18: own password, only through the self-service account's policy check")
+    add("self", "-", "person", ["password"], "=wx",
+        "R18: own password, only through the password service's policy check")
     add("anonymous", "-", "person", ["password"], "auth", "bind")
 
     # Admin accounts at node C, managed by the admins of C's parent P (R4, R5, R7).
     add("sysadmin", "parent", "admins", ["entry", "children"], "add",
         "R4: creates the next level's admin accounts")
     add("sysadmin", "parent", "admin", ["entry", "naming"], "add", "R4: creates them without a role")
-    add("sysadmin", "parent", "admin", ["identity", "private", "status"], "write",
-        "R4/R11/R14: fills in and corrects; disables, restores, unlocks them")
-    add("sysadmin", "parent", "admin", ["password"], "write",
-        "R4: resets passwords of active accounts only (a reset would lift a disable's lock)", ACTIVE)
-    add("sysadmin", "parent", "admin", ["rest"], "read", "R4")
+    add("sysadmin", "parent", "admin", ["objectclass"], "add", "an admin account and nothing else",
+        value="idmAdminAccount")
+    add("sysadmin", "parent", "admin", ["names", "profile", "private"], "write",
+        "R4/R11/R14: fills in and corrects an active account", ACTIVE)
+    add("sysadmin", "parent", "admin", ["idnumber"], "add", "R17: the ID number is written once", ACTIVE)
+    add("sysadmin", "parent", "admin", ["names", "profile", "private", "idnumber"], "read",
+        "R15: a disabled account's data stays as it was, for audit and tracing")
+    add("sysadmin", "parent", "admin", ["status"], "write", "R4/R14: disables, restores, unlocks them")
+    add("sysadmin", "parent", "admin", ["password"], "manage",
+        "R4: resets passwords of active accounts only; the owner's minimum age does not bind it",
+        ACTIVE)
+    add("sysadmin", "parent", "admin", ["objectclass", "rest"], "read", "R4")
     add("sysadmin", "parent", "admin", ["otpsecret"], "=z",
         "a lost second factor is removed (never read) by the system admin, with a form")
     add("sysadmin", "parent", "admin", ["formref"], "write", "R12: the form behind the action")
     add("secadmin", "parent", "admin", ["formref"], "write", "R12: the form behind the role")
-    add("sysadmin", "parent", "admin", ["role"], "read", "R4 grants nothing")
+    add("sysadmin", "parent", "admin", ["role", "scope", "confirm"], "read",
+        "R4 grants nothing; R13: sees the confirmation or the reported mismatch")
     add("secadmin", "parent", "admins", ["entry"], "read", "R5: lists whom to grant")
-    add("secadmin", "parent", "admin", readable, "read", "R5: sees whom it grants")
-    add("secadmin", "parent", "admin", ["role"], "write", "R5: sets role and scope")
+    add("secadmin", "parent", "admin", [*readable, "role", "scope", "confirm"], "read",
+        "R5: sees whom it grants")
+    add("secadmin", "parent", "admin", ["role"], "write", "R5: sets the role its form names")
+    add("secadmin", "parent", "admin", ["scope"], "write",
+        "R5: sets the scope, which can only be the account's own node", value=SCOPE_IS_NODE)
+    add("secadmin", "parent", "admin", ["scope"], "=z", "R5: replaces a scope (the new value as above)")
     add("auditor", "parent", "admins", ["entry"], "read", "R6: reads")
-    add("auditor", "parent", "admin", [*readable, "role", "formref"], "read", "R6: reads")
+    add("auditor", "parent", "admin", [*readable, "role", "scope", "formref", "confirm"], "read",
+        "R6: reads")
     for role in ROLES:  # the three admins of one department see each other (R6 audits them)
         add(role, "own", "admins", ["entry"], "read", "colleagues of one department")
-        add(role, "own", "admin", [*readable, "role", "formref"], "read", "colleagues of one department")
-    add("self", "-", "admin", [*readable, "role", "private", "formref"], "read", "own data, R13 check")
-    add("self", "-", "admin", ["confirm"], "write", "R13: confirms role and scope at first login")
-    add("sysadmin", "parent", "admin", ["confirm"], "read", "R13: sees the confirmation")
-    add("self", "selfservice", "admin", ["password"], "=wx",
-        "R18: own password, only through the self-service account's policy check")
+        add(role, "own", "admin", [*readable, "role", "scope", "formref", "signin"], "read",
+            "colleagues of one department")
+    add("self", "-", "admin", [*readable, "role", "scope", "private", "idnumber", "formref", "signin"],
+        "read", "own data, R13 check")
+    add("self", "-", "admin", ["confirm"], "write",
+        "R13: confirms role and scope at first login, or reports a mismatch")
+    add("self", "-", "admin", ["password"], "=wx",
+        "R18: own password, only through the password service's policy check")
     add("anonymous", "-", "admin", ["password"], "auth", "bind")
 
-    # Request forms (R10-R12), kept by the department that processes them: written once (the
-    # fields, the scan), then only their state moves on; read by the department's three admins.
+    # Request forms (R10-R12 and the kinds the seed lacks), kept by the department that
+    # processes them: written once (the fields, the scan), then only their state moves on.
+    # Private fields (ID number, contact data) sit in their own attributes, so the rules withhold
+    # them from everyone but the department's system admin and the person (R17).
+    kinds = "^(" + "|".join(FORM_KINDS) + ")$"
     add("sysadmin", "own", "forms", ["entry", "children"], "add", "R12: records received forms")
-    add("sysadmin", "own", "form", ["entry", "naming", "identity", "record", "attachment"], "add",
-        "R12: a form's fields and scan are written once")
+    add("sysadmin", "own", "form", ["entry", "names", "record", "profile", "private", "idnumber",
+                                    "attachment"],
+        "add", "R12: a form's fields and scan are written once")
+    add("sysadmin", "own", "form", ["objectclass"], "add", "a record and nothing else", value="idmRecord")
+    add("sysadmin", "own", "form", ["recordkind"], "add", "a form of a known kind", value=kinds)
     add("sysadmin", "own", "form", ["recordstate"], "write", "R12: executes, rejects, retains")
-    add("sysadmin", "own", "form", ["rest"], "read", "R12")
+    add("sysadmin", "own", "form", ["objectclass", "recordkind", "rest"], "read", "R12")
+    form_public = ["entry", "objectclass", "names", "recordkind", "record", "profile", "rest"]
     add("secadmin", "own", "forms", ["entry"], "read", "R5: grants on the basis of forms")
-    add("secadmin", "own", "form", ["entry", "naming", "identity", "record", "attachment", "rest"],
-        "read", "R5: grants on the basis of forms")
-    add("secadmin", "own", "form", ["recordstate"], "write", "R5: executes the role step")
-    add("targeted", "-", "form", ["entry", "naming", "identity", "record", "rest", "recordstate"],
-        "read", "R13: an account reads the forms that acted on it (first-login check)")
+    add("secadmin", "own", "form", [*form_public, "attachment"], "read",
+        "R5: grants on the basis of forms (ID number masked)")
+    add("secadmin", "own", "form", ["recordstate"], "write", "R5: executes the role or grant step")
+    add("targeted", "-", "form", [*form_public, "private", "idnumber", "recordstate"], "read",
+        "R13: an account reads the forms that acted on it (first-login check)")
     add("auditor", "own", "forms", ["entry"], "read", "R6: audits against the forms")
-    add("auditor", "own", "form", ["entry", "naming", "identity", "record", "attachment", "rest",
-                                   "recordstate"], "read", "R6: audits against the forms")
+    add("auditor", "own", "form", [*form_public, "attachment", "recordstate"], "read",
+        "R6: audits against the forms (ID number masked)")
+    add(LOOKUP_SERVICE, "service", "form", ["entry", "objectclass", "names", "recordkind", "record",
+                                            "recordstate"], "read",
+        "one ID number, one name, counting forms not yet acted on")
+    add(LOOKUP_SERVICE, "service", "form", ["idnumber"], "search",
+        "one person, one number: tests an ID number, never reads it")
 
     # Certificate records (R19) under the user's node: the security admin applies, issues and
     # revokes; the system admin revokes with a disable; the auditor reads; the user reads its own.
     for rel in ("own", "delegated"):
         add("secadmin", rel, "certs", ["entry", "children"], "add", "R19: applies for certificates")
-        add("secadmin", rel, "cert", ["entry", "naming", "identity", "record", "formref"], "add",
+        add("secadmin", rel, "cert", ["entry", "names", "record", "formref"], "add",
             "R19: a request's fields are written once")
+        add("secadmin", rel, "cert", ["objectclass"], "add", "a record and nothing else",
+            value="idmRecord")
+        add("secadmin", rel, "cert", ["recordkind"], "add", "a certificate record", value="^cert$")
         add("secadmin", rel, "cert", ["recordstate"], "write", "R19: issues, revokes")
-        add("secadmin", rel, "cert", ["rest"], "read", "R19")
+        add("secadmin", rel, "cert", ["objectclass", "recordkind", "rest"], "read", "R19")
         add("sysadmin", rel, "certs", ["entry"], "read", "R15: finds what to revoke on disable")
-        add("sysadmin", rel, "cert", ["entry", "naming", "identity", "record", "rest"], "read", "R15")
+        add("sysadmin", rel, "cert", ["entry", "objectclass", "names", "recordkind", "record", "rest"],
+            "read", "R15")
         add("sysadmin", rel, "cert", ["recordstate"], "write", "R15: revokes with the disable")
         add("auditor", rel, "certs", ["entry"], "read", "R6")
-        add("auditor", rel, "cert", ["entry", "naming", "identity", "record", "rest", "recordstate"],
-            "read", "R6")
-    add("targeted", "-", "cert", ["entry", "naming", "identity", "record", "rest", "recordstate"],
-        "read", "R19: the user sees and downloads its certificates")
-    add(LOOKUP_SERVICE, "service", "cert", ["entry", "naming", "identity", "record", "rest"], "read",
+        add("auditor", rel, "cert", ["entry", "objectclass", "names", "recordkind", "record", "rest",
+                                     "recordstate"], "read", "R6")
+    add("targeted", "-", "cert", ["entry", "objectclass", "names", "recordkind", "record", "rest",
+                                  "recordstate"], "read",
+        "R19: the user sees and downloads its certificates")
+    add(LOOKUP_SERVICE, "service", "cert", ["entry", "objectclass", "names", "recordkind", "record",
+                                            "rest"], "read",
         "R19: the web UI fulfils a request for the user it names")
     add(LOOKUP_SERVICE, "service", "cert", ["recordstate"], "write",
         "R19: fulfils a pending request, marks an issued one downloaded",
@@ -224,9 +328,10 @@ def _rules() -> list[Rule]:
         "R19: publishes the certificate it issued, for an active user", ACTIVE)
 
     # Org nodes: public within the toolkit; delegation set by the parent's security admin (R2).
-    add("secadmin", "parent", "node", ["delegation"], "write", "R2/R5: assigns org scope")
-    add("users", "-", "node", ["entry", "identity", "delegation", "rest"], "read",
-        "the tree is not confidential")
+    add("secadmin", "parent", "node", ["delegation", "formref"], "write",
+        "R2/R5: assigns org scope, on a delegation form")
+    add("users", "-", "node", ["entry", "objectclass", "names", "delegation", "formref", "rest"],
+        "read", "the tree is not confidential")
     return r
 
 
@@ -240,15 +345,18 @@ OPERATIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "grant": (("person",), "grants", "write"),
     "change_status": (("person", "admin"), "status", "write"),
     "reset_password": (("person", "admin"), "password", "write"),
-    "change_info": (("person", "admin"), "identity", "write"),
-    "read_private": (("person", "admin"), "private", "read"),
+    "change_info": (("person", "admin"), "names", "write"),
+    "read_private": (("person", "admin"), "idnumber", "read"),
     "delegate": (("node",), "delegation", "write"),
     "delete": (("person", "admin", "node", "people", "admins", "form"), "entry", "delete"),
     "record_form": (("forms",), "children", "add"),
+    "act_on_form": (("form",), "recordstate", "write"),
     "reset_factor": (("person", "admin"), "otpsecret", "delete"),
     "apply_cert": (("certs",), "children", "add"),
     "create_service": (("services",), "children", "add"),
+    "change_service": (("service",), "status", "write"),
     "revoke_cert": (("cert",), "recordstate", "write"),
+    "confirm_first_login": (("admin",), "confirm", "write"),
 }
 _LEVELS = {"none": 0, "disclose": 1, "auth": 2, "compare": 3, "search": 4, "read": 5, "add": 6,
            "delete": 7, "write": 8, "=wx": 8, "manage": 9}
@@ -274,13 +382,14 @@ def target_kind(dn: str) -> tuple[str, str, str] | None:
 
 def allowed(role: str | None, relations: set[str], kind: str, operation: str) -> bool:
     """Does the table let an admin holding `role`, related to the target by `relations`, do
-    `operation` on a target of `kind`? A rule that depends on the target's state (`when`) counts
-    here; the domain checks that state itself, with its own words, and slapd checks it again."""
+    `operation` on a target of `kind` (through the toolkit)? A rule that depends on the target's
+    state (`when`) counts here; the domain checks that state itself, with its own words, and
+    slapd checks it again."""
     kinds, group, need = OPERATIONS[operation]
     if kind not in kinds:
         return False
     for rule in RULES:
-        if rule.target != kind or rule.group != group:
+        if rule.target != kind or rule.group != group or rule.value is not None:
             continue
         if rule.who == "self" and "self" in relations and _grants(rule.access, need):
             return True

@@ -10,11 +10,12 @@ import secrets
 from dataclasses import dataclass
 
 from idm import actor as actors
-from idm import org
+from idm import forms, org
 from idm.actor import Actor
 from idm.directory import names
 from idm.directory.session import Session
 from idm.errors import InvalidInput
+from idm.permissions import SELFSERVICE
 from idm.server.render import service_policy_dn
 
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
@@ -31,15 +32,18 @@ def create(session: Session, actor: Actor, unit: str, name: str, form: str,
     if not (2 <= len(name) <= 64 and name[0].isalpha() and all(c in NAME_CHARS for c in name)):
         raise InvalidInput(f"服务账号名“{name}”无效：小写字母开头，仅含 a-z 0-9 -",
                            f"service name {name!r} is invalid: a-z, 0-9 and -, starting with a letter")
-    if not form.strip():
-        raise InvalidInput("创建服务账号须注明申请单编号", "a service account names the form it rests on")
     node = org.find(session, unit)
     container = names.child_dn("ou", "services", node.dn)
     actors.require(session, actor, "create_service", container)
+    registration = forms.expect(session, form, "service", unit_dn=node.dn)
+    if registration.data.service_name != name:
+        raise forms.mismatch(registration, "服务账号名 service_name", registration.data.service_name, name)
+    form = registration.form_id
     dn = names.child_dn("cn", name, container)
     session.add(dn, {"objectClass": ["idmServiceAccount"], "cn": [name], "idmStatus": ["active"],
                      "description": [description or f"下游系统 {name}"], "idmFormRef": [form],
                      "pwdPolicySubentry": [service_policy_dn(session.suffix)]})
     secret = secrets.token_urlsafe(32)
-    session.set_password(dn, secret)
+    session.through(SELFSERVICE).set_password(dn, secret)
+    forms.record_step(session, actor, registration, "create", dn, final=True)
     return ServiceAccount(dn, secret)

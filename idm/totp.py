@@ -17,6 +17,7 @@ import base64
 import io
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import ldap
 import pyotp
@@ -29,6 +30,15 @@ from idm.server.render import totp_params_dn
 PERIOD = 30
 WINDOW = 1  # steps of tolerance either side, for clock drift
 ISSUER = "教育管理信息系统"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """Wrong codes allowed before the factor locks, and for how long it stays locked: by
+    default the password policy's own numbers (mlps3: 5 and 15 minutes)."""
+
+    failures: int = 5
+    seconds: int = 900
 
 
 @dataclass(frozen=True)
@@ -52,20 +62,36 @@ def begin_uri(secret: str, uid: str) -> str:
     return str(pyotp.TOTP(secret).provisioning_uri(name=uid, issuer_name=ISSUER))
 
 
-def _state(service: Session, dn: str) -> tuple[bytes | None, int | None, bool]:
-    """(secret, last accepted step, has the token class) as the service account sees them."""
+@dataclass(frozen=True)
+class TokenState:
+    secret: bytes | None
+    last_step: int | None
+    has_class: bool
+    failures: int
+    last_failure: datetime | None
+
+
+def _state(service: Session, dn: str) -> TokenState:
+    """The token as the service account sees it (raw: the secret is bytes)."""
     found = service.search_raw(dn, "(objectClass=*)", scope=ldap.SCOPE_BASE)
     if not found:
         raise NotFound("找不到账号", f"no account {dn}")
     attrs = {k.lower(): v for k, v in found[0][1].items()}
-    secret = attrs.get("oathsecret", [None])[0]
-    last = attrs.get("oathtotplasttimestep", [None])[0]
+
+    def one(name: str) -> bytes | None:
+        return attrs.get(name, [None])[0]
+
+    last, failures, failed_at = one("oathtotplasttimestep"), one("oathfailurecount"), one("oathlastfailure")
     classes = {v.decode().lower() for v in attrs.get("objectclass", [])}
-    return secret, int(last) if last is not None else None, "oathtotptoken" in classes
+    return TokenState(
+        secret=one("oathsecret"), last_step=int(last) if last is not None else None,
+        has_class="oathtotptoken" in classes, failures=int(failures) if failures is not None else 0,
+        last_failure=datetime.strptime(failed_at.decode(), "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+        if failed_at else None)
 
 
 def enrolled(service: Session, dn: str) -> bool:
-    return _state(service, dn)[0] is not None
+    return _state(service, dn).secret is not None
 
 
 def _matching_step(secret: bytes, code: str, now: float | None = None) -> int | None:
@@ -85,37 +111,74 @@ def confirm(service: Session, dn: str, enrolment: Enrolment, code: str) -> None:
     step = _matching_step(secret, code)
     if step is None:
         raise InvalidInput("验证码不正确，请核对手机时间后重试", "the code is wrong; check the phone's clock")
-    _, _, has_class = _state(service, dn)
     mods: list[tuple[int, str, list[bytes] | None]] = []
-    if not has_class:
+    if not _state(service, dn).has_class:
         mods.append((ldap.MOD_ADD, "objectClass", [b"oathTOTPToken"]))
     mods += [(ldap.MOD_REPLACE, "oathSecret", [secret]),
              (ldap.MOD_REPLACE, "oathTOTPParams", [totp_params_dn(service.suffix).encode()]),
-             (ldap.MOD_REPLACE, "oathTOTPLastTimeStep", [str(step).encode()])]
+             (ldap.MOD_REPLACE, "oathTOTPLastTimeStep", [str(step).encode()]),
+             (ldap.MOD_REPLACE, "oathFailureCount", None), (ldap.MOD_REPLACE, "oathLastFailure", None)]
     service.modify_raw(dn, mods)
 
 
-def verify(service: Session, dn: str, code: str) -> bool:
-    """True once per code: a replay, a stale code or a lost race is False."""
-    secret, last, _ = _state(service, dn)
-    if secret is None:
-        return False
-    step = _matching_step(secret, code)
-    if step is None or (last is not None and step <= last):
-        return False
+OK, WRONG, LOCKED = "ok", "wrong", "locked"
+
+
+def locked(state: TokenState, limit: Limit, at: datetime) -> bool:
+    return (limit.failures > 0 and state.failures >= limit.failures and state.last_failure is not None
+            and (at - state.last_failure).total_seconds() < limit.seconds)
+
+
+def verify(service: Session, dn: str, code: str, limit: Limit | None = None) -> str:
+    """OK once per code; WRONG for a wrong, stale, replayed or lost-race code; LOCKED after too
+    many wrong codes (counted on the account, so every worker and host sees them), until the
+    lock period has passed or the system admin resets the factor."""
+    limit = limit or Limit()
+    state = _state(service, dn)
+    at = datetime.now(UTC)
+    if state.secret is None:
+        return WRONG
+    if locked(state, limit, at):
+        return LOCKED
+    step = _matching_step(state.secret, code)
+    if step is None or (state.last_step is not None and step <= state.last_step):
+        return LOCKED if _count_failure(service, dn, limit, at) else WRONG
     new = [str(step).encode()]
     mods: list[tuple[int, str, list[bytes] | None]] = [(ldap.MOD_ADD, "oathTOTPLastTimeStep", new)]
-    if last is not None:
-        mods.insert(0, (ldap.MOD_DELETE, "oathTOTPLastTimeStep", [str(last).encode()]))
+    if state.last_step is not None:
+        mods.insert(0, (ldap.MOD_DELETE, "oathTOTPLastTimeStep", [str(state.last_step).encode()]))
+    mods += [(ldap.MOD_REPLACE, "oathFailureCount", None), (ldap.MOD_REPLACE, "oathLastLogin",
+                                                            [at.strftime("%Y%m%d%H%M%SZ").encode()])]
     try:
         service.modify_raw(dn, mods)
     except (ConstraintViolation, NotFound):
-        return False  # another submission took this step first
-    return True
+        return WRONG  # another submission took this step first
+    return OK
+
+
+def _count_failure(service: Session, dn: str, limit: Limit, at: datetime) -> bool:
+    """One more wrong code, by compare-and-swap so concurrent failures all count; a count from
+    before the last lock period starts again. True when this failure locks the factor."""
+    for _ in range(5):
+        state = _state(service, dn)
+        stale = state.last_failure is None or (at - state.last_failure).total_seconds() >= limit.seconds
+        count = 1 if stale else state.failures + 1
+        mods: list[tuple[int, str, list[bytes] | None]] = []
+        if state.failures:
+            mods.append((ldap.MOD_DELETE, "oathFailureCount", [str(state.failures).encode()]))
+        mods += [(ldap.MOD_ADD, "oathFailureCount", [str(count).encode()]),
+                 (ldap.MOD_REPLACE, "oathLastFailure", [at.strftime("%Y%m%d%H%M%SZ").encode()])]
+        try:
+            service.modify_raw(dn, mods)
+        except (ConstraintViolation, NotFound):
+            continue
+        return limit.failures > 0 and count >= limit.failures
+    return False
 
 
 def remove(session: Session, dn: str) -> None:
-    """A lost factor (the system admin, with a change form): the secret goes, the account stays."""
+    """A lost factor (the system admin, with a change form): the secret goes, the account stays;
+    its state (last step, failures) goes with it through the lookup account at re-enrolment."""
     session.modify_raw(dn, [(ldap.MOD_DELETE, "oathSecret", None)])
 
 

@@ -1,92 +1,26 @@
 """Commands an admin runs as themself (`--as UID`): users, admins, grants, delegation, legacy.
 
-The CLI binds as the admin with the admin's own password (prompt, --password-file or
-IDM_PASSWORD), so slapd's access rules and its write log see that admin and no one else.
+The CLI signs the admin in as the web UI does (password, then the second factor's code; or a
+session kept by `idm login`) and then acts through the writer as that admin, so slapd's access
+rules and its write log see that admin and no one else.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from idm import accounts, delegation, formal, forms, grants, legacy, policy, selfservice
-from idm import actor as actors
+from idm import accounts, delegation, formal, forms, grants, legacy, policy, selfservice, signin
 from idm.accounts import Account
 from idm.actor import Actor
 from idm.bootstrap import write_secret
-from idm.directory import connection, lookup
 from idm.directory.session import Session
-from idm.errors import PermissionDenied
-from idm.person import Person
 from idm.validation import ADMIN_ROLE_ZH, ADMIN_ROLES
 from idm_cli.common import Context, friendly, pass_ctx
-
-
-def _password(password_file: Path | None, prompt: str = "密码 / password") -> str:
-    if password_file is not None:
-        return password_file.read_text(encoding="utf-8").rstrip("\n")
-    if os.environ.get("IDM_PASSWORD"):
-        return os.environ["IDM_PASSWORD"]
-    return str(click.prompt(prompt, hide_input=True))
-
-
-def _dn_for(ctx: Context, as_uid: str) -> str:
-    settings = ctx.settings()
-    if "=" in as_uid:
-        return as_uid
-    return lookup.account_dn(settings.ldap_uri, settings.suffix, ctx.data_dir / "secrets", as_uid)
-
-
-def open_acting(ctx: Context, as_uid: str, password_file: Path | None) -> Session:
-    """A session bound as the admin, refused while a reset password is still unchanged."""
-    settings = ctx.settings()
-    dn = _dn_for(ctx, as_uid)
-    conn, state = connection.bind_with_policy(settings.ldap_uri, dn, _password(password_file))
-    if state.must_change:
-        conn.unbind_s()
-        raise PermissionDenied(
-            "密码已被重置，须先修改：idm password change --as " + as_uid,
-            "your password was reset and must be changed first: idm password change --as " + as_uid)
-    return Session(conn, settings.suffix)
-
-
-def acting(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --as/--password-file and pass an open (session, actor) to the command."""
-
-    @click.option("--as", "as_uid", required=True, envvar="IDM_AS", help="您的登录账号 / your login (or DN)")
-    @click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="file holding your password (else IDM_PASSWORD, else a prompt)")
-    @pass_ctx
-    @friendly
-    def wrapper(ctx: Context, as_uid: str, password_file: Path | None, **kwargs: Any) -> Any:
-        session = open_acting(ctx, as_uid, password_file)
-        with session:
-            return func(session, actors.load(session), **kwargs)
-
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
-    return wrapper
-
-
-def person_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    for opt in reversed([
-        click.option("--name", required=True, help="姓名 / name"),
-        click.option("--id-number", required=True, help="身份证号 / ID number"),
-        click.option("--mobile", required=True, help="手机 / mobile"),
-        click.option("--email", default=None, help="电子邮箱 / email"),
-        click.option("--office-phone", default=None, help="办公电话 / office phone"),
-    ]):
-        func = opt(func)
-    return func
-
-
-def _person(kw: dict[str, Any]) -> Person:
-    return Person.checked(kw.pop("name"), kw.pop("id_number"), kw.pop("mobile"),
-                          kw.pop("email"), kw.pop("office_phone"))
+from idm_cli.signin_cmds import _address, _code, _password, acting
 
 
 def _print_account(a: Account) -> None:
@@ -244,21 +178,27 @@ def admin_set_role(session: Session, actor: Actor, uid: str, role: str, form_id:
 
 
 @admin.command("first-login")
+@click.option("--report", is_flag=True, help="报告不一致之处 / report what does not match")
 @acting
-def admin_first_login(session: Session, actor: Actor) -> None:
+def admin_first_login(session: Session, actor: Actor, report: bool) -> None:
     """首次登录核对：角色与范围对照注册申请单（R13）/ your role and scope next to your form."""
     account, form = formal.first_login_view(session, accounts.get(session, actor.dn))
     _print_account(account)
-    if form is None:
-        click.echo("没有找到注册申请单 / no registration form found")
-        return
-    d = form.data
-    click.echo(f"申请单 form:      {form.form_id} ({forms.STATUS_ZH.get(form.status, form.status)})")
-    click.echo(f"申请角色 role:    {ADMIN_ROLE_ZH.get(d.role or '', '-')} {d.role or ''}")
-    click.echo(f"申请单位 unit:    {d.unit}")
-    same = account.role == d.role and (account.scope or "").lower() == account.node_dn.lower()
-    click.echo("一致 / matches" if same else "不一致，请联系上级用户管理部门 / MISMATCH: contact your "
-               "parent department")
+    if form is not None:
+        d = form.data
+        click.echo(f"申请单 form:      {form.form_id} ({forms.STATUS_ZH.get(form.status, form.status)})")
+        click.echo(f"申请角色 role:    {ADMIN_ROLE_ZH.get(d.role or '', '-')} {d.role or ''}")
+        click.echo(f"申请单位 unit:    {d.unit}")
+    wrong = formal.first_login_mismatches(session, account, form)
+    if not wrong:
+        click.echo("一致 / matches")
+    elif report:
+        click.echo("已报告上级用户管理部门 / reported to the parent department: "
+                   + formal.report_first_login_mismatch(session, account))
+    else:
+        for what, mine, theirs in wrong:
+            click.echo(f"不一致 MISMATCH {what}: 账号 {mine} / 申请单 {theirs}")
+        click.echo("请用 --report 报告上级用户管理部门 / report it with --report")
 
 
 @admin.command("list")
@@ -286,10 +226,10 @@ def grant_group() -> None:
 @grant_group.command("add")
 @click.argument("uid")
 @click.argument("grant")
-@click.option("--form", default=None)
+@click.option("--form", required=True, help="授权申请单编号 / the grant request this rests on")
 @acting
-def grant_add(session: Session, actor: Actor, uid: str, grant: str, form: str | None) -> None:
-    """授权 GRANT（系统#角色，如 teacher#viewer）/ grant GRANT (app#role)."""
+def grant_add(session: Session, actor: Actor, uid: str, grant: str, form: str) -> None:
+    """按授权申请单授权 GRANT（系统#角色，如 teacher#viewer）/ grant GRANT (app#role) per its request."""
     grants.add(session, actor, accounts.find(session, uid), grant, form)
     click.echo(f"已授权 / granted: {uid} {grant}")
 
@@ -297,10 +237,10 @@ def grant_add(session: Session, actor: Actor, uid: str, grant: str, form: str | 
 @grant_group.command("remove")
 @click.argument("uid")
 @click.argument("grant")
-@click.option("--form", default=None)
+@click.option("--form", required=True, help="授权申请单编号 / the grant request this rests on")
 @acting
-def grant_remove(session: Session, actor: Actor, uid: str, grant: str, form: str | None) -> None:
-    """撤销授权 / revoke a grant."""
+def grant_remove(session: Session, actor: Actor, uid: str, grant: str, form: str) -> None:
+    """按授权申请单撤销授权 / revoke a grant per its request."""
     grants.remove(session, actor, accounts.find(session, uid), grant, form)
     click.echo(f"已撤销 / revoked: {uid} {grant}")
 
@@ -322,10 +262,10 @@ def grant_list(session: Session, actor: Actor, uid: str | None) -> None:
 @click.command("delegate")
 @click.argument("school")
 @click.option("--undo", is_flag=True, help="撤销委托 / end the delegation")
-@click.option("--form", default=None)
+@click.option("--form", required=True, help="委托管理申请单编号 / the delegation request")
 @acting
-def delegate(session: Session, actor: Actor, school: str, undo: bool, form: str | None) -> None:
-    """学校委托上级管理（上级安全管理员，R2）/ delegate a school to its parent (R2)."""
+def delegate(session: Session, actor: Actor, school: str, undo: bool, form: str) -> None:
+    """按委托管理申请单委托上级管理（上级安全管理员，R2）/ delegate a school to its parent (R2)."""
     changed = delegation.set_delegated(session, actor, school, not undo, form)
     state = "已撤销委托 / delegation ended" if undo else "已委托上级管理 / delegated to its parent"
     click.echo(state if changed else "未改变 / unchanged")
@@ -337,24 +277,27 @@ def password_group() -> None:
 
 
 @password_group.command("change")
-@click.option("--as", "as_uid", required=True, help="您的登录账号 / your login (or DN)")
+@click.option("--as", "as_uid", required=True, help="您的登录账号 / your login")
 @click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--new-password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--code", default=None, help="动态验证码（已启用时）/ your second factor's code")
 @pass_ctx
 @friendly
 def password_change(ctx: Context, as_uid: str, password_file: Path | None,
-                    new_password_file: Path | None) -> None:
-    """修改本人密码（首次登录须修改）/ change your own password (required after a reset)."""
+                    new_password_file: Path | None, code: str | None) -> None:
+    """修改本人密码（首次登录须修改；已启用动态验证码的须先验证）/ change your own password."""
     settings = ctx.settings()
-    dn = _dn_for(ctx, as_uid)
     old = _password(password_file, "当前密码 / current password")
+    progress = signin.authenticate(settings, as_uid, old, _address())
+    if progress.stage == signin.FACTOR:  # the factor first, as on the web
+        progress = signin.check_factor(settings, progress, _code(code)() or "", _address())
     if new_password_file is not None:
         new = new_password_file.read_text(encoding="utf-8").rstrip("\n")
     else:
         new = str(click.prompt("新密码 / new password", hide_input=True, confirmation_prompt=True))
     profile = policy.PROFILES[settings.password_profile]
-    selfservice.change_password(settings.ldap_uri, settings.suffix, ctx.data_dir / "secrets", dn, old, new,
-                                profile)
+    selfservice.change_password(settings.ldap_uri, settings.suffix, settings.secrets_dir, progress.dn,
+                                old, new, profile)
     click.echo("密码已修改 / password changed")
 
 
@@ -378,12 +321,13 @@ def legacy_import(ctx: Context, file: Path) -> None:
 
 @legacy_group.command("convert")
 @click.argument("uid")
-@person_options
-@click.option("--form", default=None)
+@click.option("--form", required=True,
+              help="业务用户注册申请单编号（其登录账号为该岗位账号）/ the business registration "
+                   "form naming it")
 @acting
-def legacy_convert(session: Session, actor: Actor, uid: str, form: str | None, **kw: Any) -> None:
-    """把岗位账号绑定到实名人员（系统管理员）/ bind a verified person to a post account."""
-    password = legacy.convert(session, actor, accounts.find(session, uid), _person(kw), form)
+def legacy_convert(session: Session, actor: Actor, uid: str, form: str) -> None:
+    """按注册申请单把岗位账号绑定到实名人员（系统管理员）/ bind the form's person to a post account."""
+    password = legacy.convert(session, actor, accounts.find(session, uid), form)
     click.echo(f"已转化 / converted: {uid}")
     _hand_over(password, None)
 
@@ -405,8 +349,9 @@ def register(cli: click.Group) -> None:
     from idm_cli.audit_cmds import audit_group
     from idm_cli.ca_cmds import ca_group, cert_group, service_group
     from idm_cli.form_cmds import form_group
+    from idm_cli.signin_cmds import login, logout
     from idm_cli.web_cmds import web_group
 
     for command in (user, admin, grant_group, delegate, password_group, legacy_group, form_group,
-                    audit_group, web_group, ca_group, cert_group, service_group):
+                    audit_group, web_group, ca_group, cert_group, service_group, login, logout):
         cli.add_command(command)

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from idm import form_pdf, forms, org
+from idm import form_fields, form_pdf, forms, org
 from idm.actor import Actor
 from idm.directory.session import Session
 from idm.errors import InvalidInput
 from idm.validation import ADMIN_ROLE_ZH
-from idm_cli.acting import acting, open_acting
 from idm_cli.common import Context, friendly, pass_ctx
+from idm_cli.signin_cmds import acting, open_acting
 
 
 @click.group("form")
@@ -21,27 +21,17 @@ def form_group() -> None:
     """申请单（用户注册/变更的唯一依据，R10-R12）/ request forms, the basis of every admin action."""
 
 
-def _load(path: Path) -> forms.FormData:
+def _load(path: Path) -> form_fields.FormData:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"{path}: 不是 UTF-8 的 JSON：{exc}", f"{path}: not UTF-8 JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"{path}: 应为 JSON 对象", f"{path}: must be a JSON object")
-    known = set(forms.FormData.__dataclass_fields__)
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise InvalidInput(f"{path}: 未知字段 {unknown}", f"{path}: unknown fields {unknown}")
-    try:
-        address = forms.Address(**raw.pop("address", {}))
-        return forms.FormData(**raw, address=address)
-    except TypeError as exc:
-        raise InvalidInput(f"{path}: 字段不全：{exc}", f"{path}: missing fields: {exc}") from None
+    return form_fields.from_dict(raw, str(path))
 
 
 def _print(form: forms.Form) -> None:
     d = form.data
-    kind = "注册申请单 registration" if d.kind == "registration" else "变更申请单 change"
+    kind = f"{form_fields.KINDS.get(d.kind, d.kind)} {d.kind}"
     click.echo(f"编号 id:          {form.form_id}")
     click.echo(f"类型 kind:        {kind}" + (f" / {forms.CHANGE_TYPES[d.change_type]} {d.change_type}"
                                               if d.change_type else ""))
@@ -113,15 +103,16 @@ def form_reject(session: Session, actor: Actor, form_id: str, reason: str) -> No
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--as", "as_uid", envvar="IDM_AS", default=None, help="您的登录账号 / your login")
 @click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--code", default=None, help="动态验证码（已启用时）/ your second factor's code")
 @pass_ctx
 @friendly
 def form_pdf_cmd(ctx: Context, form_id: str | None, blank: str | None, output: Path,
-                 as_uid: str | None, password_file: Path | None) -> None:
+                 as_uid: str | None, password_file: Path | None, code: str | None) -> None:
     """打印申请单 A4 PDF（空白或已填写，带二维码）/ print a form as an A4 PDF (blank or filled)."""
     if blank:
         output.write_bytes(form_pdf.render(blank))
     elif form_id and as_uid:
-        with open_acting(ctx, as_uid, password_file) as session:
+        with open_acting(ctx.settings(), as_uid, password_file, code) as session:
             form = forms.get(session, form_id)
             unit = org.find(session, form.data.unit).name
         output.write_bytes(form_pdf.render(form.data.kind, form, unit))

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import click
 
+from idm import sessions
 from idm.errors import ServerError
 from idm_cli.common import Context, friendly, pass_ctx
+from webui.ratelimit_store import SqliteStorage
 
 
 def _pid_file(ctx: Context) -> Path:
@@ -43,13 +45,16 @@ def web_group() -> None:
 @friendly
 def web_start(ctx: Context, bind: str, workers: int, insecure_cookies: bool) -> None:
     """启动 Web 界面 / start the web UI in the background."""
-    ctx.settings()  # the data folder must be initialised
+    settings = ctx.settings()  # the data folder must be initialised
     if _running(ctx):
         click.echo(f"已在运行 / already running: http://{bind}/")
         return
     env = {**os.environ, "IDM_DATA_DIR": str(ctx.data_dir)}
     if insecure_cookies:
         env["IDM_WEB_INSECURE_COOKIES"] = "1"
+    # shared files made once, here, before any worker: workers never race to create them
+    sessions.prepare(settings.sessions_db)
+    SqliteStorage(f"idmsqlite://{settings.data_dir / 'webui-limits.sqlite'}")
     log = ctx.data_dir / "log" / "web.log"
     gunicorn = Path(sys.executable).with_name("gunicorn")
     subprocess.run([str(gunicorn), "--daemon", "--pid", str(_pid_file(ctx)), "--bind", bind,

@@ -107,3 +107,46 @@ def web_app(world, name: str, profile: str | None = None):  # type: ignore[no-un
     with app.test_request_context():
         limiter.reset()
     return app
+
+
+def totp_code(secret_b32: str, steps_ahead: int = 0) -> str:
+    import time
+
+    import pyotp
+
+    return str(pyotp.TOTP(secret_b32).at((int(time.time()) // 30 + steps_ahead) * 30))
+
+
+def enrol_factor(settings: Settings, dn: str) -> str:
+    """Enrol a second factor for an account, as the web UI's enrolment page does; its secret."""
+    from idm import totp
+    from idm.directory import lookup
+
+    enrolment = totp.begin("t")
+    with lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir) as service:
+        totp.confirm(service, dn, enrolment, totp_code(enrolment.secret))
+    return enrolment.secret
+
+
+@pytest.fixture(scope="session")
+def cli_admins(world, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Hohhot's three admins as the CLI has them: accounts `cli.<role>` with an enrolled second
+    factor (mlps3 requires one), each signed in once with `idm login`; the kept sessions live in a
+    temporary folder. Maps role -> uid."""
+    import os
+
+    from tests import world as w
+
+    os.environ["IDM_SESSION_DIR"] = str(tmp_path_factory.mktemp("cli-sessions"))
+    password = tmp_path_factory.mktemp("cli-password") / "password"
+    password.write_text(w.PASSWORD, encoding="utf-8")
+    uids = {}
+    for role in ("sysadmin", "secadmin", "auditor"):
+        with ops(world.settings) as session:
+            dn = w.make_admin(session, world.nodes["own"], f"cli.{role}", role)
+        secret = enrol_factor(world.settings, dn)
+        result = run_cli(world.settings, "login", "--as", f"cli.{role}", "--password-file", str(password),
+                         "--code", totp_code(secret, 1))
+        assert result.exit_code == 0, result.output
+        uids[role] = f"cli.{role}"
+    return uids

@@ -10,10 +10,9 @@ import subprocess
 import ldap
 import pytest
 
-from idm import accounts, audit, grants, seal
+from idm import accounts, audit, formal, grants, seal, signin
 from idm.config import Settings
 from idm.errors import PermissionDenied
-from idm.person import Person
 from tests import world as w
 from tests.conftest import ops, run_cli
 
@@ -21,25 +20,29 @@ from tests.conftest import ops, run_cli
 @pytest.fixture(scope="module")
 def activity(world: w.World) -> dict[str, str]:
     """Some work by Hohhot's admins, a refused attempt, and work by another city's admin."""
+    registration = world.form("registration", world.nodes["own"], name="审计甲", id_number=w.id_number(611),
+                              mobile="13900000611")
     session, actor = world.session("sysadmin")
     with session:
-        created = accounts.create_business_user(session, actor, w.CITY,
-                                                Person.checked("审计甲", w.id_number(611), "13900000611"),
-                                                form="F-AUDIT-1")
+        created = formal.create_business_user(session, actor, registration)
         target = accounts.get(session, created.dn)
+    grant_form = world.form_about("grant", created.dn, grants_add=["teacher#viewer"])
+    session, actor = world.session("sysadmin")
+    with session:
         with pytest.raises(PermissionDenied):
-            grants.add(session, actor, target, "teacher#viewer")  # Python refuses before slapd
+            grants.add(session, actor, target, "teacher#viewer", grant_form)  # Python refuses first
+        with pytest.raises(PermissionDenied):  # slapd refuses too; the log keeps the attempt
+            session.modify(created.dn, [(ldap.MOD_ADD, "idmGrant", ["teacher#viewer"])])
     raw = world.raw("sysadmin")
-    with pytest.raises(ldap.INSUFFICIENT_ACCESS):  # slapd refuses; the log keeps the attempt
+    with pytest.raises(ldap.INSUFFICIENT_ACCESS):  # its own bind writes nothing; logged as well
         raw.modify_s(created.dn, [(ldap.MOD_ADD, "idmGrant", [b"teacher#viewer"])])
     with ops(world.settings) as session:
         other = w.make_admin(session, f"ou=150200,ou=150000,{world.settings.suffix}", "bt.sys", "sysadmin")
-    conn = ldap.initialize(world.settings.ldap_uri)
-    conn.simple_bind_s(other, w.PASSWORD)
     elsewhere = f"uid=bt.user1,ou=people,ou=150200,ou=150000,{world.settings.suffix}"
-    conn.add_s(elsewhere, [("objectClass", [b"idmBusinessAccount"]), ("uid", [b"bt.user1"]),
-                           ("cn", [b"x"]), ("sn", [b"x"]), ("idmStatus", [b"active"])])
-    return {"created": created.dn, "elsewhere": elsewhere, "other_admin": other}
+    with signin.admin_session(world.settings, other) as session:
+        session.add(elsewhere, {"objectClass": ["idmBusinessAccount"], "uid": ["bt.user1"], "cn": ["x"],
+                                "sn": ["x"], "idmStatus": ["active"], "idmFormRef": ["F-ELSEWHERE"]})
+    return {"created": created.dn, "elsewhere": elsewhere, "other_admin": other, "form": registration}
 
 
 def auditor_ops(world: w.World) -> list[audit.Operation]:
@@ -53,7 +56,7 @@ def test_the_auditor_sees_its_levels_admins_including_refusals(
 ) -> None:
     seen = auditor_ops(world)
     created = [op for op in seen if op.target.lower() == activity["created"].lower()]
-    assert any(op.kind == "add" and op.ok and op.form == "F-AUDIT-1" for op in created)
+    assert any(op.kind == "add" and op.ok and op.form == activity["form"] for op in created)
     assert any(op.kind == "modify" and op.result == "50" for op in created)
     assert all(op.actor.lower().endswith(f"ou=admins,{world.nodes['own']}".lower()) for op in seen)
     assert not any(op.target.lower() == activity["elsewhere"].lower() for op in seen)
@@ -86,16 +89,15 @@ def test_nobody_but_slapd_writes_the_log(world: w.World, activity: dict[str, str
 
 
 def test_csv_export_is_safe_against_formula_injection(world: w.World, activity: dict[str, str],
-                                                       monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+                                                       cli_admins: dict[str, str], tmp_path) -> None:  # type: ignore[no-untyped-def]
     evil = audit.Operation("20261127000000Z", "=cmd|' /C calc'!A0", "add", "+1+1", "0", "@SUM(A1)", "-2")
     text = audit.to_csv([evil])
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[1][1].startswith("'=") and rows[1][3].startswith("'+") and rows[1][5].startswith("'@")
     assert rows[1][6] == "'-2"
-    monkeypatch.setenv("IDM_PASSWORD", w.PASSWORD)
     out = tmp_path / "audit.csv"
-    result = run_cli(world.settings, "audit", "list", "--as", "m.auditor", "--result", "failed",
+    result = run_cli(world.settings, "audit", "list", "--as", cli_admins["auditor"], "--result", "failed",
                      "--csv", str(out))
     assert result.exit_code == 0, result.output
     exported = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8").lstrip("\ufeff"))))

@@ -13,9 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from idm import accounts, ca, certs, formal, forms
+from idm import accounts, ca, certs, formal
 from idm.errors import InvalidInput, PermissionDenied
-from idm.forms import FormData
 from tests import world as w
 from tests.conftest import ops, run_cli
 
@@ -55,20 +54,19 @@ def test_issue_publish_disable_revokes_and_restore_does_not_bring_it_back(
     world: w.World, issuer: ca.Issuer, tmp_path: Path
 ) -> None:
     account = granted_user(world)
+    application = world.form_about("cert", account.dn)
     session, actor = world.session("secadmin")
     with session:
-        record, cert = certs.issue_from_csr(session, actor, issuer, account, csr(account), "F-CERT-1")
+        record, cert = certs.issue_from_csr(session, actor, issuer, account, csr(account), application)
     assert record.status == "issued"
     with ops(world.settings) as op_session:
         published = op_session.get_binary(account.dn, "userCertificate;binary")
         assert published == cert.public_bytes(serialization.Encoding.DER)
         assert verify(issuer, cert, ca.crl(issuer, certs.revoked_list(op_session)), tmp_path)
+    disable = world.form_about("change", account.dn, change_type="disable", reason="调离")
     sys_session, sys_actor = world.session("sysadmin")
     with sys_session:
-        form = forms.add(sys_session, sys_actor, FormData(
-            kind="change", change_type="disable", unit=w.CITY, name=account.name,
-            id_number=w.id_number(448), mobile="13900000448", account_uid=account.uid, reason="调离"))
-        formal.disable(sys_session, sys_actor, form.form_id, account)
+        formal.disable(sys_session, sys_actor, disable, account)
     with ops(world.settings) as op_session:
         assert certs.get(op_session, record.dn.split(",")[0][3:]).status == "revoked"
         assert op_session.get_binary(account.dn, "userCertificate;binary") is None
@@ -102,12 +100,20 @@ def test_only_active_authorised_business_users(world: w.World, issuer: ca.Issuer
 
 
 def test_pkcs12_and_the_cli(world: w.World, issuer: ca.Issuer, tmp_path: Path,
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+                            cli_admins: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The security admin issues from the CLI with no CA passphrase of its own: the passphrase
+    stays in the signing service's 0600 file."""
     account = granted_user(world)
-    monkeypatch.setenv("IDM_PASSWORD", w.PASSWORD)
+    monkeypatch.delenv("IDM_CA_PASSPHRASE", raising=False)
+    assert (world.settings.data_dir / "ca" / "passphrase").stat().st_mode & 0o777 == 0o600
+    application = world.form_about("cert", account.dn)
     out = tmp_path / "user.p12"
-    result = run_cli(world.settings, "cert", "issue", account.uid, "--form", "F-P12", "--pkcs12", str(out),
-                     "--as", "m.secadmin")
+    made_up = run_cli(world.settings, "cert", "issue", account.uid, "--form", "NO-SUCH-FORM", "--pkcs12",
+                      str(out), "--as", cli_admins["secadmin"])
+    assert made_up.exit_code == 1 and "NO-SUCH-FORM" in made_up.output and not out.exists()
+    result = run_cli(world.settings, "cert", "issue", account.uid, "--form", application, "--pkcs12",
+                     str(out),
+                     "--as", cli_admins["secadmin"])
     assert result.exit_code == 0, result.output
     assert out.stat().st_mode & 0o777 == 0o600
     password = result.output.split("(shown once): ")[1].strip()

@@ -14,7 +14,7 @@ from idm.config import Settings
 from idm.errors import InvalidInput, NotFound, PermissionDenied
 from idm.person import Person
 from tests import world as w
-from tests.conftest import ops, run_cli, snapshot
+from tests.conftest import enrol_factor, ops, run_cli, snapshot, totp_code
 
 
 @pytest.fixture(scope="module")
@@ -150,26 +150,33 @@ def test_legacy_post_accounts(world: w.World, tmp_path: Path) -> None:
     sec_session, sec = world.session("secadmin")
     with sec_session:
         with pytest.raises(InvalidInput, match="R9"):
-            grants.add(sec_session, sec, before, "teacher#editor")
-    raw = world.raw("secadmin")
-    with pytest.raises(ldap.INSUFFICIENT_ACCESS):
-        raw.modify_s(before.dn, [(ldap.MOD_ADD, "idmGrant", [b"teacher#editor"])])
-    # revoking what a post account already had stays possible (R16)
-    raw.modify_s(f"uid=JS150100_02,ou=people,{world.nodes['own']}",
-                 [(ldap.MOD_DELETE, "idmGrant", [b"teacher#viewer"])])
+            grants.add(sec_session, sec, before, "teacher#editor", "F-not-needed")
+        with pytest.raises(PermissionDenied):  # slapd refuses it even through the writer
+            sec_session.modify(before.dn, [(ldap.MOD_ADD, "idmGrant", ["teacher#editor"])])
+    # revoking what a post account already had stays possible (R16), on a grant request
+    second = f"uid=JS150100_02,ou=people,{world.nodes['own']}"
+    revoke = world.form("grant", world.nodes["own"], account_uid="JS150100_02",
+                        grants_remove=["teacher#viewer"])
+    sec_session, sec = world.session("secadmin")
+    with sec_session:
+        with ops(world.settings) as op_session:
+            post = accounts.get(op_session, second)
+        grants.remove(sec_session, sec, post, "teacher#viewer", revoke)
+    conversion = world.form("registration", world.nodes["own"], account_uid="JS150100_01", name="孙转化",
+                            id_number=w.id_number(888), mobile="13900000008")
     session, actor = world.session("sysadmin")
     with session:
-        password = legacy.convert(session, actor, accounts.find(session, "js150100_01"),
-                                  Person.checked("孙转化", w.id_number(888), "13900000008"))
+        password = legacy.convert(session, actor, accounts.find(session, "js150100_01"), conversion)
     assert password
     with ops(world.settings) as op_session:
         after = accounts.get(op_session, before.dn)
         uuid_after = op_session.conn.search_s(before.dn, ldap.SCOPE_BASE, attrlist=["entryUUID"])[0][1]
     assert after.uid == before.uid and not after.legacy and after.name == "孙转化"
     assert uuid_after == uuid_before
+    grant = world.form_about("grant", after.dn, grants_add=["teacher#editor"])
     sec_session, sec = world.session("secadmin")
     with sec_session:
-        grants.add(sec_session, sec, accounts.find(sec_session, after.uid), "teacher#editor")
+        grants.add(sec_session, sec, accounts.find(sec_session, after.uid), "teacher#editor", grant)
 
 
 def test_admin_accounts_never_hold_grants(world: w.World) -> None:
@@ -180,7 +187,7 @@ def test_admin_accounts_never_hold_grants(world: w.World) -> None:
             session.conn.modify_s(dn, [(ldap.MOD_ADD, "idmGrant", [b"teacher#viewer"])])
     session, actor = world.session("secadmin")
     with session, pytest.raises(InvalidInput, match="R8"):
-        grants.add(session, actor, account, "teacher#viewer")
+        grants.add(session, actor, account, "teacher#viewer", "F-not-needed")
 
 
 def test_a_disabled_admin_can_do_nothing_even_if_its_session_is_open(world: w.World) -> None:
@@ -219,7 +226,7 @@ def test_injection_in_every_field_is_refused_or_inert(world: w.World, value: str
         target = accounts.get(sec_session, world.target("person", "own"))
         before = snapshot(world.settings)
         with pytest.raises(InvalidInput):
-            grants.add(sec_session, sec, target, f"teacher#{value}")
+            grants.add(sec_session, sec, target, f"teacher#{value}", "F-not-needed")
     assert snapshot(world.settings) == before
 
 
@@ -230,32 +237,29 @@ def test_overlong_reason_is_refused(world: w.World) -> None:
         accounts.disable(session, actor, accounts.get(session, dn), "因" * 1025)
 
 
-def test_cli_as_admin_with_bilingual_refusal(
-    world: w.World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_cli_as_admin_with_bilingual_refusal(world: w.World, cli_admins: dict[str, str],
+                                             tmp_path: Path) -> None:
     import json
 
-    monkeypatch.setenv("IDM_PASSWORD", w.PASSWORD)
     form_file = tmp_path / "form.json"
     form_file.write_text(json.dumps({
         "kind": "registration", "unit": "150104", "name": "周管理", "id_number": w.id_number(960),
         "mobile": "13900000011", "role": "secadmin"}, ensure_ascii=False), encoding="utf-8")
-    added = run_cli(world.settings, "form", "add", str(form_file), "--as", "m.sysadmin")
+    sys, sec, aud = cli_admins["sysadmin"], cli_admins["secadmin"], cli_admins["auditor"]
+    added = run_cli(world.settings, "form", "add", str(form_file), "--as", sys)
     assert added.exit_code == 0, added.output
     form_id = added.output.split("recorded: ")[1].strip()
-    created = run_cli(world.settings, "admin", "create", "--form", form_id, "--as", "m.sysadmin",
-                      "--uid", "zhou.yq")
+    created = run_cli(world.settings, "admin", "create", "--form", form_id, "--as", sys, "--uid", "zhou.yq")
     assert created.exit_code == 0, created.output
     assert "one-time password" in created.output
-    role = run_cli(world.settings, "admin", "set-role", "zhou.yq", "secadmin", "--form", form_id,
-                   "--as", "m.secadmin")
+    role = run_cli(world.settings, "admin", "set-role", "zhou.yq", "secadmin", "--form", form_id, "--as", sec)
     assert role.exit_code == 0, role.output
-    no_form = run_cli(world.settings, "user", "disable", "zhou.yq", "--as", "m.sysadmin")
+    no_form = run_cli(world.settings, "user", "disable", "zhou.yq", "--as", sys)
     assert no_form.exit_code == 2 and "--form" in no_form.output
-    refused = run_cli(world.settings, "user", "disable", "zhou.yq", "--form", form_id, "--as", "m.auditor")
+    refused = run_cli(world.settings, "user", "disable", "zhou.yq", "--form", form_id, "--as", aud)
     assert refused.exit_code == 1
-    assert "used once" in refused.output  # the registration form is spent
-    shown = run_cli(world.settings, "user", "show", "zhou.yq", "--as", "m.secadmin")
+    assert "cannot be used again" in refused.output  # the registration form is spent
+    shown = run_cli(world.settings, "user", "show", "zhou.yq", "--as", sec)
     assert "安全管理员" in shown.output and "**********" in shown.output
 
 
@@ -286,7 +290,16 @@ def test_cli_must_change_first_then_works(
     changed = run_cli(settings, "password", "change", "--as", "nmg.sys", "--password-file", str(old),
                       "--new-password-file", str(new))
     assert changed.exit_code == 0, changed.output
-    listed = run_cli(settings, "user", "list", "150000", "--as", "nmg.sys", "--password-file", str(new))
+    unenrolled = run_cli(settings, "user", "list", "150000", "--as", "nmg.sys", "--password-file", str(new))
+    assert unenrolled.exit_code == 1 and "Web" in unenrolled.output  # mlps3: the factor first
+    with ops(settings) as session:
+        dn = accounts.find(session, "nmg.sys").dn
+    secret = enrol_factor(settings, dn)
+    no_code = run_cli(settings, "user", "list", "150000", "--as", "nmg.sys", "--password-file", str(new),
+                      "--code", "000000" if totp_code(secret, 1) != "000000" else "111111")
+    assert no_code.exit_code == 1 and "code" in no_code.output
+    listed = run_cli(settings, "user", "list", "150000", "--as", "nmg.sys", "--password-file", str(new),
+                     "--code", totp_code(secret, 1))
     assert listed.exit_code == 0, listed.output
 
 

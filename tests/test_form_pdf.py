@@ -52,8 +52,7 @@ def test_blank_forms_have_the_fields_and_notes_of_the_originals(world: w.World, 
 
 
 def test_filled_form_text_and_qr_round_trip(world: w.World, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IDM_PASSWORD", w.PASSWORD)
+                                            cli_admins: dict[str, str]) -> None:
     form_file = tmp_path / "form.json"
     form_file.write_text(json.dumps({
         "kind": "registration", "unit": "150102", "name": "阿拉坦·其其格", "id_number": w.id_number(321),
@@ -62,11 +61,11 @@ def test_filled_form_text_and_qr_round_trip(world: w.World, tmp_path: Path,
         "address": {"province": "内蒙古自治区", "city": "呼和浩特市", "district": "新城区",
                     "street": "丁香路5号"},
     }, ensure_ascii=False), encoding="utf-8")
-    added = run_cli(world.settings, "form", "add", str(form_file), "--as", "m.sysadmin")
+    added = run_cli(world.settings, "form", "add", str(form_file), "--as", cli_admins["sysadmin"])
     assert added.exit_code == 0, added.output
     form_id = added.output.split("recorded: ")[1].strip()
     out = tmp_path / "filled.pdf"
-    printed = run_cli(world.settings, "form", "pdf", form_id, "-o", str(out), "--as", "m.sysadmin")
+    printed = run_cli(world.settings, "form", "pdf", form_id, "-o", str(out), "--as", cli_admins["sysadmin"])
     assert printed.exit_code == 0, printed.output
     text = pdf_text(out)
     for value in (form_id, "新城区（150102）", "阿拉坦·其其格", w.id_number(321), "0471-2850003",

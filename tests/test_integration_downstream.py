@@ -31,9 +31,10 @@ def collect_ldap3_sockets() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def service(world: w.World) -> tuple[str, str]:
+    registration = world.form("service", world.nodes["own"], service_name="teacher-mis")
     session, actor = world.session("sysadmin")
     with session:
-        created = services.create(session, actor, w.CITY, "teacher-mis", "F-SVC-1")
+        created = services.create(session, actor, w.CITY, "teacher-mis", registration)
     return created.dn, created.secret
 
 
@@ -91,7 +92,7 @@ def test_nothing_outside_scope_nothing_disabled_no_writes(world: w.World, servic
         assert svc.entries == []
 
 
-def test_only_the_levels_system_admin_creates_them(world: w.World, monkeypatch: pytest.MonkeyPatch,
+def test_only_the_levels_system_admin_creates_them(world: w.World, cli_admins: dict[str, str],
                                                     tmp_path) -> None:  # type: ignore[no-untyped-def]
     session, actor = world.session("secadmin")
     with session, pytest.raises(PermissionDenied):
@@ -99,9 +100,16 @@ def test_only_the_levels_system_admin_creates_them(world: w.World, monkeypatch: 
     session, actor = world.session("sysadmin")
     with session, pytest.raises(PermissionDenied):
         services.create(session, actor, "150200", "sibling-svc", "F")  # a sibling city
-    monkeypatch.setenv("IDM_PASSWORD", w.PASSWORD)
     out = tmp_path / "svc.secret"
+    made_up = run_cli(world.settings, "service", "create", "student-mis", "--scope", w.CITY,
+                      "--form", "NO-SUCH-FORM", "--secret-out", str(out), "--as", cli_admins["sysadmin"])
+    assert made_up.exit_code == 1 and "NO-SUCH-FORM" in made_up.output and not out.exists()
+    other_name = world.form("service", world.nodes["own"], service_name="other-mis")
+    wrong = run_cli(world.settings, "service", "create", "student-mis", "--scope", w.CITY,
+                    "--form", other_name, "--secret-out", str(out), "--as", cli_admins["sysadmin"])
+    assert wrong.exit_code == 1 and "service_name" in wrong.output and not out.exists()
+    registration = world.form("service", world.nodes["own"], service_name="student-mis")
     result = run_cli(world.settings, "service", "create", "student-mis", "--scope", w.CITY,
-                     "--form", "F-SVC-2", "--secret-out", str(out), "--as", "m.sysadmin")
+                     "--form", registration, "--secret-out", str(out), "--as", cli_admins["sysadmin"])
     assert result.exit_code == 0, result.output
     assert out.stat().st_mode & 0o777 == 0o600

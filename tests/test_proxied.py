@@ -1,21 +1,19 @@
-"""Act as the person: the web UI's service account runs each admin operation as the signed-in
-admin by proxied authorization; slapd applies that admin's rules and logs that admin."""
+"""Act as the person: the toolkit's writer runs each admin operation as the signed-in admin by
+proxied authorization; slapd applies that admin's rules and logs that admin."""
 
 from __future__ import annotations
 
 import pytest
 
-from idm import accounts
+from idm import accounts, signin
 from idm import actor as actors
-from idm.directory import lookup
 from idm.errors import NotFound, PermissionDenied
 from tests import world as w
 from tests.conftest import ops
 
 
 def as_admin(world: w.World, role: str):  # type: ignore[no-untyped-def]
-    s = world.settings
-    return lookup.service_session(s.ldap_uri, s.suffix, s.secrets_dir).act_as(world.actors[role])
+    return signin.admin_session(world.settings, world.actors[role])
 
 
 def test_operations_run_with_the_admins_rights_and_are_logged_as_the_admin(world: w.World) -> None:

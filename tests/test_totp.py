@@ -41,12 +41,12 @@ def enrolled_user(world: w.World) -> tuple[str, str]:
 def test_a_code_is_accepted_once(world: w.World) -> None:
     dn, secret = enrolled_user(world)
     with service(world) as s:
-        assert not totp.verify(s, dn, code_at(secret))  # already used to confirm the enrolment
+        assert totp.verify(s, dn, code_at(secret)) == totp.WRONG  # used to confirm the enrolment
         fresh = code_at(secret, 1)
-        assert totp.verify(s, dn, fresh)
-        assert not totp.verify(s, dn, fresh)  # replay
-        assert not totp.verify(s, dn, code_at(secret, -1))  # older than the last accepted
-        assert not totp.verify(s, dn, "12345")
+        assert totp.verify(s, dn, fresh) == totp.OK
+        assert totp.verify(s, dn, fresh) == totp.WRONG  # replay
+        assert totp.verify(s, dn, code_at(secret, -1)) == totp.WRONG  # older than the last accepted
+        assert totp.verify(s, dn, "12345") == totp.WRONG
 
 
 def test_two_concurrent_submissions_of_one_code_exactly_one_wins(world: w.World) -> None:
@@ -58,7 +58,7 @@ def test_two_concurrent_submissions_of_one_code_exactly_one_wins(world: w.World)
     def submit() -> None:
         with service(world) as s:
             barrier.wait()
-            results.append(totp.verify(s, dn, code))
+            results.append(totp.verify(s, dn, code) == totp.OK)
 
     threads = [threading.Thread(target=submit) for _ in range(4)]
     for t in threads:
@@ -73,9 +73,13 @@ def test_secrets_are_unreadable_to_admins_and_removable_by_the_system_admin(worl
     for role in ("sysadmin", "secadmin", "auditor"):
         found = world.raw(role).search_s(dn, ldap.SCOPE_BASE, attrlist=["oathSecret"])
         assert "oathSecret" not in found[0][1], role
-    with pytest.raises(ldap.INSUFFICIENT_ACCESS):
-        world.raw("secadmin").modify_s(dn, [(ldap.MOD_DELETE, "oathSecret", None)])
-    world.raw("sysadmin").modify_s(dn, [(ldap.MOD_DELETE, "oathSecret", None)])
+    for role in ("sysadmin", "secadmin", "auditor"):  # not with their own binds: only on a form
+        with pytest.raises(ldap.INSUFFICIENT_ACCESS):
+            world.raw(role).modify_s(dn, [(ldap.MOD_DELETE, "oathSecret", None)])
+    session, _ = world.session("sysadmin")  # through the writer: removable, never readable
+    with session:
+        assert "oathSecret" not in session.search_raw(dn, "(objectClass=*)", ldap.SCOPE_BASE)[0][1]
+        totp.remove(session, dn)
     with service(world) as s:
         assert not totp.enrolled(s, dn)
 
@@ -98,18 +102,53 @@ def test_the_otp_overlay_requires_password_and_code_on_ldap_binds(world: w.World
     assert base64.b32decode(secret)
 
 
+def test_wrong_codes_are_counted_in_the_directory_and_lock_the_factor(world: w.World) -> None:
+    """Every worker and host sees the count: it lives on the account. After as many wrong codes
+    as the policy allows wrong passwords, even the right code is refused until the lock ends."""
+    dn, secret = enrolled_user(world)
+    limit = totp.Limit(failures=3, seconds=60)
+    with service(world) as s:
+        wrong = "000000" if code_at(secret, 1) != "000000" else "111111"
+        assert [totp.verify(s, dn, wrong, limit) for _ in range(3)] == [totp.WRONG, totp.WRONG, totp.LOCKED]
+        assert totp.verify(s, dn, code_at(secret, 1), limit) == totp.LOCKED
+    with ops(world.settings) as session:
+        entry = session.get(dn, ["oathFailureCount", "oathLastFailure"])
+    assert entry is not None and entry[1]["oathFailureCount"] == ["3"] and entry[1]["oathLastFailure"]
+    with service(world) as s:  # the lock period over: a right code counts again and clears the count
+        assert totp.verify(s, dn, code_at(secret, 1), totp.Limit(failures=3, seconds=0)) == totp.OK
+    with ops(world.settings) as session:
+        entry = session.get(dn, ["oathFailureCount"])
+    assert entry is not None and "oathFailureCount" not in entry[1]
+
+
+def test_concurrent_wrong_codes_all_count(world: w.World) -> None:
+    dn, _ = enrolled_user(world)
+    barrier = threading.Barrier(4)
+
+    def submit() -> None:
+        with service(world) as s:
+            barrier.wait()
+            totp.verify(s, dn, "000000", totp.Limit(failures=10, seconds=60))
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with ops(world.settings) as session:
+        entry = session.get(dn, ["oathFailureCount"])
+    assert entry is not None and entry[1]["oathFailureCount"] == ["4"]
+
+
 def test_a_lost_factor_is_reset_by_the_system_admin_with_a_change_form(world: w.World) -> None:
-    from idm import accounts, formal, forms
-    from idm.forms import FormData
+    from idm import accounts, formal
 
     dn, _ = enrolled_user(world)
     with ops(world.settings) as session:
         account = accounts.get(session, dn)
     session, actor = world.session("sysadmin")
+    form = world.form_about("change", dn, change_type="factor")
     with session:
-        form = forms.add(session, actor, FormData(
-            kind="change", change_type="factor", unit=w.CITY, name=account.name,
-            id_number=w.id_number(7), mobile="13900000000", account_uid=account.uid))
-        formal.reset_factor(session, actor, form.form_id, account)
+        formal.reset_factor(session, actor, form, account)
     with service(world) as s:
         assert not totp.enrolled(s, dn)

@@ -45,10 +45,17 @@ def user(world: w.World) -> tuple[str, str, str]:
     return dn, dn.split(",")[0].split("=")[1], "Cert-User-Passw0rd-1"
 
 
-def apply(app: Flask, uid: str) -> None:
+def apply(app: Flask, uid: str, world: w.World) -> None:
     sec = client_for(app, "m.secadmin", w.PASSWORD)
     token = csrf(sec, f"/admin/account/{uid}")
-    page = sec.post(f"/admin/account/{uid}/apply-cert", data={"csrf_token": token, "form": "F-CERT-WEB"},
+    made_up = sec.post(f"/admin/account/{uid}/apply-cert",
+                       data={"csrf_token": token, "form": "NO-SUCH-FORM-123"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "NO-SUCH-FORM-123" in made_up and "requested" not in made_up  # refused, nothing recorded
+    with ops(world.settings) as session:
+        account_dn = next(dn for dn, _ in session.search(world.settings.suffix, f"(uid={uid})", ["1.1"]))
+    application = world.form_about("cert", account_dn)
+    page = sec.post(f"/admin/account/{uid}/apply-cert", data={"csrf_token": token, "form": application},
                     follow_redirects=True).get_data(as_text=True)
     assert "requested" in page
 
@@ -62,7 +69,7 @@ def pending(client: FlaskClient) -> str:
 
 def test_csr_flow_download_and_verify(world: w.World, app: Flask, tmp_path: Path) -> None:
     dn, uid, password = user(world)
-    apply(app, uid)
+    apply(app, uid, world)
     me = client_for(app, uid, password)
     name = pending(me)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -89,7 +96,7 @@ def test_csr_flow_download_and_verify(world: w.World, app: Flask, tmp_path: Path
 
 def test_pkcs12_once_with_its_password(world: w.World, app: Flask) -> None:
     _, uid, password = user(world)
-    apply(app, uid)
+    apply(app, uid, world)
     me = client_for(app, uid, password)
     name = pending(me)
     page = me.post(f"/certs/{name}/fulfil", data={"csrf_token": csrf(me, "/certs/")})

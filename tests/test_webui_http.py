@@ -125,7 +125,7 @@ def test_disabling_an_account_ends_its_sessions(world: w.World, client: FlaskCli
     response = client.get("/", follow_redirects=True)
     assert "会话已结束" in response.get_data(as_text=True)
     locked = login(client, uid, "Web-Passw0rd-1").get_data(as_text=True)
-    assert "账号已锁定或已停用" in locked
+    assert "账号或密码错误" in locked  # the same words as a wrong password: nothing to learn
 
 
 def test_forced_change_after_reset_then_policy_explained(world: w.World, client: FlaskClient) -> None:

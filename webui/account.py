@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, flash, g, render_template
+from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from idm import accounts, policy, selfservice
+from idm import accounts, policy, selfservice, signin
 from idm.directory import lookup
 from idm.errors import AuthenticationFailed, IdmError, InvalidInput
-from webui.auth import login_required, next_step, signed_in_or_midway, web
+from webui.auth import advance, stages, web
 from webui.forms import PasswordForm
 from webui.i18n import pick
+from webui.security import limiter
 
 bp = Blueprint("account", __name__)
 
@@ -23,7 +24,6 @@ def _profile() -> policy.Profile:
 
 
 @bp.route("/")
-@login_required
 def home() -> Any:
     """Name, unit, grants (business) or role and scope (admin), status, password expiry: read as
     the person (proxied by the self-service account), so it shows exactly what they may see."""
@@ -44,8 +44,11 @@ def home() -> Any:
 
 
 @bp.route("/password", methods=["GET", "POST"])
-@signed_in_or_midway
+@stages(signin.CHANGE, signin.FULL)
+@limiter.limit("10 per minute", methods=["POST"])
 def password() -> Any:
+    """A forced change (one-time, reset or expired password) after the factor, or a voluntary
+    one in a full session: never before the second factor."""
     form = PasswordForm()
     if form.validate_on_submit():
         settings = web().idm
@@ -61,6 +64,8 @@ def password() -> Any:
             flash(pick(err.zh, err.en), "error")
         else:
             flash(_("密码已修改"), "success")
-            return next_step()
+            if g.user.stage == signin.CHANGE:
+                return advance(signin.password_changed(g.user.progress))
+            return redirect(url_for("account.home"))
     return render_template("password.html", form=form, rules=policy.describe(_profile()))
 

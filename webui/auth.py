@@ -1,15 +1,19 @@
-"""Sign-in, sign-out, and the server-side session that every request is checked against."""
+"""Sign-in, sign-out, and the server-side session every request is checked against.
+
+Every route declares the sign-in stages it answers at (`@stages(...)`; undeclared routes need a
+full session). A request at any other stage is sent to the step it still owes, so no route can
+be taken out of order: the password page before the code, the console before enrolment.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from flask import (
     Blueprint,
     Flask,
+    Response,
     current_app,
     flash,
     g,
@@ -21,15 +25,35 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from idm import policy, signin, totp
-from idm.directory import lookup
-from idm.errors import AccountLocked, AuthenticationFailed, IdmError, PasswordExpired
+from idm import signin
+from idm.errors import AuthenticationFailed, IdmError
+from idm.sessions import Record, Store
 from webui.forms import LoginForm
-from webui.security import account_key, limiter
-from webui.sessions import Store, WebSession
+from webui.i18n import pick
+from webui.security import account_key, client_address, limiter
 from webui.settings import WebSettings
 
 bp = Blueprint("auth", __name__)
+PUBLIC = "public"
+SIGNED_IN = (signin.FACTOR, signin.CHANGE, signin.ENROL, signin.FULL)
+STAGE_PAGE = {signin.FACTOR: "mfa.check", signin.CHANGE: "account.password",
+              signin.ENROL: "mfa.enrol", signin.FULL: "account.home"}
+
+
+def stages(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare the stages a route answers at (PUBLIC: also without a session)."""
+    def mark(view: Callable[..., Any]) -> Callable[..., Any]:
+        view.idm_stages = frozenset(allowed)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def declared(endpoint: str | None) -> frozenset[str]:
+    if endpoint is None or endpoint == "static":
+        return frozenset({PUBLIC})
+    view = current_app.view_functions.get(endpoint)
+    return getattr(view, "idm_stages", frozenset({signin.FULL}))
 
 
 def web() -> WebSettings:
@@ -44,93 +68,79 @@ def init(app: Flask, settings: WebSettings) -> None:
     assert settings.sessions_db is not None
     app.extensions["idm_sessions"] = Store(settings.sessions_db)
     app.before_request(load_user)
+    app.before_request(enforce_stage)
+    app.after_request(no_store)
 
 
-def _expired(s: WebSession, settings: WebSettings) -> bool:
-    idle = (settings.idle_minutes_admin if s.admin else settings.idle_minutes_user) * 60
-    now = time.time()
-    return now - s.seen > idle or now - s.created > settings.absolute_hours * 3600
+def _limits(record: Record, settings: WebSettings) -> tuple[int, int]:
+    idle = (settings.idle_minutes_admin if record.admin else settings.idle_minutes_user) * 60
+    return idle, settings.absolute_hours * 3600
 
 
 def load_user() -> None:
-    """g.user is the valid, fully signed-in session, or None. Expired, signed-out or disabled
-    accounts' sessions are dropped here, on the server."""
+    """g.user is this browser's session at whatever stage it has reached, or None. Expired,
+    signed-out or disabled accounts' sessions are dropped here, on the server."""
     g.user = None
-    if request.endpoint in ("auth.healthz", "auth.ca_file"):
+    if PUBLIC in declared(request.endpoint) and request.endpoint != "auth.login":
         return
     sid = session.get("sid")
     if not sid:
         return
-    s = store().get(sid)
+    record = store().get(sid)
     settings = web()
-    if s is None or _expired(s, settings) or not signin.still_active(
-            settings.idm.ldap_uri, settings.idm.suffix, settings.idm.secrets_dir, s.dn):
-        if s is not None:
-            store().delete(s.sid)
+    if (record is None or record.client != "web" or record.expired(*_limits(record, settings))
+            or not signin.still_active(settings.idm, record.dn)):
+        if record is not None:
+            store().delete(record.sid)
         session.clear()
         flash(_("会话已结束，请重新登录"), "info")
         return
-    store().touch(s.sid)
-    g.user = s
+    store().touch(record.sid)
+    g.user = record
 
 
-def signed_in_or_midway(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Pages open between the password and the second factor (password change, the factor)."""
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if g.user is None:
-            return redirect(url_for("auth.login"))
-        return view(*args, **kwargs)
-
-    return wrapped
-
-
-def next_step() -> Any:
-    """After the password (or a forced change): the second factor if due, else home."""
+def enforce_stage() -> Any:
+    allowed = declared(request.endpoint)
+    if PUBLIC in allowed:
+        return None
     if g.user is None:
         return redirect(url_for("auth.login"))
-    if g.user.stage == "full":
-        return redirect(url_for("account.home"))
-    settings = web().idm
-    with lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir) as service:
-        has_factor = totp.enrolled(service, g.user.dn)
-    if has_factor:
-        return redirect(url_for("mfa.check"))
-    if g.user.admin and policy.PROFILES[settings.password_profile].admin_second_factor:
-        return redirect(url_for("mfa.enrol"))
-    finish()
-    return redirect(url_for("account.home"))
+    if g.user.stage not in allowed:
+        return redirect(url_for(STAGE_PAGE[g.user.stage]))
+    return None
 
 
-def finish() -> None:
-    """Both factors done: a new session id for the full session."""
-    g.user = store().rotate(g.user, "full")
+def no_store(response: Response) -> Response:
+    """Nothing a signed-in person sees is kept by a browser or a proxy cache."""
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def advance(progress: signin.Progress) -> Any:
+    """The sign-in proved one more step: a new session id, and on to what is still owed."""
+    g.user = store().advance(g.user, progress)
     session["sid"] = g.user.sid
+    if progress.stage == signin.FULL:
+        signin.finish(web().idm, progress, client_address())
+    return redirect(url_for(STAGE_PAGE[progress.stage]))
 
 
-def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if g.user is None or g.user.stage != "full":
-            return redirect(url_for("auth.login"))
-        return view(*args, **kwargs)
-
-    return wrapped
-
-
-def _start(dn: str, uid: str, admin: bool) -> WebSession:
+def _start(progress: signin.Progress) -> Record:
     """A brand-new session id at sign-in (never reuse one the browser brought)."""
     old = session.get("sid")
     if old:
         store().delete(old)
     session.clear()
-    s = store().create(dn, uid, admin, "password")
-    session["sid"] = s.sid
-    g.user = s
-    return s
+    record = store().create(progress, "web")
+    session["sid"] = record.sid
+    g.user = record
+    return record
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@stages(PUBLIC)
 @limiter.limit("10 per minute", methods=["POST"])
 @limiter.limit("5 per minute", key_func=account_key, methods=["POST"])
 def login() -> Any:
@@ -138,37 +148,35 @@ def login() -> Any:
     if form.validate_on_submit():
         settings = web()
         try:
-            who = signin.authenticate(settings.idm.ldap_uri, settings.idm.suffix, settings.idm.secrets_dir,
-                                      form.uid.data.strip(), form.password.data)
-        except AccountLocked:
-            flash(_("账号已锁定或已停用，请联系本级系统管理员"), "error")
-        except PasswordExpired:
-            flash(_("密码已过期，请联系本级系统管理员重置"), "error")
-        except AuthenticationFailed:
-            flash(_("账号或密码错误"), "error")
+            progress = signin.authenticate(settings.idm, form.uid.data, form.password.data,
+                                           client_address())
+        except AuthenticationFailed as err:
+            flash(pick(err.zh, err.en), "error")
         except IdmError:
             flash(_("目录服务暂不可用，请稍后再试"), "error")
         else:
-            _start(who.dn, who.uid, who.admin)
-            if who.state.must_change:
-                flash(_("密码已被重置，请先修改密码"), "warning")
-                return redirect(url_for("account.password"))
-            if who.state.expires_in:
-                days = max(1, who.state.expires_in // 86400)
-                flash(_("密码将在 %(days)s 天后过期", days=days), "warning")
-            if who.state.grace_left is not None:
-                flash(_("密码已过期，还可登录 %(n)s 次，请立即修改", n=who.state.grace_left), "warning")
-            return next_step()
+            record = _start(progress)
+            if progress.grace_left is not None:
+                flash(_("密码已过期，还可登录 %(n)s 次，请立即修改", n=progress.grace_left), "warning")
+            elif progress.must_change:
+                flash(_("首次登录或密码已被重置、已过期，请先设置新密码"), "warning")
+            elif progress.expires_in:
+                flash(_("密码将在 %(days)s 天后过期", days=max(1, progress.expires_in // 86400)), "warning")
+            if record.stage == signin.FULL:
+                signin.finish(settings.idm, progress, client_address())
+            return redirect(url_for(STAGE_PAGE[record.stage]))
     return render_template("login.html", form=form)
 
 
 @bp.route("/healthz")
+@stages(PUBLIC)
 def healthz() -> Any:
     """For load balancers and the web benchmark's baseline: no directory access."""
     return "ok", 200, {"Content-Type": "text/plain"}
 
 
 @bp.route("/ca/<name>.pem")
+@stages(PUBLIC)
 def ca_file(name: str) -> Any:
     """The issuing chain and the CRL at stable URLs (R19 publication); nothing secret here."""
     files = {"chain": ("issuing.crt.pem", "root.crt.pem"), "crl": ("crl.pem",), "root": ("root.crt.pem",)}
@@ -182,10 +190,11 @@ def ca_file(name: str) -> Any:
 
 
 @bp.route("/logout", methods=["POST"])
+@stages(*SIGNED_IN)
 def logout() -> Any:
-    sid = session.get("sid")
-    if sid:
-        store().delete(sid)
+    if g.user is not None:
+        store().delete(g.user.sid)
+        signin.sign_out(web().idm, g.user.dn, client_address())
     session.clear()
     flash(_("已退出"), "info")
     return redirect(url_for("auth.login"))

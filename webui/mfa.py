@@ -1,5 +1,6 @@
 """The second factor: a code at sign-in, and enrolment with a QR code (mandatory for admins
-under the mlps3 profile, optional for business users)."""
+under the mlps3 profile, optional for business users). A factor, once enrolled, is proven at
+every sign-in and replaced only with the password and its current code."""
 
 from __future__ import annotations
 
@@ -9,21 +10,30 @@ from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
-from idm import totp
+from idm import signin, totp
 from idm.directory import lookup
-from idm.errors import InvalidInput
-from webui.auth import finish, signed_in_or_midway, store, web
+from idm.errors import AuthenticationFailed, InvalidInput
+from webui.auth import advance, stages, store, web
 from webui.i18n import pick
+from webui.security import client_address, limiter
 
 bp = Blueprint("mfa", __name__, url_prefix="/mfa")
+SIX_DIGITS = [DataRequired(), Length(min=6, max=6), Regexp(r"^[0-9]{6}$", message=_l("验证码为 6 位数字"))]
 
 
 class CodeForm(FlaskForm):  # type: ignore[misc]
-    code = StringField(_l("动态验证码"), validators=[DataRequired(), Length(min=6, max=6),
-                                                   Regexp(r"^[0-9]{6}$", message=_l("验证码为 6 位数字"))])
+    code = StringField(_l("动态验证码"), validators=SIX_DIGITS)
+
+
+class ReplaceForm(FlaskForm):  # type: ignore[misc]
+    """Replacing an enrolled factor: the password and the old app's code, then the new one's."""
+
+    password = PasswordField(_l("当前密码"), validators=[DataRequired(), Length(max=128)])
+    current = StringField(_l("原验证器当前的验证码"), validators=SIX_DIGITS)
+    code = StringField(_l("新验证器显示的验证码"), validators=SIX_DIGITS)
 
 
 def _service():  # type: ignore[no-untyped-def]
@@ -32,45 +42,52 @@ def _service():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/", methods=["GET", "POST"])
-@signed_in_or_midway
+@stages(signin.FACTOR)
+@limiter.limit("10 per minute", methods=["POST"])
 def check() -> Any:
-    if g.user.stage == "full":
-        return redirect(url_for("account.home"))
     form = CodeForm()
     if form.validate_on_submit():
-        with _service() as service:
-            ok = totp.verify(service, g.user.dn, form.code.data)
-        if ok:
-            finish()
-            return redirect(url_for("account.home"))
-        flash(_("验证码不正确或已使用"), "error")
+        try:
+            progress = signin.check_factor(web().idm, g.user.progress, form.code.data, client_address())
+        except AuthenticationFailed as err:
+            flash(pick(err.zh, err.en), "error")
+        else:
+            return advance(progress)
     return render_template("mfa.html", form=form)
 
 
-@bp.route("/enrol", methods=["GET", "POST"])
-@signed_in_or_midway
-def enrol() -> Any:
-    if g.user.stage != "full":
-        with _service() as service:
-            if totp.enrolled(service, g.user.dn):  # a second factor is proven, not replaced
-                return redirect(url_for("mfa.check"))
-    form = CodeForm()
+def _pending() -> str:
+    """The secret being enrolled, kept on the server between showing it and confirming it."""
     pending = store().pending(g.user.sid)
-    if form.validate_on_submit() and pending:
-        enrolment = totp.Enrolment(pending, "")
+    if not pending:
+        pending = totp.begin(g.user.uid).secret
+        store().set_pending(g.user.sid, pending)
+    return pending
+
+
+@bp.route("/enrol", methods=["GET", "POST"])
+@stages(signin.ENROL, signin.FULL)
+@limiter.limit("10 per minute", methods=["POST"])
+def enrol() -> Any:
+    with _service() as service:
+        replacing = totp.enrolled(service, g.user.dn)
+    form = ReplaceForm() if replacing else CodeForm()
+    pending = _pending()
+    if form.validate_on_submit():
         try:
+            if replacing:  # prove the password and the factor being replaced, first
+                signin.authenticate(web().idm, g.user.uid, form.password.data, client_address())
+                signin.check_factor(web().idm, g.user.progress, form.current.data, client_address())
             with _service() as service:
-                totp.confirm(service, g.user.dn, enrolment, form.code.data)
-        except InvalidInput as err:
+                totp.confirm(service, g.user.dn, totp.Enrolment(pending, ""), form.code.data)
+        except (InvalidInput, AuthenticationFailed) as err:
             flash(pick(err.zh, err.en), "error")
         else:
             store().set_pending(g.user.sid, None)
             flash(_("动态验证码已启用"), "success")
-            if g.user.stage != "full":
-                finish()
+            if g.user.stage != signin.FULL:
+                return advance(signin.factor_enrolled(g.user.progress))
             return redirect(url_for("account.home"))
-    if not pending or not form.is_submitted():
-        pending = totp.begin(g.user.uid).secret
-        store().set_pending(g.user.sid, pending)
     enrolment = totp.Enrolment(pending, totp.begin_uri(pending, g.user.uid))
-    return render_template("enrol.html", form=form, qr=enrolment.qr_svg_data_uri(), secret=pending)
+    return render_template("enrol.html", form=form, qr=enrolment.qr_svg_data_uri(), secret=pending,
+                           replacing=replacing)

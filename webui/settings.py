@@ -20,6 +20,8 @@ class WebSettings:
     idle_minutes_user: int = 30
     absolute_hours: int = 8
     sessions_db: Path | None = None
+    ratelimit_storage: str = "memory://"
+    trusted_proxies: int = 0  # how many proxies in front may set X-Forwarded-For
 
 
 def load(data_dir: str | None = None, *, secure_cookies: bool | None = None) -> WebSettings:
@@ -35,5 +37,8 @@ def load(data_dir: str | None = None, *, secure_cookies: bool | None = None) -> 
         idm=idm_settings,
         secret_key=key_file.read_text(encoding="utf-8"),
         secure_cookies=secure_cookies,
-        sessions_db=idm_settings.data_dir / "webui-sessions.sqlite",
+        sessions_db=idm_settings.sessions_db,
+        ratelimit_storage=os.environ.get("IDM_WEB_RATELIMIT_STORAGE")
+        or f"idmsqlite://{idm_settings.data_dir / 'webui-limits.sqlite'}",
+        trusted_proxies=int(os.environ.get("IDM_WEB_TRUSTED_PROXIES", "0")),
     )

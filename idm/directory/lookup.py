@@ -14,7 +14,7 @@ import ldap
 from idm.directory import connection, names
 from idm.directory.session import Session
 from idm.errors import AuthenticationFailed, ServerError
-from idm.permissions import LOOKUP_SERVICE
+from idm.permissions import LOOKUP_SERVICE, WRITER
 
 ACCOUNTS = "(|(objectClass=idmAdminAccount)(objectClass=idmBusinessAccount))"
 
@@ -45,7 +45,14 @@ def service_session(uri: str, suffix: str, secrets_dir: Path, name: str = LOOKUP
         secret = read_secret(secrets_dir / f"{name}.secret")
         conn = connection.bind_as(uri, names.service_dn(name, suffix), secret)
         _pool.conns = {**cached, key: conn}
-    return Session(conn, suffix, owns_connection=False)
+    return Session(conn, suffix, owns_connection=False,
+                   opener=lambda other: service_session(uri, suffix, secrets_dir, other))
+
+
+def acting(uri: str, suffix: str, secrets_dir: Path, dn: str, identity: str = WRITER) -> Session:
+    """A toolkit identity acting as `dn` (RFC 4370): the writer carries an admin's writes, the
+    password service its password writes. Only after the toolkit has checked who `dn` is."""
+    return service_session(uri, suffix, secrets_dir, identity).act_as(dn)
 
 
 def account_dn(uri: str, suffix: str, secrets_dir: Path, uid: str) -> str:

@@ -6,7 +6,7 @@ so callers see only the toolkit's public errors.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import ldap
 from ldap.controls import RequestControl, SimplePagedResultsControl
@@ -48,11 +48,14 @@ def _encode(attrs: Mapping[str, Sequence[str]]) -> dict[str, list[bytes]]:
 class Session:
     """One identity's view of the directory."""
 
-    def __init__(self, conn: LDAPObject, suffix: str, owns_connection: bool = True) -> None:
+    def __init__(self, conn: LDAPObject, suffix: str, owns_connection: bool = True,
+                 opener: Callable[[str], Session] | None = None) -> None:
         self.conn = conn
         self.suffix = suffix
         self.owns_connection = owns_connection
         self._ctrls: list[RequestControl] = []
+        self.acting_dn: str | None = None
+        self._opener = opener  # opens a session of another toolkit identity
 
     def whoami(self) -> str:
         from idm.directory import connection
@@ -64,7 +67,22 @@ class Session:
         evaluates its rules for `dn` and its write log names `dn`. The bound account needs
         `authzTo` rights over `dn`."""
         self._ctrls = [ProxyAuthzControl(True, f"dn:{dn}".encode())]
+        self.acting_dn = dn
         return self
+
+    def peer(self, identity: str) -> Session:
+        """Another toolkit identity acting as itself (e.g. the lookup account, which tests ID
+        numbers across the whole directory for what no admin may see). The local operator's
+        session stands in for any of them."""
+        return self if self._opener is None else self._opener(identity)
+
+    def through(self, identity: str) -> Session:
+        """The same person acting through another toolkit identity: password writes go through
+        the password service, whose `realdn` the rules require for them. A session that acts for
+        nobody (the local operator's) writes them itself."""
+        if self._opener is None or self.acting_dn is None:
+            return self
+        return self._opener(identity).act_as(self.acting_dn)
 
     def close(self) -> None:
         """Unbind, unless the connection is a pooled one that outlives this session."""
