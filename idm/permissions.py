@@ -39,6 +39,9 @@ TARGETS: dict[str, str] = {
 }
 
 ACTIVE = "(idmStatus=active)"
+# What downstream systems may see: active, and not under a disable's lock (were the status ever
+# to say active while that lock stays, the account is still not listed).
+USABLE = "(&(idmStatus=active)(!(pwdAccountLockedTime=000001010000Z)))"
 LEGACY = "(idmLegacy=TRUE)"
 
 # Attribute groups: each kind of target is split into these; what no group names falls to "rest".
@@ -155,11 +158,11 @@ def _rules() -> list[Rule]:
     # certificate of active users; no ID number (not even masked), no contact data.
     visible = ["entry", "objectclass", "naming", "names", "status", "grants", "certificate"]
     add("downstream", "scope", "person", visible,
-        "read", "downstream systems authenticate and authorise active users only", ACTIVE)
+        "read", "downstream systems authenticate and authorise active users only", USABLE)
     # ... and service accounts a level's system admin created under its node (ou=services): their
     # view is fixed by their position, so no value they hold can widen it.
     add("downstream", "position", "person", visible, "read",
-        "downstream systems of a level see its active users and those below", ACTIVE)
+        "downstream systems of a level see its active users and those below", USABLE)
 
     # Downstream service accounts of a level (ou=services), created by its system admin on a
     # service registration form.
