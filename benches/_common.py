@@ -69,8 +69,11 @@ def load_users(settings: Settings, counties: list[str], count: int, ppolicy: boo
             })
             session.set_password(dn, PASSWORD)
             dns.append(dn)
-        service = f"cn=bench-reader,ou=system,{settings.suffix}"
-        attrs = {"objectClass": ["idmServiceAccount"], "cn": ["bench-reader"]}
+        # a downstream system's account at the province (ou=services of the top node), as
+        # `idm service create` makes it: what the idm rules let read its users and those below
+        province = counties[0].split(",", 2)[2]
+        service = f"cn=bench-reader,ou=services,{province}"
+        attrs = {"objectClass": ["idmServiceAccount"], "cn": ["bench-reader"], "idmStatus": ["active"]}
         if ppolicy:  # the toolkit's service policy: no forced change for a service secret
             attrs["pwdPolicySubentry"] = [render.service_policy_dn(settings.suffix)]
         session.add(service, attrs)

@@ -31,7 +31,8 @@ def measure(settings, users: list[str], seconds: float) -> dict[str, float]:  # 
         conn.simple_bind_s(picks[i], c.PASSWORD)
 
     reader = ldap.initialize(settings.ldap_uri)
-    reader.simple_bind_s(f"cn=bench-reader,ou=system,{settings.suffix}", c.PASSWORD)
+    province = users[0].split(",", 4)[4]  # uid=..,ou=people,<county>,<city>,<province>
+    reader.simple_bind_s(f"cn=bench-reader,ou=services,{province}", c.PASSWORD)
 
     def search(i: int) -> None:
         uid = picks[i].split(",", 1)[0].split("=", 1)[1]

@@ -93,6 +93,33 @@ def _value_selector(group: str, value: str, suffix: str) -> str:
     return f'attrs={attr} val.regex="{value}"'
 
 
+MAX_DEPTH = 6  # levels of the tree under the suffix (ministry, province, city, county, school, +1)
+
+
+def _posix(text: str) -> str:
+    return "".join(f"\\{c}" if c in ".^$*+?()[]{}|\\" else c for c in text)
+
+
+def downstream_by_position(suffix: str) -> list[str]:
+    """Downstream systems' service accounts at `ou=services,<N>` read the usable users at and
+    below N: one clause per depth of the tree, whose nested groups are the user's node and each
+    of its ancestors, compared with the service's DN as DNs (`dn.onelevel,expand`: no set, and
+    no regular expression compiled at run time), so a downstream search stays cheap."""
+    rules = [r for r in RULES if r.relation == "position"]
+    attrs = ",".join(a for r in rules for a in GROUPS[r.group])
+    (when,) = {r.when for r in rules}  # one filter, one kind of target: all in one clause
+    assert {r.target for r in rules} == {"person"}
+    out = []
+    for depth in range(1, MAX_DEPTH + 1):
+        nested = f"({_posix(suffix)})"
+        for _ in range(depth):
+            nested = f"(ou=[0-9]+,{nested})"
+        bys = " ".join(f'by dn.onelevel,expand="ou=services,${k}" read' for k in range(1, depth + 1))
+        out.append(f'to dn.regex="^uid=[^,]+,ou=people,{nested}$" filter={when} attrs={attrs} {bys} '
+                   "by * break")
+    return out
+
+
 def generated_rules(suffix: str) -> list[str]:
     """One `to` clause per (kind of target, attribute group) that the table mentions, preceded
     by one per filter that some rule of that group depends on (those end in `break`, so whoever
@@ -101,7 +128,8 @@ def generated_rules(suffix: str) -> list[str]:
     out: list[str] = []
     for target, regex in TARGETS.items():
         for group, attrs in GROUPS.items():
-            rules = [r for r in RULES if r.target == target and r.group == group]
+            rules = [r for r in RULES if r.target == target and r.group == group
+                     and r.relation != "position"]
             attr_part = f" attrs={','.join(attrs)}" if attrs else ""
             for when in sorted({r.when for r in rules if r.when}):
                 bys = by_clauses([r for r in rules if r.when == when], suffix)
@@ -116,15 +144,16 @@ def generated_rules(suffix: str) -> list[str]:
 
 
 def ops_clause(ops_dn: str) -> str:
-    """The local operating-system account (SASL EXTERNAL over ldapi) may do anything."""
+    """The local operating-system account (SASL EXTERNAL over ldapi) may do anything. In the
+    embedded server it is the main database's rootDN instead, so no rule is spent on it: a
+    `to *` clause first in the list is evaluated for every attribute of every entry read."""
     return f'to * by dn.exact="{ops_dn}" manage by * break'
 
 
-def main_acl(suffix: str, ops_dn: str) -> list[str]:
+def main_acl(suffix: str) -> list[str]:
     """Access rules of the main database."""
     system = f"ou=system,{suffix}"
     return [
-        ops_clause(ops_dn),
         f'to dn.base="{suffix}" by users read by * none',
         f'to dn.subtree="{system}" attrs=userPassword by anonymous auth by * none',
         # auditors see the seal status of the write log (when it was last sealed)
@@ -134,6 +163,7 @@ def main_acl(suffix: str, ops_dn: str) -> list[str]:
         # enrolling a second factor adds this one auxiliary class, and no other
         f'to dn.regex="{ACCOUNT_REGEX}" attrs=objectClass val=oathTOTPToken '
         f'by dn.exact="{service_dn(LOOKUP_SERVICE, suffix)}" =rscxda by * break',
+        *downstream_by_position(suffix),
         *generated_rules(suffix),
         "to * by * none",
     ]

@@ -62,11 +62,11 @@ def render() -> str:
         *(f"| {op} | {', '.join(kinds)} | {group} | {need} |"
           for op, (kinds, group, need) in OPERATIONS.items()),
         "",
-        f"## The generated rules ({len(acl.main_acl('dc=edu,dc=cn', '<ops>'))} clauses, "
+        f"## The generated rules ({len(acl.main_acl('dc=edu,dc=cn'))} clauses, "
         "whatever the size of the tree)",
         "",
         "```",
-        *acl.main_acl("dc=edu,dc=cn", "<ops>"),
+        *acl.main_acl("dc=edu,dc=cn"),
         "```",
         "",
     ]

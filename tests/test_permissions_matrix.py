@@ -27,7 +27,6 @@ from idm.directory.session import Session
 from idm.errors import NotFound, PermissionDenied
 from idm.form_fields import FormData
 from idm.permissions import SELFSERVICE, WRITER
-from idm.server import render
 from tests import world as w
 from tests.conftest import ops
 
@@ -340,7 +339,7 @@ def test_the_live_rules_are_the_generated_ones_and_do_not_grow(world: w.World, t
             found = session.search("cn=config", f"(olcSuffix={world.settings.suffix})", ["olcAccess"])
             return [v.split("}", 1)[1] for _, a in found for v in a["olcAccess"]]
 
-    generated = acl.main_acl(world.settings.suffix, render.ops_dn())
+    generated = acl.main_acl(world.settings.suffix)
     assert live() == generated
     more = tmp_path / "more.csv"
     more.write_text("code,name,level,parent\n" + "".join(

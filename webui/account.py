@@ -45,7 +45,7 @@ def home() -> Any:
 
 @bp.route("/password", methods=["GET", "POST"])
 @stages(signin.CHANGE, signin.FULL)
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit("10 per minute", key_func=lambda: "password:" + g.user.uid.lower(), methods=["POST"])
 def password() -> Any:
     """A forced change (one-time, reset or expired password) after the factor, or a voluntary
     one in a full session: never before the second factor."""

@@ -100,14 +100,17 @@ def load_user() -> None:
 
 
 def enforce_stage() -> Any:
+    """Send a request the route does not take at this stage to the step still owed; the header
+    says so (for tests and logs), the route itself never runs."""
     allowed = declared(request.endpoint)
     if PUBLIC in allowed:
         return None
-    if g.user is None:
-        return redirect(url_for("auth.login"))
-    if g.user.stage not in allowed:
-        return redirect(url_for(STAGE_PAGE[g.user.stage]))
-    return None
+    owed = "sign-in" if g.user is None else g.user.stage
+    if owed in allowed:
+        return None
+    response = redirect(url_for("auth.login" if g.user is None else STAGE_PAGE[g.user.stage]))
+    response.headers["X-Idm-Owed"] = owed
+    return response
 
 
 def no_store(response: Response) -> Response:

@@ -27,9 +27,12 @@ PAGE = 50
 @contextmanager
 def as_admin() -> Iterator[tuple[Session, Actor]]:
     """The signed-in admin's view: the writer acting as the admin (slapd applies the admin's
-    rules and logs the admin), opened the same way as the CLI's."""
+    rules and logs the admin), opened the same way as the CLI's. The admin's own entry is read
+    once per request."""
     with signin.admin_session(web().idm, g.user.dn) as session:
-        yield session, actors.load(session)
+        if getattr(g, "actor", None) is None:
+            g.actor = actors.load(session)
+        yield session, g.actor
 
 
 def any_admin(view: Callable[..., Any]) -> Callable[..., Any]:

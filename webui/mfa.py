@@ -41,9 +41,14 @@ def _service():  # type: ignore[no-untyped-def]
     return lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir)
 
 
+def account_of_session() -> str:
+    """Codes are limited per account (and counted on it in the directory as well)."""
+    return "factor:" + (g.user.uid.lower() if g.user is not None else "-")
+
+
 @bp.route("/", methods=["GET", "POST"])
 @stages(signin.FACTOR)
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit("10 per minute", key_func=account_of_session, methods=["POST"])
 def check() -> Any:
     form = CodeForm()
     if form.validate_on_submit():
@@ -67,7 +72,7 @@ def _pending() -> str:
 
 @bp.route("/enrol", methods=["GET", "POST"])
 @stages(signin.ENROL, signin.FULL)
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit("10 per minute", key_func=account_of_session, methods=["POST"])
 def enrol() -> Any:
     with _service() as service:
         replacing = totp.enrolled(service, g.user.dn)

@@ -53,7 +53,7 @@ def render_config(settings: Settings) -> str:
         max_size=settings.max_size,
         log_max_size=settings.log_max_size,
         log_purge=f"{settings.log_purge_days:02d}+00:00 01+00:00",
-        main_acl=acl.as_ldif(acl.main_acl(settings.suffix, ops)),
+        main_acl=acl.as_ldif(acl.main_acl(settings.suffix)),
         log_acl=acl.as_ldif(acl.log_acl(ops, settings.suffix)),
     )
 

@@ -8,10 +8,12 @@ the toolkit's fixed top entries. Applied with `ldapmodify -Y EXTERNAL -H ldapi:/
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import ldif
 
+from idm import acl
 from idm.config import Settings
 from idm.server import render
 
@@ -63,6 +65,10 @@ def render_site_changes(suffix: str, database: str, log_db_dir: str,
     out.write("# 4. indexes, limits and access rules of the site database\n")
     main = dict(config["olcDatabase={2}mdb,cn=config"])
     main["olcDbIndex"], common = _split_indexes(main["olcDbIndex"])
+    # the site keeps its own rootDN: the local operator gets its rights from a first clause
+    main["olcAccess"] = [f"{{0}}{acl.ops_clause(render.ops_dn())}".encode(),
+                         *(re.sub(rb"^\{(\d+)\}", lambda m: b"{%d}" % (int(m.group(1)) + 1), v)
+                           for v in main["olcAccess"])]
     out.write("# A site usually indexes these already; add any that are missing by hand\n"
               "# (slapd refuses a duplicate index definition):\n")
     out.writelines(f"#   olcDbIndex: {v.decode()}\n" for v in common)
