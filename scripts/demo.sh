@@ -32,10 +32,13 @@ cat <<EOT
 
 省级三员的初始密码只在首次创建时显示一次 / the province admins' one-time passwords are shown
 once, when first created (above on the first run).
-下一步 / next (see docs/delegated-administration.md):
-  $IDM password change --as nmg.sys          # first login: change the one-time password (also nmg.sec)
-  $IDM form add data/demo/forms/hohhot-sysadmin-registration.json --as nmg.sys   # prints the form id
-  $IDM admin create --form <form id> --as nmg.sys
-  $IDM admin set-role zhangdawei sysadmin --form <form id> --as nmg.sec
+下一步 / next (see docs/tutorial.md):
+  1. 浏览器登录 nmg.sys：修改一次性密码，用验证器应用启用动态验证码（nmg.sec 同样）
+     in the browser, sign in as nmg.sys: change the one-time password, enrol the second factor
+     with an authenticator app (the same for nmg.sec)
+  2. $IDM login --as nmg.sys                 # password, then the app's 6-digit code
+  3. $IDM form add data/demo/forms/hohhot-sysadmin-registration.json --as nmg.sys   # prints the form id
+  4. $IDM admin create --form <form id> --as nmg.sys
+  5. $IDM login --as nmg.sec && $IDM admin set-role zhangdawei sysadmin --form <form id> --as nmg.sec
 停止 / stop:  make stop
 EOT
