@@ -20,13 +20,7 @@ from tests.conftest import enrol_factor, ops, run_cli, snapshot, totp_code
 @pytest.fixture(scope="module")
 def downstream(world: w.World) -> str:
     """A downstream system's service account scoped to Hohhot (150100)."""
-    dn = f"cn=teacher-system,ou=system,{world.settings.suffix}"
-    with ops(world.settings) as session:
-        session.add(dn, {"objectClass": ["idmServiceAccount"], "cn": ["teacher-system"],
-                         "idmScope": [world.nodes["own"]], "idmStatus": ["active"]})
-        session.set_password(dn, w.PASSWORD)
-        session.conn.modify_s(dn, [(ldap.MOD_DELETE, "pwdReset", None)])
-    return dn
+    return w.scoped_service(world.settings, "teacher-system", world.nodes["own"])
 
 
 def ldap_cli(tool: str, settings: Settings, dn: str | None, *args: str) -> subprocess.CompletedProcess[str]:

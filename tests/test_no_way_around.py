@@ -11,9 +11,11 @@ import ldap
 import pytest
 from ldap.controls.simple import ProxyAuthzControl
 
-from idm import accounts, formal, grants, seal, selfservice
+from idm import accounts, formal, forms, grants, seal, selfservice, signin
+from idm import actor as actors
 from idm.directory import connection, lookup
 from idm.errors import InvalidInput, PermissionDenied
+from idm.form_fields import FormData
 from idm.permissions import WRITER
 from idm.policy import PROFILES
 from tests import world as w
@@ -175,12 +177,7 @@ def test_a_still_locked_account_is_never_listed_active_downstream(world: w.World
     dn = disabled_user(world)
     with pytest.raises(ldap.INSUFFICIENT_ACCESS):
         world.raw("sysadmin").modify_s(dn, [(ldap.MOD_REPLACE, "idmStatus", [b"active"])])
-    probe = f"cn=locked-probe,ou=system,{world.settings.suffix}"
-    with ops(world.settings) as session:
-        session.add(probe, {"objectClass": ["idmServiceAccount"], "cn": ["locked-probe"],
-                            "idmScope": [world.nodes["own"]], "idmStatus": ["active"]})
-        session.set_password(probe, w.PASSWORD)
-        session.conn.modify_s(probe, [(ldap.MOD_DELETE, "pwdReset", None)])
+    probe = w.scoped_service(world.settings, "locked-probe", world.nodes["own"])
     session, _ = world.session("sysadmin")
     with session:
         session.replace(dn, {"idmStatus": ["active"]})
@@ -202,13 +199,9 @@ def test_one_id_number_one_name_across_units_and_pending_forms(world: w.World) -
     session, actor = world.session("sysadmin")
     with session:
         created = formal.create_business_user(session, actor, registration)
-    from idm import forms
-    from idm.form_fields import FormData
-    from idm.signin import admin_session
-
-    with admin_session(world.settings, baotou) as bt, pytest.raises(InvalidInput) as refused:
-        forms.add(bt, accounts_actor(bt), FormData(kind="registration", unit="150200", name="李小童",
-                                                  id_number=number, mobile="13900000001"))
+    with signin.admin_session(world.settings, baotou) as bt, pytest.raises(InvalidInput) as refused:
+        forms.add(bt, actors.load(bt), FormData(kind="registration", unit="150200", name="李小童",
+                                               id_number=number, mobile="13900000001"))
     assert "呼和浩特市" in refused.value.zh and "张大伟" not in str(refused.value)
     other = w.id_number(424_243 % 336_000)
     world.form("registration", world.nodes["own"], name="王一", id_number=other)
@@ -224,19 +217,9 @@ def test_one_id_number_one_name_across_units_and_pending_forms(world: w.World) -
         formal.disable(session, actor, disable, accounts.get(session, created.dn))
 
 
-def accounts_actor(session):  # type: ignore[no-untyped-def]
-    from idm import actor
-
-    return actor.load(session)
-
-
 def test_downstream_sees_no_contact_data_and_no_masked_number(world: w.World) -> None:
-    dn = f"cn=contact-probe,ou=system,{world.settings.suffix}"
+    dn = w.scoped_service(world.settings, "contact-probe", world.nodes["own"])
     with ops(world.settings) as session:
-        session.add(dn, {"objectClass": ["idmServiceAccount"], "cn": ["contact-probe"],
-                         "idmScope": [world.nodes["own"]], "idmStatus": ["active"]})
-        session.set_password(dn, w.PASSWORD)
-        session.conn.modify_s(dn, [(ldap.MOD_DELETE, "pwdReset", None)])
         user = world.target("person", "own")
         session.replace(user, {"mail": ["someone@demo.edu.cn"], "telephoneNumber": ["0471-2850099"]})
     conn = ldap.initialize(world.settings.ldap_uri)

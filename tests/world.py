@@ -116,6 +116,17 @@ class World:
         return dn
 
 
+def scoped_service(settings: Settings, name: str, scope_dn: str) -> str:
+    """A downstream service account the operator made under ou=system, scoped by idmScope."""
+    dn = f"cn={name},ou=system,{settings.suffix}"
+    with ops(settings) as session:
+        session.add(dn, {"objectClass": ["idmServiceAccount"], "cn": [name], "idmScope": [scope_dn],
+                         "idmStatus": ["active"]})
+        session.set_password(dn, PASSWORD)
+        session.conn.modify_s(dn, [(ldap.MOD_DELETE, "pwdReset", None)])
+    return dn
+
+
 def make_admin(session: Session, node_dn: str, uid: str, role: str | None) -> str:
     dn = f"uid={uid},ou=admins,{node_dn}"
     attrs = {"objectClass": ["idmAdminAccount"], "uid": [uid], "cn": [uid], "sn": [uid],
