@@ -81,6 +81,15 @@ def load_users(settings: Settings, counties: list[str], count: int, ppolicy: boo
     return dns
 
 
+def id_number(seq: int) -> str:
+    """A valid, distinct resident ID number per seq (GB 11643 check digit)."""
+    from idm.validation import id_check_digit
+
+    day, n = divmod(seq, 1000)
+    first = f"150102198{day // 336 % 10}{day // 28 % 12 + 1:02d}{day % 28 + 1:02d}{n:03d}"
+    return first + id_check_digit(first)
+
+
 def rate(action: Callable[[int], None], seconds: float) -> float:
     """Operations per second of `action(i)`, called in a loop for about `seconds`."""
     done = 0
