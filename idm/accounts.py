@@ -257,3 +257,17 @@ def shared_holders(accounts: list[Account]) -> dict[str, list[Account]]:
             by_id.setdefault(account.id_number, []).append(account)
     return {k: v for k, v in by_id.items() if len(v) > 1}
 
+
+
+def counts(session: Session, node_dn: str, kind: str) -> dict[str, int]:
+    """Active and disabled accounts of one kind at a unit, as far as the reader sees them."""
+    container = names.child_dn("ou", "admins" if kind == "admin" else "people", node_dn)
+    cls = "(objectClass=idmAdminAccount)" if kind == "admin" else "(objectClass=idmBusinessAccount)"
+    out = {"active": 0, "disabled": 0}
+    try:
+        for _, attrs in session.search(container, cls, ["idmStatus"], scope=ldap.SCOPE_ONELEVEL):
+            status = (attrs.get("idmStatus") or [""])[0]
+            out[status] = out.get(status, 0) + 1
+    except NotFound:
+        pass
+    return out

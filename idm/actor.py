@@ -14,27 +14,6 @@ from idm.directory.session import Session
 from idm.errors import NotFound, PermissionDenied
 from idm.validation import ADMIN_ROLE_ZH
 
-OPERATION_ZH = {
-    "create_person": ("创建业务用户", "create business users"),
-    "create_admin": ("创建管理员账号", "create admin accounts"),
-    "set_role": ("设置管理员角色", "set admin roles"),
-    "grant": ("授权", "grant access"),
-    "change_status": ("停用/恢复/解锁", "disable, restore or unlock"),
-    "reset_password": ("重置密码", "reset passwords"),
-    "change_info": ("变更信息", "change account information"),
-    "read_private": ("查看身份证号与联系方式", "read ID numbers and contact data"),
-    "delegate": ("委托管理", "delegate management"),
-    "delete": ("删除", "delete"),
-    "record_form": ("登记申请单", "record forms"),
-    "reset_factor": ("重置动态验证码", "reset a second factor"),
-    "apply_cert": ("申请证书", "apply for certificates"),
-    "revoke_cert": ("吊销证书", "revoke certificates"),
-    "create_service": ("创建下游系统服务账号", "create downstream service accounts"),
-    "change_service": ("停用或恢复下游系统服务账号", "disable or restore downstream service accounts"),
-    "act_on_form": ("办理申请单", "act on forms"),
-    "confirm_first_login": ("首次登录核对", "confirm the first-login check"),
-}
-
 
 def normal(dn: str) -> str:
     """A DN in the form the access rules match: canonical spacing, lower case."""
@@ -106,7 +85,7 @@ def require(session: Session, actor: Actor, operation: str, target_dn: str) -> N
     kind, rel = relations(session, actor, target_dn)
     if actor.active and permissions.allowed(actor.role, rel, kind, operation):
         return
-    op_zh, op_en = OPERATION_ZH[operation]
+    op_zh, op_en = permissions.OPERATIONS[operation].zh, permissions.OPERATIONS[operation].en
     if not actor.active:
         raise PermissionDenied(f"您的账号已停用，不能{op_zh}", f"your account is disabled: cannot {op_en}")
     others = [r for r in permissions.ROLES if permissions.allowed(r, rel, kind, operation)]

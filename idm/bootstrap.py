@@ -144,7 +144,7 @@ def read_admins(path: Path) -> list[AdminSpec]:
 
 
 def admin_attrs(spec: AdminSpec, scope_dn: str) -> dict[str, list[str]]:
-    surname = spec.name.split("·")[0] if "·" in spec.name else spec.name[:1]
+    surname = validation.surname_of(spec.name)
     return {
         "objectClass": ["idmAdminAccount"],
         "uid": [spec.uid],

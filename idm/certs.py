@@ -229,3 +229,7 @@ def revoked_list(session: Session) -> list[tuple[int, datetime, str]]:
         when = datetime.strptime(str(r.state.get("revoked_at", now())), "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
         out.append((r.serial, when, str(r.state.get("reason", "unspecified"))))
     return out
+
+
+def apply_on_form(session: Session, actor: Actor, form_id: str, account: Account) -> CertRecord:
+    return apply(session, actor, account, form_id)

@@ -33,3 +33,9 @@ def set_delegated(session: Session, actor: Actor, school_code: str, delegated: b
                               "idmFormRef": [form.form_id]})
     forms.record_step(session, actor, form, "delegate", node.dn, final=True)
     return True
+
+
+def from_form(session: Session, actor: Actor, form_id: str) -> bool:
+    """What a delegation request asks: the school it names, delegated or no longer."""
+    form = forms.expect(session, form_id, "delegation")
+    return set_delegated(session, actor, form.data.unit, form.data.delegate, form.form_id)

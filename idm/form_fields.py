@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from idm import validation
+from idm import operations, validation
 from idm.errors import InvalidInput, ProblemList
 
 KINDS = {"registration": "注册申请单", "change": "变更申请单", "grant": "授权申请单",
@@ -24,8 +24,7 @@ KINDS = {"registration": "注册申请单", "change": "变更申请单", "grant"
 KINDS_EN = {"registration": "registration form", "change": "change form", "grant": "grant request",
             "cert": "certificate application", "service": "downstream service registration",
             "delegation": "delegation request"}
-CHANGE_TYPES = {"info": "信息变更", "disable": "停用", "restore": "恢复", "unlock": "账号解锁",
-                "reset": "密码重置", "factor": "动态验证码重置"}
+CHANGE_TYPES = operations.change_types()  # info, disable, restore, unlock, reset, factor
 # Kinds that name an existing account (登录账号)
 ABOUT_ACCOUNT = ("change", "grant", "cert")
 PRIVATE_FIELDS = ("mobile", "office_phone", "email", "address")
@@ -49,6 +48,7 @@ class FormData:
     unit: str  # the unit the form is about (单位名称, as its code)
     name: str
     id_number: str
+    surname: str = ""  # 姓, as the person writes it (so 欧阳 stays whole); empty: from the name
     mobile: str = ""
     role: str | None = None  # registration: admin role; None: a business user
     office_phone: str | None = None
@@ -111,6 +111,8 @@ def check(data: FormData) -> FormData:
     problems.raise_if_any("申请单填写有误，未做任何修改", "the form has errors; nothing was changed")
     run("unit", validation.org_code, data.unit)
     run("name", validation.person_name, data.name)
+    if data.surname:
+        run("surname", lambda v: validation.surname(v, data.name), data.surname)
     data.id_number = run("id_number", validation.id_number, data.id_number)
     if data.mobile or data.kind in ("registration", "service"):
         run("mobile", validation.mobile, data.mobile)

@@ -21,7 +21,7 @@ from idm.person import Person
 
 def _person(form: Form) -> Person:
     d = form.data
-    return Person.checked(d.name, d.id_number, d.mobile, d.email, d.office_phone)
+    return Person.checked(d.name, d.id_number, d.mobile, d.email, d.office_phone, d.surname or None)
 
 
 def create_admin(session: Session, actor: Actor, form_id: str, uid: str | None = None) -> Created:
@@ -188,3 +188,17 @@ def report_first_login_mismatch(session: Session, account: Account) -> str:
     text = "；".join(f"{what}: 账号 {mine} / 申请单 {theirs}" for what, mine, theirs in wrong)[:1000]
     session.replace(account.dn, {"idmDispute": [f"{now()} {text}"]})
     return text
+
+
+# The operations as `idm.operations` names them: (session, actor, form_id[, account, ...]).
+def create_from_form(session: Session, actor: Actor, form_id: str, uid: str | None = None) -> Created:
+    """The account a registration form asks for: an admin of the next level, or a business user."""
+    form = forms.expect(session, form_id, "registration")
+    make = create_admin if form.data.role else create_business_user
+    return make(session, actor, form.form_id, uid)
+
+
+def set_role_from_form(session: Session, actor: Actor, form_id: str, account: Account) -> None:
+    """The role step, with the role the form names (nothing to choose)."""
+    form = forms.expect(session, form_id, "registration")
+    set_role(session, actor, form.form_id, account, form.data.role or "")

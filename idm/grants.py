@@ -33,6 +33,12 @@ def catalogue(session: Session) -> dict[str, App]:
     return apps
 
 
+def labels(session: Session) -> dict[str, str]:
+    """`app#role` -> "subsystem · role" in words, for every grant in the catalogue."""
+    return {f"{a.code}#{code}": f"{a.name} · {role}" for a in catalogue(session).values()
+            for code, role in a.roles.items()}
+
+
 def check_grant(session: Session, grant: str) -> str:
     app, _, role = grant.partition("#")
     apps = catalogue(session)
@@ -94,3 +100,11 @@ def remove(session: Session, actor: Actor, account: Account, grant: str, form_id
 def _modify(session: Session, dn: str, op: int, grant: str, form: str) -> None:
     session.modify(dn, [(op, "idmGrant", [grant]), (ldap.MOD_REPLACE, "idmFormRef", [form])])
 
+
+
+def add_on_form(session: Session, actor: Actor, form_id: str, account: Account, grant: str) -> None:
+    add(session, actor, account, grant, form_id)
+
+
+def remove_on_form(session: Session, actor: Actor, form_id: str, account: Account, grant: str) -> None:
+    remove(session, actor, account, grant, form_id)

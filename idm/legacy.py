@@ -117,7 +117,7 @@ def convert(session: Session, actor: Actor, account: Account, form_id: str) -> s
     if form.data.role is not None:
         raise forms.mismatch(form, "角色 role", form.data.role, "（业务用户 business user）")
     d = form.data
-    person = Person.checked(d.name, d.id_number, d.mobile, d.email, d.office_phone)
+    person = Person.checked(d.name, d.id_number, d.mobile, d.email, d.office_phone, d.surname or None)
     identity_numbers.require_free_for(session, person.id_number, person.name, "business", account.node_dn)
     attrs = person.attrs()
     number = attrs.pop("idmIdNumber")  # written once: added, never replaced
@@ -137,3 +137,7 @@ def report(session: Session, code: str | None = None) -> list[tuple[org.Node, in
         counts[node] = counts.get(node, 0) + 1
     nodes = {n.dn.lower(): n for n in org.all_nodes(session, base)}
     return sorted(((nodes[k], v) for k, v in counts.items() if k in nodes), key=lambda x: x[0].code)
+
+
+def convert_on_form(session: Session, actor: Actor, form_id: str, account: Account) -> str:
+    return convert(session, actor, account, form_id)

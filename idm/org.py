@@ -249,6 +249,15 @@ def subtree(session: Session, code: str | None, depth: int | None) -> list[tuple
     return out
 
 
+def children(session: Session, parent_dn: str) -> list[Node]:
+    """The units directly under a unit, by code."""
+    try:
+        found = session.search(parent_dn, "(objectClass=idmOrgUnit)", ORG_ATTRS, scope=ldap.SCOPE_ONELEVEL)
+        return sorted((_node(dn, a) for dn, a in found), key=lambda n: n.code)
+    except NotFound:
+        return []
+
+
 @dataclass(frozen=True)
 class NodeDetails:
     node: Node

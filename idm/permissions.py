@@ -340,26 +340,44 @@ def _rules() -> list[Rule]:
 
 RULES: tuple[Rule, ...] = tuple(_rules())
 
-# What each operation needs: (kinds of target, attribute group, access level).
-OPERATIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "create_person": (("people",), "children", "add"),
-    "create_admin": (("admins",), "children", "add"),
-    "set_role": (("admin",), "role", "write"),
-    "grant": (("person",), "grants", "write"),
-    "change_status": (("person", "admin"), "status", "write"),
-    "reset_password": (("person", "admin"), "password", "write"),
-    "change_info": (("person", "admin"), "names", "write"),
-    "read_private": (("person", "admin"), "idnumber", "read"),
-    "delegate": (("node",), "delegation", "write"),
-    "delete": (("person", "admin", "node", "people", "admins", "form"), "entry", "delete"),
-    "record_form": (("forms",), "children", "add"),
-    "act_on_form": (("form",), "recordstate", "write"),
-    "reset_factor": (("person", "admin"), "otpsecret", "delete"),
-    "apply_cert": (("certs",), "children", "add"),
-    "create_service": (("services",), "children", "add"),
-    "change_service": (("service",), "status", "write"),
-    "revoke_cert": (("cert",), "recordstate", "write"),
-    "confirm_first_login": (("admin",), "confirm", "write"),
+@dataclass(frozen=True)
+class Need:
+    """What a kind of action needs of the table, and how a refusal names it."""
+
+    kinds: tuple[str, ...]  # kinds of target
+    group: str  # attribute group
+    access: str  # access level
+    zh: str
+    en: str
+
+
+# The permission rows the toolkit checks before acting (and the matrix tests), each once.
+OPERATIONS: dict[str, Need] = {
+    "create_person": Need(("people",), "children", "add", "创建业务用户", "create business users"),
+    "create_admin": Need(("admins",), "children", "add", "创建管理员账号", "create admin accounts"),
+    "set_role": Need(("admin",), "role", "write", "设置管理员角色", "set admin roles"),
+    "grant": Need(("person",), "grants", "write", "授权", "grant access"),
+    "change_status": Need(("person", "admin"), "status", "write", "停用/恢复/解锁",
+                          "disable, restore or unlock"),
+    "reset_password": Need(("person", "admin"), "password", "write", "重置密码", "reset passwords"),
+    "change_info": Need(("person", "admin"), "names", "write", "变更信息", "change account information"),
+    "read_private": Need(("person", "admin"), "idnumber", "read", "查看身份证号与联系方式",
+                         "read ID numbers and contact data"),
+    "delegate": Need(("node",), "delegation", "write", "委托管理", "delegate management"),
+    "delete": Need(("person", "admin", "node", "people", "admins", "form"), "entry", "delete", "删除",
+                   "delete"),
+    "record_form": Need(("forms",), "children", "add", "登记申请单", "record forms"),
+    "act_on_form": Need(("form",), "recordstate", "write", "办理申请单", "act on forms"),
+    "reset_factor": Need(("person", "admin"), "otpsecret", "delete", "重置动态验证码",
+                         "reset a second factor"),
+    "apply_cert": Need(("certs",), "children", "add", "申请证书", "apply for certificates"),
+    "create_service": Need(("services",), "children", "add", "创建下游系统服务账号",
+                           "create downstream service accounts"),
+    "change_service": Need(("service",), "status", "write", "停用或恢复下游系统服务账号",
+                           "disable or restore downstream service accounts"),
+    "revoke_cert": Need(("cert",), "recordstate", "write", "吊销证书", "revoke certificates"),
+    "confirm_first_login": Need(("admin",), "confirm", "write", "首次登录核对",
+                                "confirm the first-login check"),
 }
 _LEVELS = {"none": 0, "disclose": 1, "auth": 2, "compare": 3, "search": 4, "read": 5, "add": 6,
            "delete": 7, "write": 8, "=wx": 8, "manage": 9}
@@ -388,7 +406,8 @@ def allowed(role: str | None, relations: set[str], kind: str, operation: str) ->
     `operation` on a target of `kind` (through the toolkit)? A rule that depends on the target's
     state (`when`) counts here; the domain checks that state itself, with its own words, and
     slapd checks it again."""
-    kinds, group, need = OPERATIONS[operation]
+    row = OPERATIONS[operation]
+    kinds, group, need = row.kinds, row.group, row.access
     if kind not in kinds:
         return False
     for rule in RULES:
@@ -399,3 +418,9 @@ def allowed(role: str | None, relations: set[str], kind: str, operation: str) ->
         if rule.who == role and rule.relation in relations and _grants(rule.access, need):
             return True
     return False
+
+
+def duty(role: str | None, operation: str) -> bool:
+    """Is `operation` a duty of `role` anywhere (own level, next level, a delegated school)?"""
+    relations = {"own", "parent", "delegated"}
+    return any(allowed(role, relations, kind, operation) for kind in OPERATIONS[operation].kinds)

@@ -59,8 +59,8 @@ def render() -> str:
         "",
         "| operation | target kinds | group | needs |",
         "| --- | --- | --- | --- |",
-        *(f"| {op} | {', '.join(kinds)} | {group} | {need} |"
-          for op, (kinds, group, need) in OPERATIONS.items()),
+        *(f"| {op} ({row.zh}) | {', '.join(row.kinds)} | {row.group} | {row.access} |"
+          for op, row in OPERATIONS.items()),
         "",
         f"## The generated rules ({len(acl.main_acl('dc=edu,dc=cn'))} clauses, "
         "whatever the size of the tree)",

@@ -19,10 +19,11 @@ class Person:
     mobile: str
     email: str | None = None
     office_phone: str | None = None
+    surname: str | None = None  # as the person writes it; None: derived from the name
 
     @classmethod
     def checked(cls, name: str, id_number: str, mobile: str, email: str | None = None,
-                office_phone: str | None = None) -> Person:
+                office_phone: str | None = None, surname: str | None = None) -> Person:
         """Every field checked; all problems reported together."""
         problems = ProblemList()
         values: dict[str, str | None] = {}
@@ -43,12 +44,18 @@ class Person:
                 values[field] = check(value)
             except InvalidInput as err:
                 problems.add(field, err.zh, err.en)
+        if surname:
+            try:
+                values["surname"] = validation.surname(surname, name)
+            except InvalidInput as err:
+                problems.add("surname", err.zh, err.en)
         problems.raise_if_any("人员信息有误，未做任何修改",
                               "the person's data is invalid; nothing was changed")
         return cls(**values)  # type: ignore[arg-type]
 
     def attrs(self) -> dict[str, list[str]]:
-        surname = self.name.split("·")[0] if "·" in self.name else self.name[:1]
+        surname = validation.surname_of(self.name, self.surname)
+        given = self.name[len(surname):].lstrip("·")
         attrs = {
             "cn": [self.name],
             "sn": [surname],
@@ -57,6 +64,8 @@ class Person:
             "idmIdMasked": [validation.mask_id_number(self.id_number)],
             "mobile": [self.mobile],
         }
+        if given:
+            attrs["givenName"] = [given]
         if self.email:
             attrs["mail"] = [self.email]
         if self.office_phone:

@@ -80,19 +80,27 @@ def ppolicy_attrs(profile: Profile) -> dict[str, list[str]]:
     }
 
 
-def describe(profile: Profile) -> list[tuple[str, str]]:
-    """The rules in words, shown before anyone types a password."""
-    rules = [(f"至少 {profile.min_length} 个字符", f"at least {profile.min_length} characters")]
+def describe(profile: Profile) -> list[tuple[str, str, str]]:
+    """The rules in words, shown before anyone types a password: (key, Chinese, English). The
+    web UI's password page marks the ones it can check as the person types (by key)."""
+    rules = [("length", f"{profile.min_length} 至 {MAX_LENGTH} 个字符",
+              f"{profile.min_length} to {MAX_LENGTH} characters")]
     if profile.min_classes:
-        rules.append((f"大写字母、小写字母、数字、符号中至少 {profile.min_classes} 类",
-                       f"at least {profile.min_classes} of: upper case, lower case, digits, symbols"))
-    rules.append(("不能是常见密码", "not a common password"))
-    rules.append(("不能包含登录账号、姓名（含拼音）或身份证号中的连续数字",
+        rules.append(("classes", f"大写字母、小写字母、数字、符号中至少 {profile.min_classes} 类",
+                      f"at least {profile.min_classes} of: upper case, lower case, digits, symbols"))
+    rules.append(("common", "不能是常见密码", "not a common password"))
+    rules.append(("personal", "不能包含登录账号、姓名（含拼音）或身份证号中的连续数字",
                   "must not contain your login, your name (also in pinyin) or digits of your ID number"))
     if profile.history:
-        rules.append((f"不能与最近 {profile.history} 个密码相同", f"not one of your last {profile.history}"))
+        rules.append(("history", f"不能与最近 {profile.history} 个密码相同",
+                      f"not one of your last {profile.history}"))
+    if profile.min_age_seconds:
+        hours = max(1, profile.min_age_seconds // 3600)
+        rules.append(("min_age", f"两次修改至少间隔 {hours} 小时（重置后的首次修改除外）",
+                      f"at least {hours} hour(s) between two changes (not after a reset)"))
     if profile.max_age_days:
-        rules.append((f"每 {profile.max_age_days} 天须更换", f"changed every {profile.max_age_days} days"))
+        rules.append(("max_age", f"每 {profile.max_age_days} 天须更换",
+                      f"changed every {profile.max_age_days} days"))
     return rules
 
 

@@ -47,3 +47,9 @@ def create(session: Session, actor: Actor, unit: str, name: str, form: str,
     session.through(SELFSERVICE).set_password(dn, secret)
     forms.record_step(session, actor, registration, "create", dn, final=True)
     return ServiceAccount(dn, secret)
+
+
+def create_from_form(session: Session, actor: Actor, form_id: str) -> ServiceAccount:
+    """The service account a registration names, at the unit it names."""
+    registration = forms.expect(session, form_id, "service")
+    return create(session, actor, registration.data.unit, registration.data.service_name or "", form_id)

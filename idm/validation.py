@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from idm.errors import InvalidInput
 
@@ -184,3 +184,48 @@ def admin_role(value: str) -> str:
             f"admin role {value!r} is invalid; one of: {', '.join(ADMIN_ROLES)}",
         )
     return value
+
+
+# Two-character surnames (复姓) kept whole when a form gives the name only
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 端木 独孤 南宫 万俟 "
+    "闻人 赫连 澹台 呼延 申屠 太史 公冶 宗政 濮阳 淳于 单于 钟离 西门 百里 东郭 拓跋 鲜于".split())
+
+
+def surname_of(name: str, given: str | None = None) -> str:
+    """The surname as the person writes it (`given`, when the form has it), else: the part before
+    the middle dot, a known compound surname, or the first character."""
+    if given:
+        return given
+    if "·" in name:
+        return name.split("·")[0]
+    if name[:2] in COMPOUND_SURNAMES:
+        return name[:2]
+    return name[:1]
+
+
+def surname(value: str, name: str) -> str:
+    """A surname written on a form: it must begin the name."""
+    if not value:
+        return value
+    person_name(value)
+    if not name.startswith(value):
+        raise _bad(f"姓“{value}”应为姓名“{name}”的开头", f"surname {value!r} must begin the name {name!r}")
+    return value
+
+
+CHINA = timezone(timedelta(hours=8), "CST")  # one time zone for the whole country
+
+
+def local_day_start(value: str, what: str = "日期", what_en: str = "date") -> str:
+    """A local date (YYYY-MM-DD or YYYYMMDD) as the directory time of its first moment (UTC)."""
+    digits = value.replace("-", "")
+    try:
+        if not re.fullmatch(r"[0-9]{8}", digits):
+            raise ValueError
+        day = datetime.strptime(digits, "%Y%m%d").replace(tzinfo=CHINA)
+    except ValueError:
+        raise InvalidInput(f"{what}应为 YYYY-MM-DD：{value}",
+                           f"{what_en} must be YYYY-MM-DD: {value!r}") from None
+    return day.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
+

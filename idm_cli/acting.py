@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from idm import accounts, delegation, formal, forms, grants, legacy, policy, selfservice, signin
+from idm import accounts, delegation, formal, forms, grants, legacy, operations, policy, selfservice, signin
 from idm.accounts import Account
 from idm.actor import Actor
 from idm.bootstrap import write_secret
@@ -82,49 +82,26 @@ def user_create(session: Session, actor: Actor, form_id: str, uid: str | None,
     _hand_over(created.password, password_out)
 
 
-StatusChange = Callable[[Session, Actor, str, Account], Any]
-
-
-def _change_command(name: str, doc: str, run: StatusChange) -> None:
-    @user.command(name)
+def _account_command(op: operations.Operation) -> None:
+    """`idm user <operation> UID --form F`, one per account operation on a change form."""
+    @user.command(op.name, help=f"按变更申请单{op.zh} / {op.en}, on its change form. {op.confirm_zh}")
     @click.argument("uid")
     @form_option
+    @password_out
     @acting
-    def command(session: Session, actor: Actor, uid: str, form_id: str) -> None:
-        run(session, actor, form_id, accounts.find(session, uid))
-        click.echo(f"完成 / done: {name} {uid} ({form_id})")
-
-    command.__doc__ = doc
-
-
-_change_command("disable", "按变更申请单停用账号（不删除）/ disable an account per its change form.",
-                formal.disable)
-_change_command("restore", "按变更申请单恢复账号 / restore an account per its change form.",
-                formal.restore)
-_change_command("update", "按变更申请单变更信息 / change name or contact data per an info-change form.",
-                formal.change_info)
-_change_command("reset-factor", "按变更申请单重置动态验证码 / remove a lost second factor per its form.",
-                formal.reset_factor)
+    def command(session: Session, actor: Actor, uid: str, form_id: str, password_out: Path | None) -> None:
+        result = op.run(session, actor, form_id, accounts.find(session, uid))
+        if op.shows_password:
+            _hand_over(str(result), password_out)
+        elif result is False:
+            click.echo(f"未改变 / unchanged: {op.zh} {uid}（{op.en}）")
+        else:
+            click.echo(f"完成 / done: {op.zh} {uid}（{op.en}, {form_id}）")
 
 
-@user.command("unlock")
-@click.argument("uid")
-@form_option
-@acting
-def user_unlock(session: Session, actor: Actor, uid: str, form_id: str) -> None:
-    """按变更申请单解除锁定 / lift a lockout per its change form."""
-    done = formal.unlock(session, actor, form_id, accounts.find(session, uid))
-    click.echo("已解锁 / unlocked" if done else "账号未被锁定 / the account was not locked")
-
-
-@user.command("reset-password")
-@click.argument("uid")
-@form_option
-@password_out
-@acting
-def user_reset(session: Session, actor: Actor, uid: str, form_id: str, password_out: Path | None) -> None:
-    """按变更申请单重置为一次性密码 / reset to a one-time password per its change form."""
-    _hand_over(formal.reset_password(session, actor, form_id, accounts.find(session, uid)), password_out)
+for _op in operations.ALL:
+    if _op.form_kind == "change":
+        _account_command(_op)
 
 
 @user.command("show")

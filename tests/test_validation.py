@@ -78,3 +78,16 @@ def test_dn_values_are_escaped_exactly() -> None:
     assert names.rdn("uid", " both ") == r"uid=\ both\ "
     assert names.node_dn(["150000", "150100"], "dc=edu,dc=cn") == "ou=150100,ou=150000,dc=edu,dc=cn"
     assert names.first_value(r"uid=a\,b,ou=people,dc=edu,dc=cn") == "a,b"
+
+
+@pytest.mark.parametrize("name,written,expected", [
+    ("欧阳晓明", None, "欧阳"), ("王敏", None, "王"), ("阿拉坦·其其格", None, "阿拉坦"),
+    ("单于明", "单", "单"),  # as the person writes it: here not the compound surname 单于
+])
+def test_surnames_stay_as_written(name: str, written: str | None, expected: str) -> None:
+    assert validation.surname_of(name, written) == expected
+
+
+def test_a_written_surname_must_begin_the_name() -> None:
+    with pytest.raises(InvalidInput):
+        validation.surname("欧", "王敏")

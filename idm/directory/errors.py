@@ -21,6 +21,7 @@ from idm.errors import (
     NotFound,
     PermissionDenied,
 )
+from idm.labels import directory_message
 
 
 def _detail(exc: ldap.LDAPError) -> str:
@@ -48,9 +49,8 @@ def translated(what_zh: str = "目录操作", what_en: str = "directory operatio
             ldap.INVALID_DN_SYNTAX, ldap.TYPE_OR_VALUE_EXISTS, ldap.UNWILLING_TO_PERFORM,
             ldap.NO_SUCH_ATTRIBUTE) as exc:
         detail = _detail(exc)
-        raise ConstraintViolation(
-            f"{what_zh}被目录拒绝：{detail}", f"{what_en} refused by the directory: {detail}"
-        ) from exc
+        raise ConstraintViolation(f"{what_zh}被目录拒绝：{directory_message(detail)}",
+                                  f"{what_en} refused by the directory: {detail}") from exc
     except ldap.FILTER_ERROR as exc:
         raise InvalidInput("查询条件无效", "invalid search filter") from exc
     except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMEOUT, ldap.BUSY) as exc:

@@ -1,0 +1,133 @@
+"""Words for every value a person reads: the directory keeps short internal values (`active`,
+`sysadmin`, `registration`, `19`), people read these labels, in Chinese and in English.
+
+One vocabulary for the web UI, the CLI and the PDFs, so a value is named the same everywhere.
+A value without a label is shown as itself (and the web UI's crawler test fails on it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from idm import operations
+from idm.form_fields import KINDS, KINDS_EN
+from idm.validation import ADMIN_ROLE_ZH, CHINA, LEVEL_ZH
+
+Pair = tuple[str, str]
+
+VOCABULARY: dict[str, dict[str, Pair]] = {
+    "status": {"active": ("启用", "active"), "disabled": ("停用", "disabled")},
+    "role": {**{k: (v, {"sysadmin": "system admin", "secadmin": "security admin",
+                        "auditor": "security auditor"}[k]) for k, v in ADMIN_ROLE_ZH.items()},
+             "": ("（未授予角色）", "(no role yet)")},
+    "account_kind": {"admin": ("管理类用户", "admin account"), "business": ("业务类用户", "business user")},
+    "form_kind": {k: (v, KINDS_EN[k]) for k, v in KINDS.items()},
+    "form_state": {"received": ("已受理", "received"), "executed": ("已办结", "done"),
+                   "rejected": ("已驳回", "rejected")},
+    "change_type": {op.change_type: (op.zh, op.en) for op in operations.ALL if op.change_type},
+    "operation": {op.name: (op.zh, op.en) for op in operations.ALL},
+    "cert_status": {"requested": ("待签发", "requested"), "issued": ("已签发", "issued"),
+                    "downloaded": ("已下载", "downloaded"), "revoked": ("已吊销", "revoked"),
+                    "expired": ("已过期", "expired")},
+    "revocation": {"unspecified": ("未说明", "unspecified"), "key_compromise": ("私钥泄露", "key compromise"),
+                   "affiliation_changed": ("调离或离职", "affiliation changed"),
+                   "superseded": ("已更换", "superseded"), "cessation_of_operation": ("停止使用", "ceased")},
+    "level": {k: (v, k) for k, v in LEVEL_ZH.items()},
+    "log_op": {"add": ("新增", "add"), "modify": ("修改", "modify"), "delete": ("删除", "delete"),
+               "modrdn": ("改名", "rename"), "extended": ("扩展操作（如改密码）", "extended operation"),
+               "signin": ("登录事件", "sign-in event")},
+    "attribute": {
+        "idmStatus": ("状态", "status"), "idmStatusChanged": ("状态时间", "status time"),
+        "idmStatusReason": ("原因", "reason"), "pwdAccountLockedTime": ("锁定", "lock"),
+        "pwdReset": ("须改密", "must change"), "userPassword": ("密码", "password"),
+        "idmGrant": ("授权", "grants"), "idmAdminRole": ("角色", "role"), "idmScope": ("管理范围", "scope"),
+        "cn": ("姓名", "name"), "sn": ("姓", "surname"), "givenName": ("名", "given name"),
+        "displayName": ("显示名", "display name"), "mobile": ("手机", "mobile"), "mail": ("电子邮箱", "e-mail"),
+        "telephoneNumber": ("办公电话", "office phone"), "idmIdNumber": ("身份证号", "ID number"),
+        "idmIdMasked": ("身份证号（脱敏）", "ID number (masked)"), "idmRecordStatus": ("办理状态", "state"),
+        "idmRecordState": ("办理记录", "history"), "idmRecordTarget": ("涉及账号", "accounts"),
+        "idmRetainUntil": ("保存期限", "retention"), "idmAttachment": ("扫描件", "scan"),
+        "idmAttachmentSha256": ("扫描件摘要", "scan digest"), "oathSecret": ("动态验证码密钥", "factor secret"),
+        "oathTOTPLastTimeStep": ("验证码使用记录", "code used"), "oathFailureCount": ("验证码错误次数", "wrong codes"),
+        "oathLastFailure": ("验证码错误时间", "wrong code time"), "oathLastLogin": ("验证码最近使用", "code last used"),
+        "oathTOTPParams": ("验证码参数", "factor parameters"), "idmConfirmed": ("首次登录确认", "first-login confirmation"),
+        "idmDispute": ("首次登录不一致报告", "first-login mismatch"), "idmSignIn": ("登录事件", "sign-in event"),
+        "idmManagedBy": ("委托管理", "delegation"), "userCertificate;binary": ("证书", "certificate"),
+        "userCertificate": ("证书", "certificate"), "idmLegacy": ("岗位账号", "post account"),
+        "objectClass": ("类型", "kind"), "uid": ("登录账号", "login"), "idmRecordData": ("申请单内容", "form fields"),
+        "idmRecordPrivate": ("申请单联系方式", "form contact data"), "idmRecordKind": ("申请单类型", "form kind"),
+        "description": ("说明", "description"), "idmPostName": ("岗位", "post"),
+        "pwdChangedTime": ("密码修改时间", "password changed"), "pwdFailureTime": ("密码错误记录", "wrong passwords"),
+        "pwdHistory": ("历史密码", "password history"), "pwdPolicySubentry": ("密码策略", "password policy"),
+        "pwdGraceUseTime": ("宽限登录", "grace logins"), "pwdLastSuccess": ("最近登录", "last sign-in"),
+        "idmNameZh": ("单位名称", "unit name"), "idmCode": ("单位代码", "unit code"),
+        "idmLevel": ("层级", "level"), "idmApp": ("系统", "system"), "idmAppRole": ("系统角色", "system role"),
+        "ou": ("单位", "unit"), "o": ("组织", "organisation"),
+    },
+    "service": {"idm-webui": ("网页服务", "web service"), "idm-writer": ("写入服务", "writer service"),
+                "idm-selfservice": ("密码服务", "password service"), "idm-dummy": ("系统", "system")},
+    "signin_event": {"signin-web": ("登录（网页）", "signed in (web)"),
+                     "signin-cli": ("登录（命令行）", "signed in (command line)"),
+                     "failure": ("登录失败（密码错误）", "sign-in failed (wrong password)"),
+                     "lockout": ("登录失败，账号被锁定", "sign-in failed, account locked"),
+                     "refused-locked": ("登录被拒（账号已锁定或停用）", "sign-in refused (locked or disabled)"),
+                     "expired": ("密码已过期", "password expired"),
+                     "factor-failure": ("动态验证码错误", "wrong one-time code"),
+                     "factor-lockout": ("动态验证码错误次数过多，已锁定", "too many wrong codes, locked"),
+                     "signout": ("退出", "signed out")},
+    "result": {"0": ("成功", "done"), "50": ("被拒绝：权限不足", "refused: no right"),
+               "32": ("被拒绝：对象不存在", "refused: no such entry"),
+               "19": ("被拒绝：违反约束（如密码规则）", "refused: constraint (e.g. password rules)"),
+               "65": ("被拒绝：条目类型不符", "refused: wrong kind of entry"),
+               "53": ("被拒绝：目录拒绝执行", "refused: unwilling to perform"),
+               "68": ("被拒绝：已存在", "refused: already exists"),
+               "21": ("被拒绝：值的格式不对", "refused: invalid value"),
+               "16": ("被拒绝：属性不存在", "refused: no such attribute"),
+               "20": ("被拒绝：值已存在", "refused: value exists"),
+               "8": ("被拒绝：需要认证", "refused: authentication required")},
+}
+
+# slapd's own words, as they reach a refusal, and what a person should read instead
+DIRECTORY_MESSAGES: dict[str, Pair] = {
+    "Password is too young to change": ("距上次修改密码未满最短间隔，暂不能再改",
+                                        "the password was changed too recently to change again"),
+    "Password is in history of old passwords": ("不能与最近使用过的密码相同",
+                                                "the password was used recently"),
+    "Password fails quality checking policy": ("密码不符合复杂度要求", "the password is not complex enough"),
+    "Password is not being changed from existing value": ("新密码不能与当前密码相同",
+                                                          "the new password is the current one"),
+    "non-unique attributes found": ("与已有条目重复（如登录账号或身份证号）",
+                                    "duplicates an existing entry (login or ID number)"),
+    "Insufficient access": ("权限不足", "insufficient access"),
+    "modify breaks constraint": ("不符合目录约束", "breaks a directory constraint"),
+}
+
+
+
+def label(kind: str, value: str | None, lang: str = "zh") -> str:
+    """The word for an internal value (itself when the vocabulary has none)."""
+    pair = VOCABULARY.get(kind, {}).get(value or "")
+    if pair is None:
+        return value or ""
+    return pair[0] if lang == "zh" else pair[1]
+
+
+def directory_message(text: str, lang: str = "zh") -> str:
+    """slapd's English message in the reader's words, where it is one we know."""
+    for known, pair in DIRECTORY_MESSAGES.items():
+        if known.lower() in text.lower():
+            return pair[0] if lang == "zh" else pair[1]
+    return text
+
+
+def local_time(value: str | None, seconds: bool = False) -> str:
+    """A directory time (YYYYmmddHHMMSS[.ffffff]Z) as local YYYY-MM-DD HH:mm (China time); with
+    seconds for exports, where two events in one minute must still sort apart."""
+    if not value:
+        return ""
+    digits = value.rstrip("Z").split(".")[0]
+    try:
+        when = datetime.strptime(digits[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return value
+    return when.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
