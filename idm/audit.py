@@ -13,8 +13,12 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import ldap
+
+from idm import labels
 from idm.directory import names
 from idm.directory.session import Session
 from idm.errors import InvalidInput
@@ -23,12 +27,6 @@ LOG_BASE = "cn=accesslog"
 LOG_ATTRS = ["reqStart", "reqType", "reqDN", "reqAuthzID", "reqResult", "reqMessage", "reqMod"]
 FORM_REF = re.compile(r"^idmFormRef:[+=] (.+)$", re.IGNORECASE)
 SIGN_IN = re.compile(r"^idmSignIn:[+=] (\S+) (.*)$", re.IGNORECASE)
-SIGN_IN_ZH = {"signin-web": "登录（Web）", "signin-cli": "登录（命令行）", "failure": "登录失败（密码错误）",
-              "lockout": "登录失败，账号被锁定", "refused-locked": "登录被拒（账号已锁定或停用）",
-              "expired": "密码已过期", "factor-failure": "动态验证码错误",
-              "factor-lockout": "动态验证码错误次数过多，已锁定", "signout": "退出"}
-RESULT_ZH = {"0": "成功", "50": "权限不足", "32": "不存在", "19": "违反约束", "65": "对象类违规",
-             "53": "拒绝执行", "68": "已存在", "21": "语法错误", "8": "需要认证"}
 # Cells a spreadsheet would read as a formula (CWE-1236).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
 
@@ -42,10 +40,18 @@ class Operation:
     result: str
     message: str
     form: str | None
+    changed: tuple[str, ...] = ()  # attributes a modify touched, for "what changed" in words
+    event: str = ""  # a sign-in event's kind (labels' "signin_event"); `message` is then the address
 
     @property
     def ok(self) -> bool:
         return self.result == "0"
+
+
+# what slapd writes by itself on every change: no one's decision, so not shown as "what changed"
+BOOKKEEPING = frozenset(("modifiersName", "modifyTimestamp", "entryCSN", "idmFormRef", "creatorsName",
+                         "createTimestamp", "entryUUID", "structuralObjectClass", "entryDN",
+                         "subschemaSubentry", "hasSubordinates"))
 
 
 def _operation(attrs: dict[str, list[str]]) -> Operation:
@@ -55,7 +61,11 @@ def _operation(attrs: dict[str, list[str]]) -> Operation:
         return attrs[name][0] if attrs.get(name) else ""
 
     form = None
+    changed: list[str] = []
     for line in attrs.get("reqMod", []):
+        attr = line.split(":", 1)[0]
+        if attr not in changed and attr not in BOOKKEEPING:
+            changed.append(attr)
         match = FORM_REF.match(line)
         if match:
             form = match.group(1)
@@ -63,21 +73,49 @@ def _operation(attrs: dict[str, list[str]]) -> Operation:
         if event:
             return Operation(when=one("reqStart"), actor=one("reqDN"), kind="signin",
                              target=one("reqDN"), result=one("reqResult"),
-                             message=f"{SIGN_IN_ZH.get(event.group(1), event.group(1))} {event.group(2)}",
-                             form=None)
+                             message=event.group(2), form=None, event=event.group(1))
     return Operation(when=one("reqStart"), actor=one("reqAuthzID").removeprefix("dn:"),
                      kind=one("reqType"), target=one("reqDN"), result=one("reqResult"),
-                     message=one("reqMessage"), form=form)
+                     message=one("reqMessage"), form=form, changed=tuple(changed))
 
 
-def operations(session: Session, *, actor: str | None = None, kind: str | None = None,
-               target: str | None = None, since: str | None = None, until: str | None = None,
-               failed: bool | None = None) -> list[Operation]:
-    """The log records the bound identity may read, filtered; oldest first.
+# Windows searched newest first until a page is full: the log is read a slice at a time, not whole.
+WINDOWS_HOURS = (1 / 60, 1 / 6, 1, 24, 24 * 7, 24 * 31, 24 * 366, None)
 
-    `since`/`until` are generalized times (YYYYmmddHHMMSSZ); `target` matches part of the DN.
-    """
-    parts = ["(objectClass=auditWriteObject)"]
+
+def page(session: Session, *, size: int = 50, before: str | None = None, since: str | None = None,
+         until: str | None = None, **filters: Any) -> tuple[list[Operation], str | None]:
+    """The newest `size` records before `before` (a record's time: the cursor) within
+    [`since`, `until`], and the cursor of the next page (None at the end).
+
+    A page reads little: first only the names of the matching records (a record's name is its
+    time) in a window of the log, the last hour, day, week, ... until the window holds more than a
+    page; then the whole of just the records shown."""
+    cursor = _gentime(before) if before else None
+    floor = _gentime(since) if since else None
+    limits = [t for t in (cursor, _gentime(until) if until else None) if t]
+    ceiling = min(limits) if limits else None
+    end = datetime.strptime(ceiling[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC) if ceiling else \
+        datetime.now(UTC)
+    times: list[str] = []
+    for hours in WINDOWS_HOURS:
+        start = (end - timedelta(hours=hours)).strftime("%Y%m%d%H%M%SZ") if hours else None
+        if floor and (start is None or start < floor):
+            start = floor
+        times = [t for t in _times(session, since=start, until=ceiling, **filters)
+                 if cursor is None or t < cursor]
+        if len(times) > size or start is None or start == floor:
+            break
+    newest = sorted(times, reverse=True)
+    shown = newest[:size]
+    return _records(session, shown, filters), (shown[-1] if len(newest) > size else None)
+
+
+def _filter(*, actor: str | None = None, kind: str | None = None, since: str | None = None,
+            until: str | None = None, failed: bool | None = None, signin: bool = False) -> str:
+    """Every term is checked against the reader's access rules for each candidate record, so
+    there are no more terms than asked for (only write records live under cn=accesslog)."""
+    parts = []
     if actor:
         parts.append(names.eq("reqAuthzID", actor))
     if kind:
@@ -90,13 +128,51 @@ def operations(session: Session, *, actor: str | None = None, kind: str | None =
         parts.append("(!(reqResult=0))")
     elif failed is False:
         parts.append("(reqResult=0)")
-    found = [_operation(a) for _, a in session.search(LOG_BASE, names.all_of(*parts), LOG_ATTRS)]
+    if signin:
+        parts.append("(reqMod=idmSignIn:*)")
+    return names.all_of(*parts) if parts else "(objectClass=auditWriteObject)"
+
+
+def _times(session: Session, target: str | None = None, **filters: Any) -> list[str]:
+    """The times (names) of the matching records the bound identity may read."""
+    found = session.search(LOG_BASE, _filter(**filters), ["reqDN"] if target else ["1.1"],
+                           scope=ldap.SCOPE_ONELEVEL)
+    return [names.first_value(dn) for dn, a in found
+            if not target or target.lower() in (a.get("reqDN") or [""])[0].lower()]
+
+
+def _records(session: Session, times: list[str], filters: dict[str, Any]) -> list[Operation]:
+    """These records in full, in the order given: the matching records between the oldest and
+    the newest of them are exactly these (a range costs far less than a long OR of names)."""
+    if not times:
+        return []
+    bounded = {**filters, "since": min(times), "until": max(times)}
+    bounded.pop("target", None)
+    found = {a["reqStart"][0]: _operation(a) for _, a in
+             session.search(LOG_BASE, _filter(**bounded), LOG_ATTRS, scope=ldap.SCOPE_ONELEVEL)}
+    return [found[t] for t in times if t in found]
+
+
+def operations(session: Session, *, target: str | None = None, **filters: Any) -> list[Operation]:
+    """The log records the bound identity may read, filtered; oldest first.
+
+    Filters: `actor` (a DN), `kind` (add, modify, ...), `since`/`until` (generalized times,
+    YYYYmmddHHMMSSZ or YYYYMMDD), `failed`, `signin`; `target` matches part of the DN.
+    """
+    found = [_operation(a) for _, a in session.search(LOG_BASE, _filter(**filters), LOG_ATTRS,
+                                                      scope=ldap.SCOPE_ONELEVEL)]
     if target:
         found = [op for op in found if target.lower() in op.target.lower()]
     return sorted(found, key=lambda op: op.when)
 
 
 def _gentime(value: str) -> str:
+    if re.fullmatch(r"[0-9]{14}\.[0-9]{1,6}Z", value):  # a record's own time: a page cursor
+        try:
+            datetime.strptime(value[:14], "%Y%m%d%H%M%S")
+        except ValueError:
+            raise InvalidInput(f"时间不存在：{value}", f"no such time: {value!r}") from None
+        return value
     if not re.fullmatch(r"[0-9]{8}([0-9]{6})?Z?", value):
         raise InvalidInput(f"时间应为 YYYYMMDD 或 YYYYMMDDHHMMSSZ：{value}",
                            f"time must be YYYYMMDD or YYYYMMDDHHMMSSZ: {value!r}")
@@ -117,10 +193,15 @@ def safe_cell(value: str) -> str:
 def to_csv(ops: Iterable[Operation]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["时间 when", "操作人 actor", "操作 operation", "对象 target", "结果 result",
+    writer.writerow(["时间 when (UTC+8)", "操作人 actor", "操作 operation", "对象 target", "结果 result",
                      "说明 message", "申请单 form"])
     for op in ops:
-        result = f"{op.result} {RESULT_ZH.get(op.result, '')}".strip()
-        writer.writerow([safe_cell(v) for v in (op.when, op.actor, op.kind, op.target, result,
-                                                 op.message, op.form or "")])
+        what = labels.label("log_op", op.kind)
+        if op.event:
+            what += "：" + labels.label("signin_event", op.event)
+        elif op.changed:
+            what += "：" + "、".join(labels.label("attribute", a) for a in op.changed)
+        result = f"{op.result} {labels.label('result', op.result)}"
+        writer.writerow([safe_cell(v) for v in (labels.local_time(op.when, seconds=True), op.actor, what,
+                                                 op.target, result, op.message, op.form or "")])
     return "\ufeff" + out.getvalue()  # BOM: spreadsheets then read the file as UTF-8

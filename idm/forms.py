@@ -28,7 +28,7 @@ from idm import identity_numbers, org, validation
 from idm.actor import Actor, now
 from idm.directory import names
 from idm.directory.session import Session
-from idm.errors import InvalidInput, NotFound, PermissionDenied
+from idm.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
 from idm.form_fields import CHANGE_TYPES, KINDS, KINDS_EN, Address, FormData, check, join, split
 
 __all__ = ["CHANGE_TYPES", "KINDS", "Address", "Form", "FormData", "add", "expect", "get"]
@@ -94,6 +94,9 @@ def _state(history: list[dict[str, str]], steps: dict[str, Any], scan_type: str 
                       ensure_ascii=False, sort_keys=True)
 
 
+ID_ATTEMPTS = 5  # 24 random bits per unit and day: a second draw is rare, a fifth unheard of
+
+
 def add(session: Session, actor: Actor, data: FormData) -> Form:
     """Record a received form at the acting admin's own node (the processing department), once
     its fields are right, its unit exists, and its ID number belongs to no one else."""
@@ -109,8 +112,14 @@ def add(session: Session, actor: Actor, data: FormData) -> Form:
                            f"a form about {data.unit} is not this department's: it receives forms about "
                            "its own unit and the next level's")
     identity_numbers.require_same_name(session, data.id_number, data.name)
-    form_id, dn, attrs = record(data, actor)
-    session.add(dn, attrs)
+    for attempt in range(ID_ATTEMPTS):
+        form_id, dn, attrs = record(data, actor)
+        try:
+            session.add(dn, attrs)
+            break
+        except AlreadyExists:  # a number drawn twice on one day at one unit: draw again
+            if attempt == ID_ATTEMPTS - 1:
+                raise
     return get(session, form_id)
 
 
@@ -206,6 +215,63 @@ def list_forms(session: Session, node_code: str, status: str | None = None) -> l
         return sorted((_form(dn, a) for dn, a in found), key=lambda f: f.form_id)
     except NotFound:
         return []
+
+
+@dataclass(frozen=True)
+class FormPage:
+    forms: list[Form]
+    total: int  # the matches in the window read (all of them when `complete`)
+    more: bool
+    complete: bool  # the window was the whole history (or reached `since`)
+
+
+# Newest first, a window at a time: the last day, week, month, year, then everything. A page
+# costs what the window holds, not what the department ever received (createTimestamp is
+# indexed, and the directory's access rules are checked on each match only).
+WINDOWS_DAYS = (1, 7, 31, 366, None)
+
+
+def page(session: Session, node_code: str, *, status: str | None = None, kind: str | None = None,
+         unit: str | None = None, since: str | None = None, number: int = 1, size: int = 50) -> FormPage:
+    """One page of a department's forms, newest first. The filters go to the directory and only
+    the names and times of the matches come back; the whole of just the page's forms is read."""
+    node = org.find(session, node_code)
+    parts = [FORM_FILTER]
+    if status:
+        parts.append(names.eq("idmRecordStatus", status))
+    if kind:
+        parts.append(names.eq("idmRecordKind", kind))
+    if unit:
+        parts.append(f"(cn={ldap.filter.escape_filter_chars(f'F{unit}-')}*)")  # F<unit>-<date>-<n>
+    floor = validation.local_day_start(since, "受理日期", "received since") if since else None
+    base = names.child_dn("ou", "forms", node.dn)
+    order: list[tuple[str, str]] = []
+    start: str | None = None
+    for days in WINDOWS_DAYS:
+        start = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y%m%d%H%M%SZ") if days else None
+        if floor and (start is None or start < floor):
+            start = floor
+        window = [*parts, f"(createTimestamp>={start})"] if start else parts
+        try:
+            found = session.search(base, names.all_of(*window), ["createTimestamp"],
+                                   scope=ldap.SCOPE_ONELEVEL)
+            order = sorted(((a.get("createTimestamp", [""])[0], names.first_value(dn)) for dn, a in found),
+                           reverse=True)
+        except NotFound:
+            return FormPage([], 0, False, True)
+        if len(order) > number * size or start is None or start == floor:
+            break
+    complete = start is None or start == floor
+    shown_window = order[(number - 1) * size: number * size]
+    shown = [form_id for _, form_id in shown_window]
+    if not shown:
+        return FormPage([], len(order), False, complete)
+    # the page's forms are the matches between its oldest and newest: a range, not a long OR
+    wanted = names.all_of(*parts, f"(createTimestamp>={shown_window[-1][0]})",
+                          f"(createTimestamp<={shown_window[0][0]})")
+    by_id = {f.form_id: f for f in (_form(dn, a) for dn, a in
+                                    session.search(base, wanted, FORM_ATTRS, scope=ldap.SCOPE_ONELEVEL))}
+    return FormPage([by_id[f] for f in shown if f in by_id], len(order), len(order) > number * size, complete)
 
 
 def record_step(session: Session, actor: Actor, form: Form, step: str, target_dn: str,

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from idm import accounts, audit, seal
+from idm import accounts, audit, labels, seal
 from idm.actor import Actor
 from idm.directory.session import Session
-from idm_cli.acting import acting
 from idm_cli.common import Context, friendly, pass_ctx
+from idm_cli.signin_cmds import acting
 
 
 @click.group("audit")
@@ -41,8 +41,9 @@ def audit_list(session: Session, actor: Actor, who: str | None, kind: str | None
         click.echo(f"已导出 / exported: {csv_out} ({len(found)})")
         return
     for op in found:
-        mark = "ok" if op.ok else f"refused {op.result} {audit.RESULT_ZH.get(op.result, '')}"
-        click.echo(f"{op.when}\t{op.actor}\t{op.kind}\t{op.target}\t{mark}\t{op.form or '-'}")
+        mark = "ok" if op.ok else f"refused {op.result} {labels.label('result', op.result)}"
+        kind = f"{op.kind}:{op.event} {op.message}" if op.event else op.kind
+        click.echo(f"{op.when}\t{op.actor}\t{kind}\t{op.target}\t{mark}\t{op.form or '-'}")
     click.echo(f"合计 / total: {len(found)}")
     seals = seal.list_seals(session)
     click.echo(f"最近封存 / last sealed: {seals[-1].sealed_at}" if seals else
