@@ -2,26 +2,35 @@
 as the paper originals. A pre-filled form carries a QR code with its id and the SHA-256 of its
 content, so a scan of the stamped copy can be matched back to its record.
 
-reportlab's built-in CID font STSong-Light renders Chinese without shipping a font file.
+The Chinese face is a TrueType Song (Ming) font from a Debian package, AR PL UMing CN
+(fonts-arphic-uming), embedded as a subset: every viewer and printer draws the same glyphs.
+reportlab's built-in STSong-Light is not embedded (each reader substitutes its own face), and the
+Noto CJK fonts are CFF outlines, which reportlab cannot embed.
 """
 
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 
 import segno
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
+from idm.errors import ServerError
 from idm.form_fields import FormData
 from idm.forms import Form
 from idm.validation import ADMIN_ROLE_ZH
 
-FONT = "STSong-Light"
+FONT = "UMingCN"
+# the package's file; IDM_PDF_FONT may name another TrueType file (a .ttc's first face is used)
+FONT_FILE = Path("/usr/share/fonts/truetype/arphic/uming.ttc")
+BUSINESS_REGISTRATION = "业务类用户注册申请单"
 TITLES = {"registration": "管理类用户注册申请单", "change": "管理类用户变更申请单",
           "grant": "业务类用户授权申请单", "cert": "教育 CA 证书申请单",
           "service": "下游系统接入申请单", "delegation": "委托上级用户管理部门管理申请单"}
@@ -41,10 +50,15 @@ LEFT, RIGHT, TOP = 20 * mm, A4[0] - 20 * mm, A4[1] - 25 * mm
 ROW = 11 * mm
 
 
-def _glyphs(text: str) -> str:
-    """The middle dot of names (U+00B7) is GB 2312's 间隔号 A1A4, which STSong-Light's Unicode
-    CMap reaches only as U+30FB; text extracted from the PDF maps back to U+00B7."""
-    return text.replace("\u00b7", "\u30fb")
+def _font() -> None:
+    """Register the embedded face once per process; a missing file says which package holds it."""
+    if FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    path = Path(os.environ.get("IDM_PDF_FONT") or FONT_FILE)
+    if not path.is_file():
+        raise ServerError(f"找不到打印申请单所用的中文字体 {path}（apt install fonts-arphic-uming）",
+                          f"no Chinese font for the printed forms at {path} (apt install fonts-arphic-uming)")
+    pdfmetrics.registerFont(TTFont(FONT, str(path), subfontIndex=0))
 
 
 def qr_payload(form: Form) -> str:
@@ -70,7 +84,7 @@ class _Sheet:
                 c.line(x, self.y, x, self.y - height)
             lines = text.split("\n")
             for i, line in enumerate(lines):
-                c.drawString(x + 2 * mm, self.y - 7 * mm - i * 5 * mm, _glyphs(line))
+                c.drawString(x + 2 * mm, self.y - 7 * mm - i * 5 * mm, line)
             x += width * (RIGHT - LEFT)
         self.y -= height
 
@@ -95,15 +109,23 @@ def _other_kinds(sheet: _Sheet, d: FormData) -> None:
     sheet.row([("说明", 0.22), (d.reason or d.notes, 0.78)], 2 * ROW)
 
 
-def render(kind: str, form: Form | None = None, unit_name: str = "") -> bytes:
-    """A4 PDF of the form; blank when `form` is None."""
-    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+def title(kind: str, business: bool = False) -> str:
+    """The seed's registration form is the admin one; a business user's has its own title."""
+    return BUSINESS_REGISTRATION if kind == "registration" and business else TITLES[kind]
+
+
+def render(kind: str, form: Form | None = None, unit_name: str = "", business: bool = False) -> bytes:
+    """A4 PDF of the form; blank when `form` is None. A registration without a role is a
+    business user's (also `business` for a blank one): its title says so and it has no role boxes."""
+    _font()
     d: FormData = form.data if form else FormData(kind=kind, unit="", name="", id_number="", mobile="")
+    business = business or (form is not None and kind == "registration" and d.role is None)
+    heading = title(kind, business)
     buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=A4)
-    c.setTitle(TITLES[kind] + (f" {form.form_id}" if form else ""))
+    c = canvas.Canvas(buf, pagesize=A4, initialFontName=FONT, initialFontSize=10.5)
+    c.setTitle(heading + (f" {form.form_id}" if form else ""))
     c.setFont(FONT, 18)
-    c.drawCentredString(A4[0] / 2, TOP, TITLES[kind])
+    c.drawCentredString(A4[0] / 2, TOP, heading)
     c.setFont(FONT, 10.5)
     if form:
         c.drawString(LEFT, TOP - 10 * mm, f"编号：{form.form_id}")
@@ -120,7 +142,8 @@ def render(kind: str, form: Form | None = None, unit_name: str = "") -> bytes:
         sheet.row([("办公电话", 0.12), (d.office_phone or "", 0.28), ("电子邮箱", 0.15),
                    (d.email or "", 0.45)])
         sheet.row([("手机号码", 0.12), (d.mobile, 0.88)])
-        sheet.row([("管理类用户岗位", 0.22), (_roles(d.role), 0.78)])
+        if not business:
+            sheet.row([("管理类用户岗位", 0.22), (_roles(d.role), 0.78)])
         a = d.address
         sheet.row([("单位通讯地址", 0.22), (f"{a.province}  {a.city}  {a.district}  {a.street}", 0.78)])
         sheet.row([("其他补充说明", 0.22), (d.notes, 0.78)], 2 * ROW)
@@ -143,7 +166,8 @@ def render(kind: str, form: Form | None = None, unit_name: str = "") -> bytes:
     sheet.row([("申请人部门意见", 0.22), (stamp, 0.78)], 4 * ROW)
     y = sheet.y - 10 * mm
     c.drawString(LEFT, y, "备注：")
-    for i, note in enumerate(NOTES[kind]):
+    notes = [n.replace(TITLES[kind], heading) for n in NOTES[kind]]
+    for i, note in enumerate(notes):
         c.drawString(LEFT, y - (i + 1) * 6 * mm, note)
     c.showPage()
     c.save()

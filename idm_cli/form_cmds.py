@@ -100,17 +100,19 @@ def form_reject(session: Session, actor: Actor, form_id: str, reason: str) -> No
 @click.argument("form_id", required=False)
 @click.option("--blank", type=click.Choice(list(form_pdf.TITLES)), default=None,
               help="空白申请单 / a blank form of this kind")
+@click.option("--business", is_flag=True,
+              help="空白的业务类用户注册申请单 / a blank business user's registration")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--as", "as_uid", envvar="IDM_AS", default=None, help="您的登录账号 / your login")
 @click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--code", default=None, help="动态验证码（已启用时）/ your second factor's code")
 @pass_ctx
 @friendly
-def form_pdf_cmd(ctx: Context, form_id: str | None, blank: str | None, output: Path,
+def form_pdf_cmd(ctx: Context, form_id: str | None, blank: str | None, business: bool, output: Path,
                  as_uid: str | None, password_file: Path | None, code: str | None) -> None:
     """打印申请单 A4 PDF（空白或已填写，带二维码）/ print a form as an A4 PDF (blank or filled)."""
     if blank:
-        output.write_bytes(form_pdf.render(blank))
+        output.write_bytes(form_pdf.render(blank, business=business))
     elif form_id and as_uid:
         with open_acting(ctx.settings(), as_uid, password_file, code) as session:
             form = forms.get(session, form_id)

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(slapd ldap-utils libldap2-dev libsasl2-dev gcc python3-dev python3-venv openssl)
+# the printed forms embed this TrueType Song face (AR PL UMing CN)
+APT_PACKAGES+=(fonts-arphic-uming)
 # for the tests and for reading the printed forms: PDF text and pictures, QR decoding, CJK fonts
 APT_PACKAGES+=(poppler-utils poppler-data zbar-tools fonts-noto-cjk)
 # the browser tests drive Debian's Chromium with Playwright (no browser download)

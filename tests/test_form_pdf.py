@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from idm import form_pdf, forms
+from idm.directory import names
 from tests import world as w
 from tests.conftest import ROOT, ops, run_cli
 
@@ -79,3 +80,32 @@ def test_filled_form_text_and_qr_round_trip(world: w.World, tmp_path: Path,
         form = forms.get(session, form_id)
     assert decoded == form_pdf.qr_payload(form)
     assert decoded.endswith(f"sha256={form.content_digest()}")
+
+
+def test_the_chinese_face_is_embedded_so_every_printer_draws_the_same(world: w.World, tmp_path: Path) -> None:
+    out = tmp_path / "blank.pdf"
+    assert run_cli(world.settings, "form", "pdf", "--blank", "registration", "-o", str(out)).exit_code == 0
+    fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True, check=True).stdout
+    rows = [line.split() for line in fonts.splitlines()[2:]]
+    assert rows and all("yes" == row[-5] for row in rows), fonts  # the "emb" column
+    assert "UMingCN" in fonts and "STSong" not in fonts
+
+
+def test_a_business_users_registration_has_its_own_title_and_no_role_boxes(
+    world: w.World, tmp_path: Path
+) -> None:
+    """And a name with a middle dot prints as written, with no gap after the dot."""
+    county = names.node_dn(["150000", "150100", "150102"], world.settings.suffix)
+    form_id = world.form("registration", county, name="阿拉坦·其其格", id_number=w.id_number(322))
+    with ops(world.settings) as session:
+        form = forms.get(session, form_id)
+    out = tmp_path / "business.pdf"
+    out.write_bytes(form_pdf.render("registration", form, "新城区"))
+    text = pdf_text(out)
+    assert "业务类用户注册申请单" in text and "管理类用户注册申请单" not in text
+    assert "管理类用户岗位" not in text and "系统管理员" not in text
+    assert "阿拉坦·其其格" in text
+    blank = tmp_path / "blank-business.pdf"
+    assert run_cli(world.settings, "form", "pdf", "--blank", "registration", "--business",
+                   "-o", str(blank)).exit_code == 0
+    assert "业务类用户注册申请单" in pdf_text(blank) and "管理类用户岗位" not in pdf_text(blank)
