@@ -118,6 +118,9 @@ def authenticate(settings: Settings, uid: str, password: str, address: str = "")
         record(settings, dn, "expired", address)
         return _progress(settings, dn, uid.strip(), BindState(must_change=True))
     except AccountLocked as err:
+        # slapd refuses a locked (or disabled) account before it verifies the password: spend
+        # the verification here, or the quick answer would tell that such an account exists
+        _dummy_bind(settings, password)
         record(settings, dn, "refused-locked", address)
         raise AuthenticationFailed(*SIGN_IN_FAILED) from err
     except AuthenticationFailed as err:
