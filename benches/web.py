@@ -1,8 +1,14 @@
-"""Web UI under load: sign-in, an authenticated list page and a password change, each with 20
-concurrent clients against gunicorn, compared with a hello-world route (/healthz) served by the
-same gunicorn in the same run. Prints p50/p95 latency and requests/s, and the ratios.
+"""Web UI under load: sign-in, an authenticated account list, the form list over 5,000 forms,
+the audit page over 20,000 log records and a password change, each with 20 concurrent clients
+against gunicorn, compared with a hello-world route (/healthz) served by the same gunicorn in the
+same run. Prints p50/p95 latency and requests/s, and the ratios.
 
-    .venv/bin/python benches/web.py [--clients 20] [--seconds 10] [--workers 4]
+    .venv/bin/python benches/web.py [--clients 20] [--seconds 10] [--workers 4] [--forms 5000]
+                                    [--log 20000]
+
+The forms are recorded by the city's system admin through the toolkit (each one a log record
+too) and the rest of the log is sign-in events on the admins' entries, written as the web UI
+writes them: all of it is what the city's auditor reads.
 
 Everything runs on this machine: a temporary slapd (nist profile, so passwords can be changed
 back to back), gunicorn on loopback, and the clients as threads of this script. Sign-in rate
@@ -23,13 +29,17 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c  # noqa: E402
 
-from idm import bootstrap  # noqa: E402
-from idm.config import new_settings  # noqa: E402
+from idm import actor as actors  # noqa: E402
+from idm import bootstrap, forms, signin  # noqa: E402
+from idm.config import Settings, new_settings  # noqa: E402
+from idm.directory import lookup  # noqa: E402
+from idm.form_fields import FormData  # noqa: E402
 from idm.server import embedded  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,11 +86,47 @@ def run(clients: list[Client], action, seconds: float) -> tuple[list[float], flo
     return latencies, len(latencies) / (time.perf_counter() - started)
 
 
+def make_admin(settings: Settings, node: str, uid: str, role: str) -> str:
+    dn = f"uid={uid},ou=admins,{node}"
+    with c.ops(settings) as session:
+        session.add(dn, {"objectClass": ["idmAdminAccount"], "uid": [uid], "cn": ["压测"], "sn": ["压"],
+                         "idmStatus": ["active"], "idmAdminRole": [role], "idmScope": [node]})
+        session.set_password(dn, PASSWORDS[0])
+        session.replace(dn, {"pwdReset": []})
+    return dn
+
+
+def fill_log(settings: Settings, admin: str, county: str, how_many_forms: int, records: int) -> None:
+    """`how_many_forms` forms recorded by the admin, then sign-in events up to `records` in all."""
+    def record_forms(part: range) -> None:
+        with signin.admin_session(settings, admin) as session:
+            actor = actors.load(session)
+            for i in part:
+                forms.add(session, actor, FormData(kind="registration", unit=county, name="压测",
+                                                   id_number=c.id_number(500_000 + i), mobile="13900000000"))
+
+    def sign_ins(part: range) -> None:
+        with lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir) as session:
+            for i in part:
+                session.replace(admin, {"idmSignIn": [f"signin-web 10.0.{i // 250 % 250}.{i % 250 + 1}"]})
+
+    threads = 4
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(record_forms, [range(k, how_many_forms, threads) for k in range(threads)]))
+        events = max(0, records - how_many_forms)
+        list(pool.map(sign_ins, [range(k, events, threads) for k in range(threads)]))
+    print(f"recorded {how_many_forms} forms and {max(0, records - how_many_forms)} sign-in events "
+          f"in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--forms", type=int, default=5000, help="forms in the form list")
+    parser.add_argument("--log", type=int, default=20000, help="log records the auditor may read")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="idm-web-bench-") as tmp:
         settings = new_settings(Path(tmp) / "idm", port=c.free_port(), password_profile="nist")
@@ -99,11 +145,10 @@ def main() -> None:
                     session.set_password(dn, PASSWORDS[0])
                     session.replace(dn, {"pwdReset": []})
                     users.append(f"web{i:03d}")
-                admin_dn = f"uid=web.sys,ou=admins,{counties[0].split(',', 1)[1]}"
-                session.add(admin_dn, {"objectClass": ["idmAdminAccount"], "uid": ["web.sys"], "cn": ["压测"],
-                                       "sn": ["压"], "idmStatus": ["active"], "idmAdminRole": ["sysadmin"]})
-                session.set_password(admin_dn, PASSWORDS[0])
-                session.replace(admin_dn, {"pwdReset": []})
+            city = counties[0].split(",", 1)[1]
+            admin_dn = make_admin(settings, city, "web.sys", "sysadmin")
+            make_admin(settings, city, "web.audit", "auditor")
+            fill_log(settings, admin_dn, counties[0].split(",")[0].split("=")[1], args.forms, args.log)
             port = c.free_port()
             env = {**os.environ, "IDM_DATA_DIR": str(settings.data_dir), "IDM_WEB_INSECURE_COOKIES": "1",
                    "IDM_WEB_NO_RATELIMIT": "1"}
@@ -130,6 +175,15 @@ def main() -> None:
             unit = counties[0].split(",")[0].split("=")[1]
             results["list page"] = run(admins, lambda i, n, cl: cl.get(f"/admin/users?unit={unit}"),
                                        args.seconds)
+            assert "压测" in admins[0].get("/admin/forms/")
+            results[f"form list ({args.forms})"] = run(admins, lambda i, n, cl: cl.get("/admin/forms/"),
+                                                       args.seconds)
+            auditors = [Client(base) for _ in users]
+            for cl in auditors:
+                cl.post("/login", {"uid": "web.audit", "password": PASSWORDS[0]})
+            assert "10.0." in auditors[0].get("/admin/audit/")
+            results[f"audit page ({args.log})"] = run(auditors, lambda i, n, cl: cl.get("/admin/audit/"),
+                                                      args.seconds)
 
             def change(i: int, n: int, cl: Client) -> None:
                 old, new = PASSWORDS[n % 2], PASSWORDS[(n + 1) % 2]
@@ -145,11 +199,11 @@ def main() -> None:
     hello_rps = results["hello (/healthz)"][1]
     print(f"{args.clients} concurrent clients, {args.seconds:.0f}s each, "
           f"gunicorn {args.workers} workers x 4 threads")
-    print(f"{'':18}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>9}{'vs hello':>10}")
+    print(f"{'':24}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>9}{'vs hello':>10}")
     for name, (lat, rps) in results.items():
-        q = statistics.quantiles(lat, n=20)
+        q = statistics.quantiles(lat, n=20) if len(lat) > 1 else lat * 19
         p50, p95 = statistics.median(lat) * 1000, q[18] * 1000
-        print(f"{name:18}{p50:9.1f}{p95:9.1f}{rps:9.1f}{rps / hello_rps:10.3f}")
+        print(f"{name:24}{p50:9.1f}{p95:9.1f}{rps:9.1f}{rps / hello_rps:10.3f}")
 
 
 if __name__ == "__main__":

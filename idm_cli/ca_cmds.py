@@ -11,8 +11,8 @@ from idm import accounts, ca, certs, services
 from idm.actor import Actor
 from idm.bootstrap import write_secret
 from idm.directory.session import Session
-from idm_cli.acting import acting
 from idm_cli.common import Context, friendly, pass_ctx
+from idm_cli.signin_cmds import acting
 
 
 def ca_config(data_dir: Path) -> ca.CaConfig:

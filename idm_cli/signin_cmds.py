@@ -90,7 +90,7 @@ def acting(func: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--code", default=None, help="动态验证码（已启用时）/ your second factor's code")
     @pass_ctx
     @friendly
-    def wrapper(ctx: Context, as_uid: str, password_file: Path | None, code: str | None,
+    def wrapper(ctx: Context, /, as_uid: str, password_file: Path | None, code: str | None,
                 **kwargs: Any) -> Any:
         with open_acting(ctx.settings(), as_uid, password_file, code) as session:
             return func(session, actors.load(session), **kwargs)

@@ -12,6 +12,7 @@ $IDM org import data/demo/inner-mongolia.csv | tail -n 1
 $IDM org import data/demo/schools-sample.csv | tail -n 1
 $IDM bootstrap data/demo/province-admins.csv
 $IDM legacy import data/demo/post-accounts.csv
+$IDM ca init --crl-url "http://127.0.0.1:${IDM_WEB_PORT:-8080}/ca/crl.pem"
 # The demo serves plain http on loopback, so its cookies cannot be Secure.
 $IDM web start --bind 127.0.0.1:${IDM_WEB_PORT:-8080} --insecure-cookies
 

@@ -46,23 +46,28 @@ def user(world: w.World) -> tuple[str, str, str]:
 
 
 def apply(app: Flask, uid: str, world: w.World) -> None:
+    """The security admin applies from the certificate application's page; a made-up form number
+    gets nowhere and records nothing."""
     sec = client_for(app, "m.secadmin", w.PASSWORD)
     token = csrf(sec, f"/admin/account/{uid}")
-    made_up = sec.post(f"/admin/account/{uid}/apply-cert",
-                       data={"csrf_token": token, "form": "NO-SUCH-FORM-123"},
-                       follow_redirects=True).get_data(as_text=True)
-    assert "NO-SUCH-FORM-123" in made_up and "requested" not in made_up  # refused, nothing recorded
+    for method in ("get", "post"):
+        made_up = getattr(sec, method)("/admin/forms/NO-SUCH-FORM-123/do/apply-cert",
+                                       data={"csrf_token": token})
+        assert made_up.status_code == 404
+    assert "待签发" not in sec.get(f"/admin/account/{uid}").get_data(as_text=True)
     with ops(world.settings) as session:
         account_dn = next(dn for dn, _ in session.search(world.settings.suffix, f"(uid={uid})", ["1.1"]))
     application = world.form_about("cert", account_dn)
-    page = sec.post(f"/admin/account/{uid}/apply-cert", data={"csrf_token": token, "form": application},
+    assert application in sec.get(f"/admin/account/{uid}").get_data(as_text=True)  # waiting, one click away
+    page = sec.post(f"/admin/forms/{application}/do/apply-cert", data={"csrf_token": token},
                     follow_redirects=True).get_data(as_text=True)
-    assert "requested" in page
+    assert "已办理" in page
+    assert "待签发" in sec.get(f"/admin/account/{uid}").get_data(as_text=True)
 
 
 def pending(client: FlaskClient) -> str:
     page = client.get("/certs/").get_data(as_text=True)
-    match = re.search(r"<td>(R[0-9a-f]+)</td><td>requested</td>", page)
+    match = re.search(r"<td>(R[0-9a-f]+)</td><td>待签发</td>", page)
     assert match, page
     return match.group(1)
 
@@ -81,10 +86,10 @@ def test_csr_flow_download_and_verify(world: w.World, app: Flask, tmp_path: Path
     token = csrf(me, "/certs/")
     done = me.post(f"/certs/{name}/fulfil", data={"csrf_token": token, "csr": (io.BytesIO(csr), "me.csr")},
                    content_type="multipart/form-data", follow_redirects=True)
-    assert "issued" in done.get_data(as_text=True)
+    assert "已签发" in done.get_data(as_text=True)
     pem = me.get(f"/certs/{name}.pem")
     assert pem.status_code == 200 and pem.data.startswith(b"-----BEGIN CERTIFICATE")
-    assert "downloaded" in me.get("/certs/").get_data(as_text=True)
+    assert "已下载" in me.get("/certs/").get_data(as_text=True)
     chain = me.get("/ca/chain.pem").data
     (tmp_path / "chain.pem").write_bytes(chain)
     (tmp_path / "cert.pem").write_bytes(pem.data)

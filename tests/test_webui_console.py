@@ -1,17 +1,16 @@
-"""The admin console over HTTP: each role's duties, as the admin (proxied), IDOR, CSRF,
-injection. The app runs with the nist profile here so admins are not asked to enrol a factor
-(the factor itself is tested in test_webui_mfa.py)."""
+"""The admin console over HTTP: each role's duties, forms filled in and acted upon from their
+own pages behind a confirmation, IDOR, CSRF, injection, error pages. The app runs with the nist
+profile here so admins are not asked to enrol a factor (the factor is tested elsewhere)."""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from idm import forms
-from idm.forms import FormData
 from tests import world as w
 from tests.conftest import ops, web_app
 from tests.test_webui_http import csrf, login
@@ -33,11 +32,18 @@ def signed_in(app: Flask, role: str) -> FlaskClient:
     return client
 
 
+def text(client: FlaskClient, path: str) -> str:
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return response.get_data(as_text=True)
+
+
 def test_each_role_sees_its_duties(app: Flask) -> None:
-    assert "按申请单创建账号" in signed_in(app, "sysadmin").get("/admin/").get_data(as_text=True)
-    auditor = signed_in(app, "auditor").get("/admin/").get_data(as_text=True)
-    assert "审计" in auditor and "按申请单创建账号" not in auditor
-    assert signed_in(app, "secadmin").get("/admin/audit").status_code == 403
+    sysadmin = text(signed_in(app, "sysadmin"), "/admin/")
+    assert "填写申请单" in sysadmin and "呼和浩特市" in sysadmin and "新城区" in sysadmin
+    auditor = text(signed_in(app, "auditor"), "/admin/")
+    assert "审计" in auditor and "填写申请单" not in auditor
+    assert signed_in(app, "secadmin").get("/admin/audit/").status_code == 403
 
 
 def test_business_users_have_no_console(world: w.World, app: Flask) -> None:
@@ -49,38 +55,72 @@ def test_business_users_have_no_console(world: w.World, app: Flask) -> None:
         limiter.reset()
     client = app.test_client()
     login(client, dn.split(",")[0].split("=")[1], "Biz-Passw0rd-1")
-    assert client.get("/admin/").status_code == 403
+    refused = client.get("/admin/")
+    assert refused.status_code == 403 and "无权访问" in refused.get_data(as_text=True)  # a page in the layout
 
 
-def test_create_from_form_grant_and_the_auditor_sees_both(world: w.World, app: Flask) -> None:
-    session, actor = world.session("sysadmin")
-    with session:
-        form = forms.add(session, actor, FormData(kind="registration", unit=w.CITY, name="控制台甲",
-                                                  id_number=w.id_number(444), mobile="13900000444"))
+def fill(client: FlaskClient, kind: str, **fields: str | list[str]) -> str:
+    """Fill in a form in the browser's way; returns its id."""
+    token = csrf(client, f"/admin/forms/new?kind={kind}")
+    response = client.post("/admin/forms/new", data={"csrf_token": token, "kind": kind, **fields})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    return response.headers["Location"].rsplit("/", 1)[1]
+
+
+def act(client: FlaskClient, form_id: str, op: str, value: str | None = None) -> str:
+    """Open the confirmation, check it shows the form, then confirm; returns the result page."""
+    query = f"?value={quote(value)}" if value else ""
+    confirm = text(client, f"/admin/forms/{form_id}/do/{op}{query}")
+    assert "请确认" in confirm and form_id in confirm
+    token = csrf(client, f"/admin/forms/{form_id}/do/{op}{query}")
+    data = {"csrf_token": token, **({"value": value} if value else {})}
+    done = client.post(f"/admin/forms/{form_id}/do/{op}", data=data,
+                       follow_redirects=True)
+    assert done.status_code == 200
+    return done.get_data(as_text=True)
+
+
+def test_fill_in_act_from_the_form_and_the_auditor_sees_it(world: w.World, app: Flask) -> None:
     sysadmin = signed_in(app, "sysadmin")
-    page = sysadmin.post("/admin/create", data={"csrf_token": csrf(sysadmin, "/admin/create"),
-                                               "form": form.form_id, "uid": "console.jia"})
-    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
-    assert re.search(r'<code id="one-time">[^<]{12,}</code>', page.get_data(as_text=True))
+    registration = fill(sysadmin, "registration", unit=w.CITY, name="控制台甲", surname="控",
+                        id_number=w.id_number(444), mobile="13900000444")
+    page = text(sysadmin, f"/admin/forms/{registration}")
+    assert "按申请单创建账号" in page and "已受理" in page
+    slip = act(sysadmin, registration, "create")
+    assert re.search(r'<code id="one-time">[^<]{12,}</code>', slip) and "一次性密码交接单" in slip
+    uid = re.search(r"登录账号</dt><dd>([^<]+)</dd>", slip).group(1)  # type: ignore[union-attr]
+    with ops(world.settings) as session:
+        dn = next(d for d, _ in session.search(world.settings.suffix, f"(uid={uid})", ["1.1"]))
+    grant = world.form_about("grant", dn, grants_add=["teacher#viewer"])
     secadmin = signed_in(app, "secadmin")
-    token = csrf(secadmin, "/admin/account/console.jia")
-    done = secadmin.post("/admin/account/console.jia/grant",
-                         data={"csrf_token": token, "grant": "teacher#viewer"}, follow_redirects=True)
-    assert "teacher#viewer" in done.get_data(as_text=True)
-    log = signed_in(app, "auditor").get("/admin/audit").get_data(as_text=True)
-    assert "console.jia" in log and form.form_id in log
-    assert "m.sysadmin" in log and "m.secadmin" in log
-    csv = signed_in(app, "auditor").get("/admin/audit?format=csv")
-    assert csv.mimetype == "text/csv" and "console.jia" in csv.get_data(as_text=True)
+    account = text(secadmin, f"/admin/account/{uid}")
+    assert grant in account and "授权" in account
+    done = act(secadmin, grant, "grant", "teacher#viewer")
+    assert "已办理" in done
+    assert "全国教师管理信息系统" in text(secadmin, f"/admin/account/{uid}")
+    log = text(signed_in(app, "auditor"), "/admin/audit/")
+    assert "控制台甲" in log and registration in log and "新增" in log and "m.sysadmin" in log
+    csv = signed_in(app, "auditor").get("/admin/audit/?format=csv")
+    assert csv.mimetype == "text/csv" and uid in csv.get_data(as_text=True)
+
+
+def test_a_bad_form_keeps_what_was_typed_and_says_where(app: Flask) -> None:
+    sysadmin = signed_in(app, "sysadmin")
+    token = csrf(sysadmin, "/admin/forms/new")
+    page = sysadmin.post("/admin/forms/new", data={"csrf_token": token, "kind": "registration",
+                                                   "unit": w.CITY,
+                                                   "name": "欧阳修", "id_number": "150102199001010010",
+                                                   "mobile": "1390000"}).get_data(as_text=True)
+    assert "校验位" in page and "手机" in page and 'value="欧阳修"' in page
 
 
 def test_another_countys_user_by_url_is_not_found(world: w.World, app: Flask) -> None:
     elsewhere = world.target("person", "sibling").split(",")[0].split("=")[1]
     sysadmin = signed_in(app, "sysadmin")
-    assert sysadmin.get(f"/admin/account/{elsewhere}").status_code == 404
+    missing = sysadmin.get(f"/admin/account/{elsewhere}")
+    assert missing.status_code == 404 and "找不到页面" in missing.get_data(as_text=True)
     token = csrf(sysadmin, "/admin/")
-    response = sysadmin.post(f"/admin/account/{elsewhere}/disable", data={"csrf_token": token, "form": "F"})
-    assert response.status_code == 404
+    assert sysadmin.post("/admin/forms/F-NONE/do/disable", data={"csrf_token": token}).status_code == 404
 
 
 @pytest.mark.parametrize("q", ["*)(uid=*", "*", "a\\b", "(", "\x00"])
@@ -90,17 +130,11 @@ def test_search_fields_are_escaped(app: Flask, q: str) -> None:
     assert "共 0 个" in page.get_data(as_text=True) or q == "*"
 
 
-def test_console_actions_need_a_csrf_token(world: w.World, app: Flask) -> None:
-    uid = world.target("person", "own").split(",")[0].split("=")[1]
-    sysadmin = signed_in(app, "sysadmin")
-    assert sysadmin.post(f"/admin/account/{uid}/disable", data={"form": "F"}).status_code == 400
-    assert sysadmin.get(f"/admin/account/{uid}/disable").status_code == 405
-
-
 def test_first_login_shows_role_next_to_the_form_and_records_the_confirmation(
     world: w.World, app: Flask
 ) -> None:
-    from idm import accounts, formal
+    from idm import accounts, formal, forms
+    from idm.forms import FormData
 
     session, actor = world.session("sysadmin")
     with session:
@@ -118,13 +152,14 @@ def test_first_login_shows_role_next_to_the_form_and_records_the_confirmation(
         limiter.reset()
     client = app.test_client()
     login(client, "shoudeng.yi", "First-Login-Passw0rd-1")
-    page = client.get("/admin/first-login").get_data(as_text=True)
-    assert re.search(r'id="role-account">\s*auditor\s*<', page), page
-    assert re.search(r'id="role-form">\s*auditor\s*<', page), page
+    page = text(client, "/admin/first-login")
+    assert re.search(r'id="role-account">\s*安全审计员\s*<', page), page
+    assert re.search(r'id="role-form">\s*安全审计员\s*<', page), page
     client.post("/admin/first-login", data={"csrf_token": csrf(client, "/admin/first-login")})
     with ops(world.settings) as op_session:
         entry = op_session.get(created.dn, ["idmConfirmed"])
     assert entry is not None and entry[1].get("idmConfirmed")
+    assert "确认角色与范围与申请单一致" not in text(client, "/admin/first-login")  # done: no button
 
 
 @pytest.mark.parametrize("how", ["none", "wrong", "other-session"])
@@ -137,15 +172,16 @@ def test_every_state_changing_route_refuses_a_bad_csrf_token(app: Flask, how: st
     for rule in posts:
         path = re.sub(r"<[^>]+>", "x", rule.rule)
         data = {"form": "F"} if token is None else {"form": "F", "csrf_token": token}
-        assert client.post(path, data=data).status_code == 400, (rule.rule, how)
+        refused = client.post(path, data=data)
+        assert refused.status_code == 400 and "请求无效" in refused.get_data(as_text=True), (rule.rule, how)
         if "GET" not in (rule.methods or set()):
             assert client.get(path).status_code == 405, rule.rule  # no state change by GET
 
 
 @pytest.mark.parametrize("value", ["*)(reqType=*", "2026", "20261301", "\00"])
 def test_audit_filters_refuse_bad_times(app: Flask, value: str) -> None:
-    page = signed_in(app, "auditor").get("/admin/audit", query_string={"since": value})
-    assert page.status_code == 200 and "YYYYMMDD" in page.get_data(as_text=True)
+    page = signed_in(app, "auditor").get("/admin/audit/", query_string={"since": value})
+    assert page.status_code == 400 and "YYYYMMDD" in page.get_data(as_text=True)
 
 
 def test_scan_upload_and_seal_status(world: w.World, app: Flask) -> None:
@@ -154,19 +190,26 @@ def test_scan_upload_and_seal_status(world: w.World, app: Flask) -> None:
 
     from idm import seal
 
-    session, actor = world.session("sysadmin")
-    with session:
-        form = forms.add(session, actor, FormData(kind="registration", unit=w.CITY, name="扫描丁",
-                                                  id_number=w.id_number(447), mobile="13900000447"))
+    sysadmin = signed_in(app, "sysadmin")
+    form_id = fill(sysadmin, "registration", unit=w.CITY, name="扫描丁", id_number=w.id_number(447),
+                   mobile="13900000447")
     png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
                            "AAAABJRU5ErkJggg==")
-    sysadmin = signed_in(app, "sysadmin")
-    token = csrf(sysadmin, "/admin/forms")
-    sysadmin.post(f"/admin/forms/{form.form_id}/scan",
+    token = csrf(sysadmin, f"/admin/forms/{form_id}")
+    sysadmin.post(f"/admin/forms/{form_id}/scan",
                   data={"csrf_token": token, "scan": (io.BytesIO(png), "stamped.png")},
                   content_type="multipart/form-data")
-    page = sysadmin.get("/admin/forms").get_data(as_text=True)
-    assert "image/png" in page
+    assert "已附盖章扫描件" in text(sysadmin, f"/admin/forms/{form_id}")
+    assert sysadmin.get(f"/admin/forms/{form_id}.pdf").mimetype == "application/pdf"
     with ops(world.settings) as op_session:
         seal.seal(op_session)
-    assert "最近封存" in signed_in(app, "auditor").get("/admin/audit").get_data(as_text=True)
+    assert "最近封存" in text(signed_in(app, "auditor"), "/admin/audit/")
+
+
+def test_error_pages_are_in_the_layout_in_both_languages(app: Flask) -> None:
+    client = signed_in(app, "sysadmin")
+    zh = client.get("/no/such/page")
+    body = zh.get_data(as_text=True)
+    assert zh.status_code == 404 and "找不到页面" in body and "<nav" in body
+    en = client.get("/no/such/page?lang=en")
+    assert en.status_code == 404 and "Page not found" in en.get_data(as_text=True)

@@ -133,7 +133,7 @@ def test_forced_change_after_reset_then_policy_explained(world: w.World, client:
     response = login(client, uid, "Reset-Passw0rd-1")
     assert response.headers["Location"].endswith("/password")
     page = client.get("/password").get_data(as_text=True)
-    assert "至少 8 个字符" in page and "不能是常见密码" in page
+    assert "8 至 128 个字符" in page and "不能是常见密码" in page and "至少间隔 1 小时" in page
     weak = client.post("/password", data={"csrf_token": csrf(client, "/password"),
                                           "current": "Reset-Passw0rd-1", "new": "password1",
                                           "confirm": "password1"})

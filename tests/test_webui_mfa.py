@@ -37,7 +37,7 @@ def enrol(client: FlaskClient, uid: str) -> str:
     assert response.headers["Location"].endswith("/mfa/enrol")
     page = client.get("/mfa/enrol").get_data(as_text=True)  # each visit shows a new secret
     assert 'src="data:image/svg+xml;base64,' in page
-    secret = re.search(r"<code>([A-Z2-7]+)</code>", page).group(1)  # type: ignore[union-attr]
+    secret = re.search(r'data-secret="([A-Z2-7]+)"', page).group(1)  # type: ignore[union-attr]
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     done = client.post("/mfa/enrol", data={"csrf_token": token, "code": code(secret)})
     assert done.status_code == 302 and done.headers["Location"].endswith("/")

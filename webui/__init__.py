@@ -54,10 +54,15 @@ def setup_sessions(app: Flask, web: WebSettings) -> None:
 
 
 def setup_views(app: Flask) -> None:
-    from webui import account, auth, certificates, console, mfa
+    from webui import account, audit_views, auth, certificates, console, errors, filters, form_views, mfa, nav
 
+    filters.init(app)
+    nav.init(app)
+    errors.init(app)
     app.register_blueprint(certificates.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(form_views.bp)
+    app.register_blueprint(audit_views.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(mfa.bp)

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from idm import accounts, policy, selfservice, signin
+from idm import accounts, grants, policy, selfservice, signin
 from idm.directory import lookup
 from idm.errors import AuthenticationFailed, IdmError, InvalidInput
 from webui.auth import advance, stages, web
@@ -34,13 +34,15 @@ def home() -> Any:
         me = accounts.get(session, g.user.dn)
         unit = session.get(me.node_dn, ["idmNameZh", "idmCode"])
         changed = session.get(g.user.dn, ["pwdChangedTime"])
+        grant_names = grants.labels(session)
     max_age = policy.PROFILES[settings.password_profile].max_age_days
     expires = None
     if max_age and changed and changed[1].get("pwdChangedTime"):
         when = datetime.strptime(changed[1]["pwdChangedTime"][0], "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
         expires = (when + timedelta(days=max_age)).strftime("%Y-%m-%d")
     unit_name = unit[1].get("idmNameZh", ["-"])[0] if unit else "-"
-    return render_template("account.html", me=me, user=g.user, unit=unit_name, expires=expires)
+    return render_template("account.html", me=me, user=g.user, unit=unit_name, expires=expires,
+                           grant_names=grant_names)
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -56,8 +58,8 @@ def password() -> Any:
             selfservice.change_password(settings.ldap_uri, settings.suffix, settings.secrets_dir,
                                         g.user.dn, form.current.data, form.new.data, _profile())
         except InvalidInput as err:
-            for problem in err.problems or [err]:
-                flash(pick(problem.zh, problem.en), "error")
+            for zh, en in [(p.zh, p.en) for p in err.problems] or [(err.zh, err.en)]:
+                flash(pick(zh, en), "error")
         except AuthenticationFailed:
             flash(_("当前密码错误"), "error")
         except IdmError as err:
@@ -67,5 +69,7 @@ def password() -> Any:
             if g.user.stage == signin.CHANGE:
                 return advance(signin.password_changed(g.user.progress))
             return redirect(url_for("account.home"))
-    return render_template("password.html", form=form, rules=policy.describe(_profile()))
+    return render_template("password.html", form=form, rules=policy.describe(_profile()), profile=_profile(),
+                           max_length=policy.MAX_LENGTH, crumbs=[(_("我的账号"), url_for("account.home")),
+                                                                 (_("修改密码"), None)])
 

@@ -8,7 +8,7 @@ be taken out of order: the password page before the code, the console before enr
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
@@ -26,6 +26,7 @@ from flask import (
 from flask_babel import gettext as _
 
 from idm import signin
+from idm.actor import Actor
 from idm.errors import AuthenticationFailed, IdmError
 from idm.sessions import Record, Store
 from webui.forms import LoginForm
@@ -40,9 +41,12 @@ STAGE_PAGE = {signin.FACTOR: "mfa.check", signin.CHANGE: "account.password",
               signin.ENROL: "mfa.enrol", signin.FULL: "account.home"}
 
 
-def stages(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def stages(*allowed: str) -> Callable[[View], View]:
     """Declare the stages a route answers at (PUBLIC: also without a session)."""
-    def mark(view: Callable[..., Any]) -> Callable[..., Any]:
+    def mark(view: View) -> View:
         view.idm_stages = frozenset(allowed)  # type: ignore[attr-defined]
         return view
 
@@ -54,6 +58,16 @@ def declared(endpoint: str | None) -> frozenset[str]:
         return frozenset({PUBLIC})
     view = current_app.view_functions.get(endpoint)
     return getattr(view, "idm_stages", frozenset({signin.FULL}))
+
+
+def current_actor() -> Actor:
+    """The signed-in admin as the rules see it (role, node, active), read once per request."""
+    if getattr(g, "actor", None) is None:
+        from idm import actor as actors
+
+        with signin.admin_session(web().idm, g.user.dn) as session:
+            g.actor = actors.load(session)
+    return g.actor  # type: ignore[no-any-return]
 
 
 def web() -> WebSettings:
@@ -81,7 +95,7 @@ def load_user() -> None:
     """g.user is this browser's session at whatever stage it has reached, or None. Expired,
     signed-out or disabled accounts' sessions are dropped here, on the server."""
     g.user = None
-    if PUBLIC in declared(request.endpoint) and request.endpoint != "auth.login":
+    if request.endpoint in ("static", "auth.healthz", "auth.ca_file"):
         return
     sid = session.get("sid")
     if not sid:

@@ -1,5 +1,6 @@
 """The admin console: each role sees its duties only, and every action runs as the signed-in
-admin by proxied authorization, so the directory's rules and log see that admin."""
+admin through the toolkit's writer, so the directory's rules and log see that admin. Forms
+(`webui/form_views.py`) and the audit view (`webui/audit_views.py`) have their own modules."""
 
 from __future__ import annotations
 
@@ -11,14 +12,12 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from idm import accounts, audit, certs, form_pdf, formal, forms, grants, org, seal, signin
+from idm import accounts, certs, formal, forms, grants, labels, operations, org, permissions, signin
 from idm import actor as actors
 from idm.actor import Actor
 from idm.directory.session import Session
-from idm.errors import IdmError, NotFound
-from idm.validation import ADMIN_ROLES
-from webui.auth import web
-from webui.i18n import pick
+from idm.errors import NotFound
+from webui.auth import current_actor, web
 
 bp = Blueprint("console", __name__, url_prefix="/admin")
 PAGE = 50
@@ -27,12 +26,9 @@ PAGE = 50
 @contextmanager
 def as_admin() -> Iterator[tuple[Session, Actor]]:
     """The signed-in admin's view: the writer acting as the admin (slapd applies the admin's
-    rules and logs the admin), opened the same way as the CLI's. The admin's own entry is read
-    once per request."""
+    rules and logs the admin), opened the same way as the CLI's."""
     with signin.admin_session(web().idm, g.user.dn) as session:
-        if getattr(g, "actor", None) is None:
-            g.actor = actors.load(session)
-        yield session, g.actor
+        yield session, current_actor()
 
 
 def any_admin(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -51,25 +47,49 @@ def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     @any_admin
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        with as_admin() as (_, actor):
-            if actor.role is None or not actor.active:
-                return render_template("console/waiting.html", actor=actor)
+        actor = current_actor()
+        if actor.role is None or not actor.active:
+            return render_template("console/waiting.html", actor=actor)
         return view(*args, **kwargs)
 
     return wrapped
 
 
-def _node_code(actor: Actor) -> str:
-    return actor.node_dn.split(",")[0].split("=")[1]
+def node_code(dn: str) -> str:
+    return dn.split(",")[0].split("=")[1]
+
+
+def home_crumb() -> tuple[str, str]:
+    return _("管理控制台"), url_for("console.home")
 
 
 @bp.route("/")
 @admin_only
 def home() -> Any:
+    """The unit, its counts, and the scope as a tree: the next level, and deeper on request."""
+    expand = request.args.get("expand", "")
     with as_admin() as (session, actor):
-        node = org.find(session, _node_code(actor))
-        children = [n for _, n in org.subtree(session, node.code, 1)][1:]
-    return render_template("console/home.html", actor=actor, node=node, children=children)
+        node = org.find(session, node_code(actor.node_dn))
+        own = {kind: accounts.counts(session, node.dn, kind) for kind in ("business", "admin")}
+        rows = []
+        for child in org.children(session, node.dn):
+            rows.append((0, child, accounts.counts(session, child.dn, "admin"),
+                         accounts.counts(session, child.dn, "business") if child.managed_by else None))
+            if expand == child.code:  # one level deeper: names only (their accounts are not ours)
+                rows += [(1, grandchild, {}, None) for grandchild in org.children(session, child.dn)]
+        received = forms.page(session, node.code, status="received", size=TODO_WINDOW)
+    todo = [(f, p) for f in received.forms for p in operations.pending(f) if duty(actor, p.operation)]
+    return render_template("console/home.html", actor=actor, node=node, own=own, rows=rows,
+                           expand=expand, todo=todo[:10], todo_count=len(todo), received=received.total,
+                           crumbs=[(_("管理控制台"), None)])
+
+
+TODO_WINDOW = 100  # the home page looks for work in the newest received forms; the list has all
+
+
+def duty(actor: Actor, op: operations.Operation) -> bool:
+    """Is this operation the actor's role's duty at all? (Where, the table says on the act.)"""
+    return permissions.duty(actor.role, op.permission)
 
 
 @bp.route("/first-login", methods=["GET", "POST"])
@@ -80,176 +100,78 @@ def first_login() -> Any:
     with as_admin() as (session, actor):
         acc, form = formal.first_login_view(session, accounts.get(session, actor.dn))
         if request.method == "POST":
-            try:
-                if request.form.get("action") == "report":
-                    formal.report_first_login_mismatch(session, acc)
-                    flash(_("已报告上级用户管理部门"), "success")
-                else:
-                    formal.confirm_first_login(session, acc)
-                    flash(_("已确认"), "success")
-            except IdmError as err:
-                flash(pick(err.zh, err.en), "error")
+            if request.form.get("action") == "report":
+                formal.report_first_login_mismatch(session, acc)
+                flash(_("已报告上级用户管理部门"), "success")
+            else:
+                formal.confirm_first_login(session, acc)
+                flash(_("已确认：角色、范围和单位与注册申请单一致"), "success")
             return redirect(url_for("console.first_login"))
         wrong = formal.first_login_mismatches(session, acc, form)
         mine = session.get(actor.dn, ["idmConfirmed", "idmDispute"])
     attrs = mine[1] if mine else {}
     return render_template("console/first_login.html", acc=acc, form=form, wrong=wrong,
-                           confirmed=(attrs.get("idmConfirmed") or [None])[0],
-                           dispute=(attrs.get("idmDispute") or [None])[0])
+                           confirmed=next(iter(attrs.get("idmConfirmed") or []), None),
+                           dispute=next(iter(attrs.get("idmDispute") or []), None),
+                           crumbs=[home_crumb(), (_("首次登录核对"), None)])
 
 
 @bp.route("/users")
 @admin_only
 def users() -> Any:
-    unit = request.args.get("unit", "")
     kind = "admin" if request.args.get("kind") == "admin" else "business"
     text = request.args.get("q") or None
+    status = request.args.get("status") if request.args.get("status") in ("active", "disabled") else None
     page = max(1, request.args.get("page", 1, type=int))
     with as_admin() as (session, actor):
-        unit = unit or _node_code(actor)
+        unit = request.args.get("unit") or node_code(actor.node_dn)
         try:
-            found = accounts.list_accounts(session, unit, kind, text)
+            node = org.find(session, unit)
+            found = accounts.list_accounts(session, unit, kind, text, status)
         except NotFound:
             abort(404)
+        units = [org.find(session, node_code(actor.node_dn)), *org.children(session, actor.node_dn)]
     shown = found[(page - 1) * PAGE: page * PAGE]
-    return render_template("console/users.html", accounts=shown, unit=unit, kind=kind, q=text or "",
-                           page=page, more=len(found) > page * PAGE, total=len(found))
+    return render_template("console/users.html", accounts=shown, node=node, kind=kind, q=text or "",
+                           status=status or "", page=page, more=len(found) > page * PAGE, total=len(found),
+                           units=units, crumbs=[home_crumb(), (_("账号"), None)])
 
 
 @bp.route("/account/<uid>")
 @admin_only
 def account(uid: str) -> Any:
+    """The account's facts, its certificates, and what the received forms about it allow."""
     with as_admin() as (session, actor):
         try:
             acc = accounts.find(session, uid)  # an account outside the admin's reach is not found
         except NotFound:
             abort(404)
-        catalogue = grants.catalogue(session) if actor.role == "secadmin" else {}
-        records = [(r, certs.status_now(r), r.dn.split(",")[0].split("=")[1])
-                   for r in certs.of_account(session, acc.dn)] if acc.kind == "business" else []
-    return render_template("console/account.html", acc=acc, actor=actor, catalogue=catalogue,
-                           roles=ADMIN_ROLES, records=records)
+        grant_names = grants.labels(session)
+        records = [(r, certs.status_now(r)) for r in certs.of_account(session, acc.dn)] \
+            if acc.kind == "business" else []
+        departments = {actor.node_dn, acc.node_dn}
+        about = [f for dn in departments for f in _forms_at(session, dn)
+                 if (f.data.account_uid or "").lower() == acc.uid.lower()
+                 or (f.steps.get("create", {}).get("target", "").lower() == acc.dn.lower())]
+        todo = [(f, p) for f in about for p in operations.pending(f)
+                if (p.account_uid or "").lower() == acc.uid.lower() and duty(actor, p.operation)]
+        extra = session.get(acc.dn, ["idmFormRef", "idmSignIn", "idmConfirmed", "idmDispute", "mail",
+                                     "telephoneNumber"])
+    users_url = url_for("console.users", unit=node_code(acc.node_dn), kind=acc.kind)
+    return render_template("console/account.html", acc=acc, actor=actor, records=records, todo=todo,
+                           grant_names=grant_names, extra=extra[1] if extra else {},
+                           crumbs=[home_crumb(), (_("账号"), users_url), (acc.name, None)])
 
 
-ACTIONS: dict[str, Callable[[Session, Actor, str, accounts.Account], Any]] = {
-    "disable": formal.disable,
-    "restore": formal.restore,
-    "unlock": formal.unlock,
-    "reset-password": formal.reset_password,
-    "reset-factor": formal.reset_factor,
-}
+def _forms_at(session: Session, node_dn: str) -> list[forms.Form]:
+    try:
+        return forms.list_forms(session, node_code(node_dn), "received")
+    except NotFound:
+        return []
 
 
-@bp.route("/account/<uid>/<action>", methods=["POST"])
-@admin_only
-def act(uid: str, action: str) -> Any:
-    form_id = request.form.get("form", "").strip()
-    with as_admin() as (session, actor):
-        try:
-            acc = accounts.find(session, uid)
-        except NotFound:
-            abort(404)
-        try:
-            if action in ACTIONS:
-                result = ACTIONS[action](session, actor, form_id, acc)
-                if action == "reset-password":
-                    return _one_time(acc.uid, str(result))
-            elif action == "set-role":
-                formal.set_role(session, actor, form_id, acc, request.form.get("role", ""))
-            elif action == "apply-cert":
-                certs.apply(session, actor, acc, form_id)
-            elif action == "revoke-cert":
-                certs.revoke(session, actor, certs.get(session, request.form.get("record", "")),
-                             request.form.get("reason", "unspecified"))
-            elif action in ("grant", "revoke"):
-                change = grants.add if action == "grant" else grants.remove
-                change(session, actor, acc, request.form.get("grant", ""), form_id)
-            else:
-                abort(404)
-        except IdmError as err:
-            flash(pick(err.zh, err.en), "error")
-        else:
-            flash(_("已完成"), "success")
-    return redirect(url_for("console.account", uid=uid))
-
-
-def _one_time(uid: str, password: str) -> Response:
-    """Shown once, never cached (R13)."""
-    response = Response(render_template("console/one_time.html", uid=uid, password=password))
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.route("/create", methods=["GET", "POST"])
-@admin_only
-def create() -> Any:
-    if request.method == "POST":
-        form_id = request.form.get("form", "").strip()
-        uid = request.form.get("uid", "").strip() or None
-        with as_admin() as (session, actor):
-            try:
-                form = forms.get(session, form_id)
-                make = formal.create_admin if form.data.role else formal.create_business_user
-                created = make(session, actor, form_id, uid)
-            except IdmError as err:
-                flash(pick(err.zh, err.en), "error")
-            else:
-                return _one_time(created.uid, created.password)
-    return render_template("console/create.html")
-
-
-@bp.route("/forms")
-@admin_only
-def form_list() -> Any:
-    with as_admin() as (session, actor):
-        found = forms.list_forms(session, _node_code(actor), request.args.get("status") or None)
-    return render_template("console/forms.html", forms=found)
-
-
-@bp.route("/forms/<form_id>/scan", methods=["POST"])
-@admin_only
-def attach_scan(form_id: str) -> Any:
-    upload = request.files.get("scan")
-    with as_admin() as (session, actor):
-        try:
-            form = forms.get(session, form_id)
-            forms.attach_scan(session, actor, form, upload.read() if upload else b"")
-        except NotFound:
-            abort(404)
-        except IdmError as err:
-            flash(pick(err.zh, err.en), "error")
-        else:
-            flash(_("扫描件已附加"), "success")
-    return redirect(url_for("console.form_list"))
-
-
-@bp.route("/forms/<form_id>.pdf")
-@admin_only
-def form_pdf_view(form_id: str) -> Any:
-    with as_admin() as (session, _):
-        try:
-            form = forms.get(session, form_id)
-        except NotFound:
-            abort(404)
-        unit = org.find(session, form.data.unit).name
-    return Response(form_pdf.render(form.data.kind, form, unit), mimetype="application/pdf")
-
-
-@bp.route("/audit")
-@admin_only
-def audit_view() -> Any:
-    with as_admin() as (session, actor):
-        if actor.role != "auditor":
-            abort(403)
-        try:
-            found = audit.operations(session, since=request.args.get("since") or None,
-                                     until=request.args.get("until") or None,
-                                     failed={"failed": True, "ok": False}.get(request.args.get("result", "")))
-        except IdmError as err:
-            flash(pick(err.zh, err.en), "error")
-            found = []
-        seals = seal.list_seals(session)
-    if request.args.get("format") == "csv":
-        return Response(audit.to_csv(found), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=audit.csv"})
-    return render_template("console/audit.html", ops=found, last_seal=seals[-1] if seals else None)
+def one_time(uid: str, password: str, op: operations.Operation) -> Response:
+    """A printable handover slip: shown once, never cached, with the next steps (R13)."""
+    return Response(render_template("console/one_time.html", uid=uid, password=password, op=op,
+                                    now=labels.local_time(actors.now()),
+                                    crumbs=[home_crumb(), (_("一次性密码交接单"), None)]))

@@ -15,13 +15,15 @@ from wtforms.validators import DataRequired, Length, Regexp
 
 from idm import signin, totp
 from idm.directory import lookup
+from idm.directory.session import Session
 from idm.errors import AuthenticationFailed, InvalidInput
 from webui.auth import advance, stages, store, web
 from webui.i18n import pick
 from webui.security import client_address, limiter
 
 bp = Blueprint("mfa", __name__, url_prefix="/mfa")
-SIX_DIGITS = [DataRequired(), Length(min=6, max=6), Regexp(r"^[0-9]{6}$", message=_l("验证码为 6 位数字"))]
+SIX_DIGITS = [DataRequired(message=_l("请输入验证码")), Length(min=6, max=6, message=_l("验证码为 6 位数字")),
+              Regexp(r"^[0-9]{6}$", message=_l("验证码为 6 位数字"))]
 
 
 class CodeForm(FlaskForm):  # type: ignore[misc]
@@ -36,7 +38,7 @@ class ReplaceForm(FlaskForm):  # type: ignore[misc]
     code = StringField(_l("新验证器显示的验证码"), validators=SIX_DIGITS)
 
 
-def _service():  # type: ignore[no-untyped-def]
+def _service() -> Session:
     settings = web().idm
     return lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir)
 
@@ -94,5 +96,6 @@ def enrol() -> Any:
                 return advance(signin.factor_enrolled(g.user.progress))
             return redirect(url_for("account.home"))
     enrolment = totp.Enrolment(pending, totp.begin_uri(pending, g.user.uid))
+    groups = " ".join(pending[i:i + 4] for i in range(0, len(pending), 4))
     return render_template("enrol.html", form=form, qr=enrolment.qr_svg_data_uri(), secret=pending,
-                           replacing=replacing)
+                           secret_groups=groups, replacing=replacing)

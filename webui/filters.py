@@ -1,0 +1,124 @@
+"""What templates show instead of internal values: labels in the page's language, local times,
+units and people by name. Nothing a person reads is a DN, a code word or a UTC timestamp."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Flask, current_app, g
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from jinja2 import pass_context
+
+from idm import labels, org, validation
+from idm.directory import lookup, names
+from idm.errors import IdmError
+
+NAME_TTL = 300.0  # unit names change by import only: five minutes is fresh enough
+_units: dict[str, tuple[float, str]] = {}
+
+
+def lang() -> str:
+    locale = get_locale()
+    return "zh" if locale is None or locale.language == "zh" else "en"
+
+
+@pass_context
+def label(_context: Any, value: Any, kind: str) -> str:
+    """Takes the context so that Jinja never folds `'x'|label(...)` into the template at compile
+    time, in whichever language the first request happened to use."""
+    return labels.label(kind, "" if value is None else str(value), lang())
+
+
+def when(value: str | None) -> str:
+    return labels.local_time(value)
+
+
+def _lookup() -> Any:
+    settings = current_app.config["IDM_WEB"].idm
+    return lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir)
+
+
+def unit_name(value: str | None) -> str:
+    """A unit by its Chinese name: from its code or the DN of the unit (or of anything in it)."""
+    if not value:
+        return ""
+    key = value.lower()
+    cached = _units.get(key)
+    if cached and time.monotonic() - cached[0] < NAME_TTL:
+        return cached[1]
+    name = value
+    try:
+        with _lookup() as session:
+            if "=" in value:
+                dn = _node_of(value)
+                entry = session.get(dn, ["idmNameZh"])
+                name = (entry[1].get("idmNameZh") or [value])[0] if entry else value
+            else:
+                name = org.find(session, value).name
+    except IdmError:
+        pass
+    _units[key] = (time.monotonic(), name)
+    return name
+
+
+def _node_of(dn: str) -> str:
+    """The org unit a DN belongs to (an account's or a record's node, or the unit itself)."""
+    parts = dn.split(",")
+    for i, part in enumerate(parts):
+        if part.lower().startswith("ou=") and part[3:].isdigit():
+            return ",".join(parts[i:])
+    return dn
+
+
+def person(dn: str | None) -> str:
+    """An account by name and login (a DN is never shown); per request."""
+    if not dn:
+        return ""
+    cache: dict[str, str] = g.setdefault("people", {})
+    if dn.lower() in cache:
+        return cache[dn.lower()]
+    shown = dn
+    uid = names.first_value(dn) if dn.lower().startswith(("uid=", "cn=")) else dn
+    words = _not_a_person(dn, uid)
+    if words is not None:
+        cache[dn.lower()] = words
+        return words
+    try:
+        with _lookup() as session:
+            entry = session.get(dn, ["cn"])
+        if entry:
+            shown = f"{(entry[1].get('cn') or [uid])[0]}（{uid}）"
+        else:
+            shown = uid
+    except IdmError:
+        shown = uid
+    cache[dn.lower()] = shown
+    return shown
+
+
+def _not_a_person(dn: str, first: str) -> str | None:
+    """Forms, certificate records, units and the toolkit's own services, in words."""
+    service = labels.VOCABULARY["service"].get(first)
+    if service is not None and ",ou=system," in dn.lower():
+        return labels.label("service", first, lang())
+    if dn.lower().startswith("cn=") and (",ou=forms," in dn.lower() or ",ou=certs," in dn.lower()):
+        kind = _("申请单") if first.startswith("F") else _("证书记录")
+        return f"{kind} {first}"
+    if dn.lower().startswith("ou="):
+        return unit_name(dn)
+    return None
+
+
+def masked(value: str | None) -> str:
+    return validation.mask_id_number(value) if value else ""
+
+
+def init(app: Flask) -> None:
+    app.add_template_filter(masked)
+    app.add_template_filter(label)
+    app.add_template_filter(when)
+    app.add_template_filter(unit_name)
+    app.add_template_filter(person)
+    app.jinja_env.globals["lang"] = lang
