@@ -139,6 +139,10 @@ def test_forced_change_after_reset_then_policy_explained(world: w.World, client:
                                           "confirm": "password1"})
     text = weak.get_data(as_text=True)
     assert "是常见密码" in text and "字符类别不足" in text
+    long = "Aa1!" * 2500  # 10,000 characters: refused with words, and the fields are kept
+    huge = client.post("/password", data={"csrf_token": csrf(client, "/password"),
+                                          "current": "Reset-Passw0rd-1", "new": long, "confirm": long})
+    assert huge.status_code == 200 and "密码最多 128 个字符" in huge.get_data(as_text=True)
     done = client.post("/password", data={"csrf_token": csrf(client, "/password"),
                                           "current": "Reset-Passw0rd-1", "new": "Fresh-Grass-2026!",
                                           "confirm": "Fresh-Grass-2026!"})
