@@ -7,7 +7,7 @@ with the number of org units.
 
 from __future__ import annotations
 
-from idm.directory.names import service_dn
+from idm.directory.names import replicator_dn, service_dn
 from idm.permissions import GROUPS, LOOKUP_SERVICE, RULES, SELFSERVICE, TARGETS, Rule
 
 ACCOUNT_REGEX = r"^uid=[^,]+,ou=(people|admins),ou=[0-9]+,.+$"
@@ -72,11 +72,28 @@ def ops_clause(ops_dn: str) -> str:
     return f'to * by dn.exact="{ops_dn}" manage by * break'
 
 
+# --- replication (idm cluster) -------------------------------------------------------------
+# Password-policy state a consumer forwards to a provider (ppolicy_forward_updates and lastbind
+# through the chain overlay), so that a lockout on one node holds on all of them.
+FORWARDED_STATE = ("pwdFailureTime", "pwdAccountLockedTime", "pwdGraceUseTime", "authTimestamp")
+
+
+def replication_clauses(suffix: str) -> list[str]:
+    """The replication identity reads everything (a consumer's full refresh needs the hashes
+    too) and manages the forwarded policy state; it writes nothing else. Only a node's
+    certificate leads to it, so on a single server these clauses match nobody."""
+    who = f'dn.exact="{replicator_dn(suffix)}"'
+    return [f'to dn.subtree="{suffix}" attrs={",".join(FORWARDED_STATE)} by {who} manage by * break',
+            f"to * by {who} read by * break"]
+# ----------------------------------------------------------------------------------------------
+
+
 def main_acl(suffix: str, ops_dn: str) -> list[str]:
     """Access rules of the main database."""
     system = f"ou=system,{suffix}"
     return [
         ops_clause(ops_dn),
+        *replication_clauses(suffix),
         f'to dn.base="{suffix}" by users read by * none',
         f'to dn.subtree="{system}" attrs=userPassword by anonymous auth by * none',
         # auditors see the seal status of the write log (when it was last sealed)
@@ -96,7 +113,7 @@ HIDDEN_IN_LOG = ("userPassword", "pwdHistory", "idmIdNumber", "mobile", "telepho
                  "homePhone", "postalAddress", "idmAttachment", "oathSecret", "userCertificate")
 
 
-def log_acl(ops_dn: str) -> list[str]:
+def log_acl(ops_dn: str, suffix: str) -> list[str]:
     """Access rules of cn=accesslog: nobody but slapd writes it; a level's auditor reads the
     records of the writes made by that level's admins (the actor's node is the auditor's)."""
     auditor = role_set("auditor")
@@ -104,6 +121,10 @@ def log_acl(ops_dn: str) -> list[str]:
     hidden = "|".join(HIDDEN_IN_LOG)
     return [
         f'to * by dn.exact="{ops_dn}" read by * break',
+        f'to * by dn.exact="{replicator_dn(suffix)}" read by * break',  # replication (idm cluster)
+        # delta-syncrepl resolves a conflicting change by reading the log as the main database's
+        # rootDN (nobody can bind as it); refused, the older of two changes silently wins
+        f'to * by dn.exact="cn=slapd-internal,{suffix}" read by * break',
         f'to dn.base="cn=accesslog" by set="{auditor}" read by * none',
         *(f'to dn.onelevel="cn=accesslog" attrs={attr} val.regex="^({hidden}):.*" by * none'
           for attr in ("reqMod", "reqOld")),

@@ -12,6 +12,7 @@ from string import Template
 
 from idm import acl, policy
 from idm.config import Settings
+from idm.directory import names
 
 MODULE_PATH = "/usr/lib/ldap"
 SCHEMA_DIR = "/etc/ldap/schema"
@@ -54,7 +55,8 @@ def render_config(settings: Settings) -> str:
         log_max_size=settings.log_max_size,
         log_purge=f"{settings.log_purge_days:02d}+00:00 01+00:00",
         main_acl=acl.as_ldif(acl.main_acl(settings.suffix, ops)),
-        log_acl=acl.as_ldif(acl.log_acl(ops)),
+        log_acl=acl.as_ldif(acl.log_acl(ops, settings.suffix)),
+        replicator_dn=names.replicator_dn(settings.suffix),
     )
 
 
