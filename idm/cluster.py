@@ -251,9 +251,8 @@ def changes(cluster: Cluster, node: Node, settings: Settings, require_tls: bool 
             "olcTLSCertificateFile": [str(files.server_cert)],
             "olcTLSCertificateKeyFile": [str(files.server_key)],
             "olcTLSVerifyClient": ["try"],  # a client may present a certificate; none is required
-            "olcAuthzRegexp": [f'"{REPLICATOR_SUBJECT}" "{replicator}"'],
             "olcSecurity": ["simple_bind=64"] if require_tls else [],
-        }),
+        }, ensure={"olcAuthzRegexp": [f'"{REPLICATOR_SUBJECT}" "{replicator}"']}),  # a site's own stay
         Change("cn=module{0},cn=config", ensure={"olcModuleLoad": ["back_ldap", "lastbind"]}),
         Change(LOG_DB, replace={"olcAccess": acl.log_acl(ops, suffix)}, ensure={"olcLimits": [limit]}),
         Change(MAIN_DB, replace={
@@ -428,20 +427,48 @@ def csns_of(values: list[str]) -> dict[int, str]:
     return out
 
 
-def node_state(node: Node, files: NodeFiles, suffix: str) -> NodeState:
-    """Ask a node, as the replication identity (this node's certificate), what it has seen."""
-    try:
-        conn = _peer(node, files)
-    except ldap.LDAPError as exc:
-        return NodeState(node, {}, _desc(exc))
-    try:
-        found = conn.search_s(suffix, ldap.SCOPE_BASE, "(objectClass=*)", ["contextCSN"])
-        values = [v.decode() for v in found[0][1].get("contextCSN", [])] if found else []
-        return NodeState(node, csns_of(values))
-    except ldap.LDAPError as exc:
-        return NodeState(node, {}, _desc(exc))
-    finally:
-        conn.unbind_s()
+def _peer(node: Node, files: NodeFiles) -> ldap.ldapobject.LDAPObject:
+    """A connection to another node as the replication identity (this node's certificate)."""
+    conn = ldap.initialize(node.uri, bytes_mode=False)
+    for option, value in ((ldap.OPT_NETWORK_TIMEOUT, 5), (ldap.OPT_TIMEOUT, 10),
+                          (ldap.OPT_X_TLS_CACERTFILE, str(files.ca)),
+                          (ldap.OPT_X_TLS_CERTFILE, str(files.client_cert)),
+                          (ldap.OPT_X_TLS_KEYFILE, str(files.client_key)),
+                          (ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND), (ldap.OPT_X_TLS_NEWCTX, 0)):
+        conn.set_option(option, value)
+    if node.uri.startswith("ldap://"):
+        conn.start_tls_s()
+    conn.sasl_non_interactive_bind_s("EXTERNAL")
+    return conn
+
+
+def node_state(node: Node, files: NodeFiles, suffix: str, timeout: float = 10.0) -> NodeState:
+    """Ask a node, as the replication identity (this node's certificate), what it has seen.
+    Bounded: libldap has no time limit on a TLS handshake or a SASL bind, and a status command
+    must answer even when a node accepts connections but no longer responds."""
+    import threading
+
+    answer: list[NodeState] = []
+
+    def ask() -> None:
+        try:
+            conn = _peer(node, files)
+        except ldap.LDAPError as exc:
+            answer.append(NodeState(node, {}, _desc(exc)))
+            return
+        try:
+            found = conn.search_s(suffix, ldap.SCOPE_BASE, "(objectClass=*)", ["contextCSN"])
+            values = [v.decode() for v in found[0][1].get("contextCSN", [])] if found else []
+            answer.append(NodeState(node, csns_of(values)))
+        except ldap.LDAPError as exc:
+            answer.append(NodeState(node, {}, _desc(exc)))
+        finally:
+            conn.unbind_s()
+
+    worker = threading.Thread(target=ask, daemon=True)  # left behind if the node never answers
+    worker.start()
+    worker.join(timeout)
+    return answer[0] if answer else NodeState(node, {}, f"no answer within {timeout:.0f}s")
 
 
 def _desc(exc: ldap.LDAPError) -> str:
@@ -478,62 +505,38 @@ def _csn_time(csn: str) -> float:
 class Orphan:
     dn: str
     csn: str
-    repaired: str  # how: "refetch" (no peer has it), "diff" (n attributes), "touch"
 
 
-def _peer(node: Node, files: NodeFiles) -> ldap.ldapobject.LDAPObject:
-    conn = ldap.initialize(node.uri, bytes_mode=False)
-    for option, value in ((ldap.OPT_NETWORK_TIMEOUT, 5), (ldap.OPT_TIMEOUT, 30),
-                          (ldap.OPT_X_TLS_CACERTFILE, str(files.ca)),
-                          (ldap.OPT_X_TLS_CERTFILE, str(files.client_cert)),
-                          (ldap.OPT_X_TLS_KEYFILE, str(files.client_key)),
-                          (ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND), (ldap.OPT_X_TLS_NEWCTX, 0)):
-        conn.set_option(option, value)
-    if node.uri.startswith("ldap://"):
-        conn.start_tls_s()
-    conn.sasl_non_interactive_bind_s("EXTERNAL")
-    return conn
+# Written again by `recover` only as what they are: a password through ppolicy would count as a
+# new password (history, pwdChangedTime); operational state is not the change's own.
+NOT_TOUCHED = frozenset({"userpassword"})
 
 
-def recover(session: Session, cluster: Cluster, node: Node, files: NodeFiles,
-            since: str | None = None) -> list[Orphan]:
+def recover(session: Session, node: Node, since: str | None = None) -> list[Orphan]:
     """Re-issue the changes a crash left out of this provider's write log.
 
     slapd commits a write to the directory, then its record to the log: two databases, two
     transactions. Killed in between (kill -9, power loss), the change stays here, unlogged, and
     delta-syncrepl never ships it (seen in the fault runs). Run on the provider after it is
-    restarted, before new writes: every entry changed by this server since its last
-    contextCSN checkpoint (or `since`) whose change is not in the log is written again, as
-    the difference from a peer's copy (or, if no peer has the entry, as a touch, after which
-    the peers fetch it whole), so that the change is logged and replicated.
+    restarted and before new writes: every entry whose newest change came from this server
+    after the newest change in its log is written again (each attribute replaced by its
+    present values), so that it is logged and replicated; a peer that lacks the entry then
+    fetches it whole. Not repaired: a password changed, or an attribute removed, in that
+    instant (see docs/deployment.md, 'After a crash').
     """
     suffix = session.suffix
     sid_tag = f"#{node.server_id:03x}#"
     newest = _newest_logged(session, node.server_id, since)
     changed = session.conn.search_s(suffix, ldap.SCOPE_SUBTREE, f"(entryCSN>={newest})", ["*", "entryCSN"])
-    orphans = [(dn, attrs) for dn, attrs in changed
-               if sid_tag in attrs["entryCSN"][0].decode() and attrs["entryCSN"][0].decode() > newest]
-    peers = [p for p in cluster.providers if p.name != node.name]
     out = []
-    for dn, mine in orphans:
-        csn = mine.pop("entryCSN")[0].decode()
-        theirs = _peer_copy(peers, files, dn)
-        rdn_attr = dn.split("=", 1)[0]
-        if theirs is None:
-            mods = [(ldap.MOD_REPLACE, rdn_attr, mine[rdn_attr])]
-            how = "refetch"
-        else:
-            names = {k.lower(): k for k in [*theirs, *mine]}
-            lower_mine = {k.lower(): v for k, v in mine.items()}
-            lower_theirs = {k.lower(): v for k, v in theirs.items()}
-            mods = [(ldap.MOD_REPLACE, names[k], lower_mine.get(k) or None) for k in sorted(names)
-                    if sorted(lower_mine.get(k, [])) != sorted(lower_theirs.get(k, []))]
-            how = f"diff {len(mods)}"
-            if not mods:
-                mods = [(ldap.MOD_REPLACE, rdn_attr, mine[rdn_attr])]
-                how = "touch"
+    for dn, attrs in changed:
+        csn = attrs.pop("entryCSN")[0].decode()
+        if sid_tag not in csn or csn <= newest:
+            continue
+        mods = [(ldap.MOD_REPLACE, name, values) for name, values in attrs.items()
+                if name.lower() not in NOT_TOUCHED]
         session.conn.modify_s(dn, mods)
-        out.append(Orphan(dn, csn, how))
+        out.append(Orphan(dn, csn))
     return out
 
 
@@ -555,20 +558,3 @@ def _newest_logged(session: Session, server_id: int, since: str | None) -> str:
         if mine:
             return str(max(mine))
     return start.strftime("%Y%m%d%H%M%S.%fZ") + f"#000000{tag}000000"
-
-
-def _peer_copy(peers: list[Node], files: NodeFiles, dn: str) -> dict[str, list[bytes]] | None:
-    """The entry as the first reachable peer holds it; None when no peer has it."""
-    for peer in peers:
-        try:
-            conn = _peer(peer, files)
-        except ldap.LDAPError:
-            continue
-        try:
-            found = conn.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", ["*"])
-            return dict(found[0][1]) if found else None
-        except ldap.NO_SUCH_OBJECT:
-            return None
-        finally:
-            conn.unbind_s()
-    raise InvalidInput("没有可达的 provider 可供比对", "no other provider is reachable to compare with")
