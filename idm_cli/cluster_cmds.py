@@ -137,9 +137,9 @@ def cluster_recover(ctx: Context, since: str | None) -> None:
     if node is None or not node.is_provider:
         raise InvalidInput("本机不是集群中的 provider", "this server is not a provider of its cluster")
     with ctx.ops_session() as session:
-        found = cluster.recover(session, c, node, cluster.NodeFiles(settings.data_dir / "tls"), since)
+        found = cluster.recover(session, node, since)
     for o in found:
-        click.echo(f"{o.dn}\t{o.csn}\t{o.repaired}")
+        click.echo(f"{o.dn}\t{o.csn}")
     click.echo(f"已补发 / re-issued: {len(found)}")
 
 
