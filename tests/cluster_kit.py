@@ -117,9 +117,7 @@ class Kit:
         return Session(connection.ops_connection(s.ldapi_uri), s.suffix)
 
     def stop(self, name: str) -> None:
-        t = time.monotonic()
         embedded.stop(self.nodes[name])
-        print(f"stopped {name} in {time.monotonic() - t:.1f}s")
 
     def start(self, name: str) -> None:
         embedded.start(self.nodes[name])
@@ -147,9 +145,7 @@ class Kit:
         for relay in self.relays.values():
             relay.down()
         for name in self.nodes:
-            t = time.monotonic()
             embedded.stop(self.nodes[name])
-            print("stop", name, time.monotonic() - t)
 
     # ------------------------------------------------------------ what the nodes hold
     def context(self, name: str) -> dict[int, str]:
@@ -339,6 +335,9 @@ def _build(folder: Path, consumers: int, retry: str, started: list[Settings]) ->
         assert result.exit_code == 0, (result.output, result.exception)
         settings[n] = load_settings(settings[n].data_dir)
     kit = Kit(folder, cl, settings, relays, passwords)
+    import atexit
+
+    atexit.register(kit.close)  # a second line of defence: no slapd outlives the test session
     kit.wait_converged()
     kit.since = max(kit.logged("a") or {""})  # b and c were made from a backup: logs start here
     return kit
