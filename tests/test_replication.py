@@ -274,9 +274,12 @@ def test_the_web_ui_moves_to_the_second_provider(kit: Kit, tmp_path: Path) -> No
                    for node in kit.cluster.providers]
         pool = ldap3.ServerPool(servers, ldap3.FIRST, active=True, exhaust=True)
         secret = (a.secrets_dir / "idm-webui.secret").read_text()
-        with ldap3.Connection(pool, user=a.service_dn("idm-webui"), password=secret, auto_bind=True) as conn:
+        conn = ldap3.Connection(pool, user=a.service_dn("idm-webui"), password=secret, auto_bind=True)
+        try:  # (no `with`: ldap3 leaves a connection open that was bound before the block)
             assert conn.extend.standard.who_am_i() == f"dn:{a.service_dn('idm-webui')}"
             assert conn.server.port == kit.cluster.node("b").port
+        finally:
+            conn.unbind()
     finally:
         kit.relays["a"].up()
         kit.start("a")

@@ -82,6 +82,9 @@ def base_entries(suffix: str, profile: str = policy.DEFAULT_PROFILE
         (suffix, {"objectClass": b("dcObject", "organization"), "dc": b(dc), "o": b("教育管理信息系统")}),
         (f"ou=system,{suffix}", {"objectClass": b("organizationalUnit"), "ou": b("system")}),
         (f"ou=policies,ou=system,{suffix}", {"objectClass": b("organizationalUnit"), "ou": b("policies")}),
+        # where the write log's seals go: made here, once, so that the servers of a cluster
+        # (made from one backup) never each create it (two adds of one DN do not converge)
+        (f"ou=seals,ou=system,{suffix}", {"objectClass": b("organizationalUnit"), "ou": b("seals")}),
         (
             f"cn=default,ou=policies,ou=system,{suffix}",
             {"objectClass": b("applicationProcess", "pwdPolicy"), "cn": b("default"),
