@@ -52,6 +52,18 @@ def own(path: Path) -> None:
         run("podman", "unshare", "chown", "-R", f"{UID}:{UID}", str(path))
 
 
+def fetch(source: Path, target: Path) -> Path:
+    """Copy a file the images' user owns (0600) to one this test owns: as root directly; with
+    rootless podman through its user namespace, where that user lives."""
+    if os.geteuid() == 0:
+        shutil.copyfile(source, target)
+    else:
+        target.write_bytes(subprocess.run(["podman", "unshare", "cat", str(source)], capture_output=True,
+                                          check=True).stdout)
+    target.chmod(0o600)
+    return target
+
+
 @pytest.fixture(scope="module")
 def images() -> None:
     run("bash", str(ROOT / "scripts" / "container-base.sh"))
@@ -103,10 +115,15 @@ def deployed(images: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     config, web_secrets = root / "web-config", root / "web-secrets"
     config.mkdir()
     web_secrets.mkdir(mode=0o700)
-    shutil.copy(root / "shared" / "web-client" / "idm.json", config / "idm.json")
-    shutil.copy(root / "shared" / "web-client" / "tls" / "ca.pem", config / "ca.pem")
+    fetch(root / "shared" / "web-client" / "idm.json", config / "idm.json").chmod(0o644)
+    fetch(root / "shared" / "web-client" / "tls" / "ca.pem", config / "ca.pem").chmod(0o644)
+    mine = root / "mine"  # copies this test may read (the images' files belong to uid 10001)
+    mine.mkdir(mode=0o700)
     for name in ("idm-webui", "idm-selfservice"):
-        shutil.copy(root / "ldap1" / "secrets" / f"{name}.secret", web_secrets / f"{name}.secret")
+        fetch(root / "ldap1" / "secrets" / f"{name}.secret", web_secrets / f"{name}.secret")
+        fetch(root / "ldap1" / "secrets" / f"{name}.secret", mine / f"{name}.secret")
+    for name in ("replicator.crt.pem", "replicator.key.pem"):
+        fetch(root / "shared" / "certs" / "ldap2" / name, mine / name)
     (web_secrets / "webui-flask.secret").write_text(secrets.token_urlsafe(48))
     for secret in web_secrets.iterdir():
         secret.chmod(0o600)
@@ -171,16 +188,15 @@ def test_bind_and_read_through_the_consumer(deployed: dict[str, object]) -> None
     consumer = f"ldaps://127.0.0.1:{deployed['ports']['ldap3'][1]}"  # type: ignore[index]
     env = {**os.environ, "LDAPTLS_CACERT": str(root / "web-config" / "ca.pem")}
     bind = ["-x", "-H", consumer, "-D", "cn=idm-webui,ou=system,dc=edu,dc=cn",
-            "-y", str(root / "web-secrets" / "idm-webui.secret")]
+            "-y", str(root / "mine" / "idm-webui.secret")]
     assert run("ldapwhoami", *bind, env=env).strip() == "dn:cn=idm-webui,ou=system,dc=edu,dc=cn"
     schools = (DEMO / "schools-sample.csv").read_text(encoding="utf-8")
     run("podman", "exec", "-i", "idm-test-ldap1", "sh", "-c", "cat > /tmp/s.csv && idm org import /tmp/s.csv",
         stdin=schools)
     code = schools.splitlines()[1].split(",")[0]
     # read as the replication identity (a node certificate), which sees the whole tree
-    certs = root / "shared" / "certs" / "ldap2"
-    as_node = {**env, "LDAPTLS_CERT": str(certs / "replicator.crt.pem"),
-               "LDAPTLS_KEY": str(certs / "replicator.key.pem")}
+    as_node = {**env, "LDAPTLS_CERT": str(root / "mine" / "replicator.crt.pem"),
+               "LDAPTLS_KEY": str(root / "mine" / "replicator.key.pem")}
     deadline = time.monotonic() + 30
     while True:
         found = run("ldapsearch", "-LLL", "-Q", "-Y", "EXTERNAL", "-H", consumer, "-b", "dc=edu,dc=cn",
