@@ -7,7 +7,7 @@ with the number of org units.
 
 from __future__ import annotations
 
-from idm.directory.names import service_dn
+from idm.directory.names import replicator_dn, service_dn
 from idm.permissions import GROUPS, LOOKUP_SERVICE, RULES, SCOPE_IS_NODE, TARGETS, VIA, Rule, read_part
 
 ACCOUNT_REGEX = r"^uid=[^,]+,ou=(people|admins),ou=[0-9]+,.+$"
@@ -150,10 +150,27 @@ def ops_clause(ops_dn: str) -> str:
     return f'to * by dn.exact="{ops_dn}" manage by * break'
 
 
+# --- replication (idm cluster) -------------------------------------------------------------
+# Password-policy state a consumer forwards to a provider (ppolicy_forward_updates and lastbind
+# through the chain overlay), so that a lockout on one node holds on all of them.
+FORWARDED_STATE = ("pwdFailureTime", "pwdAccountLockedTime", "pwdGraceUseTime", "authTimestamp")
+
+
+def replication_clauses(suffix: str) -> list[str]:
+    """The replication identity reads everything (a consumer's full refresh needs the hashes
+    too) and manages the forwarded policy state; it writes nothing else. Only a node's
+    certificate leads to it, so on a single server these clauses match nobody."""
+    who = f'dn.exact="{replicator_dn(suffix)}"'
+    return [f'to dn.subtree="{suffix}" attrs={",".join(FORWARDED_STATE)} by {who} manage by * break',
+            f"to * by {who} read by * break"]
+# ----------------------------------------------------------------------------------------------
+
+
 def main_acl(suffix: str) -> list[str]:
     """Access rules of the main database."""
     system = f"ou=system,{suffix}"
     return [
+        *replication_clauses(suffix),
         f'to dn.base="{suffix}" by users read by * none',
         f'to dn.subtree="{system}" attrs=userPassword by anonymous auth by * none',
         # auditors see the seal status of the write log (when it was last sealed)
@@ -189,7 +206,10 @@ def log_acl(ops_dn: str, suffix: str) -> list[str]:
     hidden = "|".join(HIDDEN_IN_LOG)
     lookup = service_dn(LOOKUP_SERVICE, suffix)
     return [
+        # the local operator, which is also the main database's rootDN: delta-syncrepl resolves
+        # a conflicting change by reading the log as that rootDN (refused, the older change wins)
         f'to * by dn.exact="{ops_dn}" read by * break',
+        f'to * by dn.exact="{replicator_dn(suffix)}" read by * break',  # replication (idm cluster)
         f'to dn.base="cn=accesslog" by {auditor_anywhere()} read by * none',
         *(f'to dn.onelevel="cn=accesslog" attrs={attr} val.regex="^({hidden}):.*" by * none'
           for attr in ("reqMod", "reqOld")),

@@ -35,10 +35,16 @@ class Settings:
     password_profile: str = "mlps3"
     tls_port: int | None = None  # ldaps listener, once `idm server tls` has run
     require_tls: bool = False  # refuse simple binds without TLS (olcSecurity simple_bind=64)
+    # Providers the toolkit's clients use, in order (`idm cluster apply`); empty: this server.
+    uris: tuple[str, ...] = ()
 
     @property
     def ldap_uri(self) -> str:
-        """Where the toolkit's own clients connect: ldaps once plain binds are refused."""
+        """Where the toolkit's own clients connect: ldaps once plain binds are refused. With a
+        list of providers, a space-separated URI list: libldap tries each in order, so a
+        provider that is down is skipped (failover without code of our own)."""
+        if self.uris:
+            return " ".join(self.uris)
         if self.require_tls and self.tls_port:
             return f"ldaps://{self.host}:{self.tls_port}"
         return f"ldap://{self.host}:{self.port}"
@@ -128,6 +134,7 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
         )
     data = json.loads(path.read_text(encoding="utf-8"))
     data["data_dir"] = folder
+    data["uris"] = tuple(data.get("uris") or ())
     settings = Settings(**data)
     if settings.tls_port and settings.tls_ca_file.is_file():
         from idm.directory import connection

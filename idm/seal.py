@@ -5,6 +5,11 @@ Seals live in the main database (`ou=seals,ou=system`), written by the local ope
 the party that could alter the log (whoever holds its rootDN or its files) leaves a trace in a
 second place. Each seal keeps one digest per record (gzip'd JSON in `idmAttachment`, up to
 4 MiB, i.e. roughly 80,000 records per seal: seal at least that often).
+
+In a cluster every server keeps its own write log (replicated writes are logged again, by
+slapd itself), while the seals replicate with the directory: so each seal names the server
+whose log it covers, each server chains and verifies its own, and seals from before there was
+a cluster belong to server 1.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class Seal:
     first: str | None
     last: str | None
     count: int
+    server_id: int = 1
 
 
 @dataclass(frozen=True)
@@ -76,22 +82,25 @@ def _chain(prev: str, rows: list[tuple[str, str]]) -> str:
     return h.hexdigest()
 
 
-def list_seals(session: Session) -> list[Seal]:
+def list_seals(session: Session, server_id: int | None = None) -> list[Seal]:
+    """The seals of one server's log (all servers' with None), oldest first."""
     seals = []
     try:
         for dn, attrs in session.search(seals_dn(session.suffix), "(objectClass=idmRecord)",
                                         ["idmRecordData"], scope=ldap.SCOPE_ONELEVEL):
             d = json.loads(attrs["idmRecordData"][0])
-            seals.append(Seal(dn, d["sealed_at"], d["prev"], d["chain"], d["first"], d["last"],
-                              d["count"]))
+            sid = int(d.get("server_id", 1))
+            if server_id is None or sid == server_id:
+                seals.append(Seal(dn, d["sealed_at"], d["prev"], d["chain"], d["first"], d["last"],
+                                  d["count"], sid))
     except NotFound:  # no seal yet
         return []
     return sorted(seals, key=lambda s: s.sealed_at)
 
 
-def seal(session: Session) -> Seal:
+def seal(session: Session, server_id: int = 1) -> Seal:
     """Append a seal over every log record since the last one (local operator)."""
-    seals = list_seals(session)
+    seals = list_seals(session, server_id)
     prev = seals[-1] if seals else None
     after = prev.last if prev else None  # None: nothing sealed yet, take every record
     rows = _records(session, after)
@@ -102,22 +111,23 @@ def seal(session: Session) -> Seal:
         session.add(container, {"objectClass": ["organizationalUnit"], "ou": ["seals"]})
     data: dict[str, Any] = {"sealed_at": stamp, "prev": prev.chain if prev else GENESIS, "chain": chain,
             "first": rows[0][0] if rows else None, "last": rows[-1][0] if rows else after,
-            "count": len(rows)}
-    dn = names.child_dn("cn", f"seal-{stamp}-{len(seals) + 1}", container)
-    session.add(dn, {"objectClass": ["idmRecord"], "cn": [f"seal-{stamp}-{len(seals) + 1}"],
+            "count": len(rows), "server_id": server_id}
+    name = f"seal-{stamp}-s{server_id}-{len(seals) + 1}"
+    dn = names.child_dn("cn", name, container)
+    session.add(dn, {"objectClass": ["idmRecord"], "cn": [name],
                      "idmRecordKind": ["seal"], "idmRecordStatus": ["sealed"],
                      "idmRecordData": [json.dumps(data, sort_keys=True)]})
     session.add_binary(dn, "idmAttachment", gzip.compress(json.dumps(rows).encode()))
-    return Seal(dn, stamp, data["prev"], chain, data["first"], data["last"], len(rows))
+    return Seal(dn, stamp, data["prev"], chain, data["first"], data["last"], len(rows), server_id)
 
 
-def verify(session: Session, purge_days: int = 183) -> list[Finding]:
-    """Every difference between the log and its seals; empty means intact."""
+def verify(session: Session, purge_days: int = 183, server_id: int = 1) -> list[Finding]:
+    """Every difference between this server's log and its seals; empty means intact."""
     findings: list[Finding] = []
     horizon = (datetime.now(UTC) - timedelta(days=purge_days)).strftime("%Y%m%d%H%M%S")
     prev_chain = GENESIS
     after: str | None = None
-    for s in list_seals(session):
+    for s in list_seals(session, server_id):
         if s.prev != prev_chain:
             findings.append(Finding(s.dn, "chain broken"))
         blob = session.get_binary(s.dn, "idmAttachment")

@@ -55,8 +55,10 @@ def audit_list(session: Session, actor: Actor, who: str | None, kind: str | None
 @friendly
 def audit_seal(ctx: Context) -> None:
     """对新增日志记录封存哈希链（本机运维，可定时执行）/ seal the new log records (local operator)."""
+    # a site's own slapd (--ldapi, no data folder) is one server: server 1
+    server_id = ctx.settings().server_id if not ctx.ldapi else 1
     with ctx.ops_session() as session:
-        done = seal.seal(session)
+        done = seal.seal(session, server_id)
     click.echo(f"已封存 / sealed: {done.count} 条记录 records, chain {done.chain[:16]}…")
 
 
@@ -67,8 +69,8 @@ def audit_verify(ctx: Context) -> None:
     """校验日志是否被删除或篡改 / report log records removed or altered since they were sealed."""
     settings = ctx.settings()
     with ctx.ops_session() as session:
-        findings = seal.verify(session, settings.log_purge_days)
-        count = len(seal.list_seals(session))
+        findings = seal.verify(session, settings.log_purge_days, settings.server_id)
+        count = len(seal.list_seals(session, settings.server_id))
     bad = [f for f in findings if f.problem != "purged"]
     for f in findings:
         click.echo(f"{f.problem}\t{f.record}")

@@ -13,7 +13,7 @@ import click
 from idm import __version__, bootstrap, config, org, org_input
 from idm.server import embedded, site
 from idm.validation import LEVEL_ZH
-from idm_cli import acting
+from idm_cli import acting, cluster_cmds
 from idm_cli.common import Context, friendly, pass_ctx
 
 
@@ -45,13 +45,16 @@ def server() -> None:
               help="accesslog retention in days (default and minimum 183)")
 @click.option("--password-profile", type=click.Choice(["mlps3", "nist"]), default=None,
               help="password policy profile (default mlps3)")
+@click.option("--server-id", type=click.IntRange(1, 4095), default=None,
+              help="olcServerID, unique per server of a cluster (default 1)")
 @pass_ctx
 @friendly
 def server_init(ctx: Context, port: int | None, host: str | None, suffix: str | None,
-                log_purge_days: int | None, password_profile: str | None) -> None:
+                log_purge_days: int | None, password_profile: str | None, server_id: int | None) -> None:
     """初始化数据目录与 cn=config / create the data folder and cn=config."""
     settings = config.new_settings(ctx.data_dir, port=port, host=host, suffix=suffix,
-                                   log_purge_days=log_purge_days, password_profile=password_profile)
+                                   log_purge_days=log_purge_days, password_profile=password_profile,
+                                   server_id=server_id)
     if embedded.init(settings):
         click.echo(f"已初始化 / initialised: {settings.data_dir}")
     else:
@@ -67,6 +70,14 @@ def server_start(ctx: Context) -> None:
     started = embedded.start(settings)
     state = "已启动 / started" if started else "已在运行 / already running"
     click.echo(f"{state}: {settings.ldap_uri} {settings.ldapi_uri}")
+
+
+@server.command("run")
+@pass_ctx
+@friendly
+def server_run(ctx: Context) -> None:
+    """在前台运行 slapd（容器、systemd）/ run slapd in the foreground (containers, systemd)."""
+    embedded.run(ctx.settings())
 
 
 @server.command("stop")
@@ -238,6 +249,7 @@ def require_otp_bind(ctx: Context, uid: str) -> None:
 
 
 acting.register(cli)
+cluster_cmds.register(cli)
 
 
 def main() -> None:

@@ -28,6 +28,9 @@ def trust(ca_file: Path) -> None:
     """Verify the directory's TLS certificate against this CA file (the issuing chain)."""
     ldap.set_option(ldap.OPT_X_TLS_CACERTFILE, str(ca_file))
     ldap.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+    # libldap keeps one TLS context per process, built on first use: without a new one, a
+    # process that trusts a second CA (a second data folder, a test session) keeps the first.
+    ldap.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
 
 
 def _open(uri: str) -> LDAPObject:

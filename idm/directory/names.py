@@ -30,6 +30,12 @@ def service_dn(name: str, suffix: str) -> str:
     return child_dn("cn", name, f"ou=system,{suffix}")
 
 
+def replicator_dn(suffix: str) -> str:
+    """The replication identity of a cluster (`idm cluster`): no entry and no password; slapd
+    maps a node's certificate to it (SASL EXTERNAL over TLS), and nothing else leads to it."""
+    return f"cn=replicator,ou=system,{suffix}"
+
+
 def eq(attr: str, value: str) -> str:
     """Equality filter with the value escaped."""
     return f"({attr}={ldap.filter.escape_filter_chars(value)})"

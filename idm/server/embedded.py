@@ -138,6 +138,27 @@ def status(settings: Settings) -> Status:
     )
 
 
+def command(settings: Settings) -> list[str]:
+    """slapd in the foreground on the LDAP port, the ldapi socket and (with TLS) the ldaps port."""
+    urls = f"{settings.plain_uri}/ {settings.ldapi_uri}"
+    if settings.tls_port:
+        urls += f" ldaps://{settings.host}:{settings.tls_port}/"
+    return [SLAPD, "-d", "0", "-F", str(settings.config_dir), "-h", urls]
+
+
+def run(settings: Settings) -> None:
+    """Replace this process with slapd (containers, systemd): the supervisor then sees slapd's
+    own exit status and signals, and no Python process stays in between."""
+    if not is_initialised(settings):
+        raise ServerError("数据目录未初始化", f"{settings.data_dir} is not initialised")
+    _require(SLAPD)
+    settings.socket_path.parent.mkdir(parents=True, exist_ok=True)
+    if settings.socket_path.exists():
+        settings.socket_path.unlink()
+    argv = command(settings)
+    os.execv(argv[0], argv)
+
+
 def start(settings: Settings) -> bool:
     """Start slapd and wait until it answers. False if it was already running."""
     if not is_initialised(settings):
@@ -154,14 +175,9 @@ def start(settings: Settings) -> bool:
     _require_free_port(settings)
     log_path = settings.data_dir / "log" / "slapd.log"
     log_path.parent.mkdir(exist_ok=True)
-    urls = f"{settings.plain_uri}/ {settings.ldapi_uri}"
-    if settings.tls_port:
-        urls += f" ldaps://{settings.host}:{settings.tls_port}/"
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [SLAPD, "-d", "0", "-F", str(settings.config_dir), "-h", urls],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-        )
+        proc = subprocess.Popen(command(settings), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True)
     _children[proc.pid] = proc
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:

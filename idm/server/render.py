@@ -12,6 +12,7 @@ from string import Template
 
 from idm import acl, policy
 from idm.config import Settings
+from idm.directory import names
 
 MODULE_PATH = "/usr/lib/ldap"
 SCHEMA_DIR = "/etc/ldap/schema"
@@ -55,6 +56,7 @@ def render_config(settings: Settings) -> str:
         log_purge=f"{settings.log_purge_days:02d}+00:00 01+00:00",
         main_acl=acl.as_ldif(acl.main_acl(settings.suffix)),
         log_acl=acl.as_ldif(acl.log_acl(ops, settings.suffix)),
+        replicator_dn=names.replicator_dn(settings.suffix),
     )
 
 
@@ -80,6 +82,9 @@ def base_entries(suffix: str, profile: str = policy.DEFAULT_PROFILE
         (suffix, {"objectClass": b("dcObject", "organization"), "dc": b(dc), "o": b("教育管理信息系统")}),
         (f"ou=system,{suffix}", {"objectClass": b("organizationalUnit"), "ou": b("system")}),
         (f"ou=policies,ou=system,{suffix}", {"objectClass": b("organizationalUnit"), "ou": b("policies")}),
+        # where the write log's seals go: made here, once, so that the servers of a cluster
+        # (made from one backup) never each create it (two adds of one DN do not converge)
+        (f"ou=seals,ou=system,{suffix}", {"objectClass": b("organizationalUnit"), "ou": b("seals")}),
         (
             f"cn=default,ou=policies,ou=system,{suffix}",
             {"objectClass": b("applicationProcess", "pwdPolicy"), "cn": b("default"),

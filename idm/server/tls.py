@@ -25,7 +25,13 @@ def server_certificate(issuer: ca.Issuer, host_names: list[str]) -> tuple[bytes,
     key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = [x509.DNSName("localhost"),
                                      x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    names += [x509.DNSName(h) for h in host_names if h not in ("localhost",)]
+    for h in host_names:
+        if h in ("localhost", "127.0.0.1"):
+            continue
+        try:  # an address belongs in an IP entry: TLS clients never match it against a DNS one
+            names.append(x509.IPAddress(ipaddress.ip_address(h)))
+        except ValueError:
+            names.append(x509.DNSName(h))
     now = datetime.now(UTC)
     common_name = host_names[0] if host_names else "localhost"
     subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, issuer.config.organisation),
