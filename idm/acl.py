@@ -8,7 +8,17 @@ with the number of org units.
 from __future__ import annotations
 
 from idm.directory.names import service_dn
-from idm.permissions import GROUPS, LOOKUP_SERVICE, RULES, SCOPE_IS_NODE, TARGETS, VIA, Rule, read_part
+from idm.permissions import (
+    GROUPS,
+    LOADER,
+    LOOKUP_SERVICE,
+    RULES,
+    SCOPE_IS_NODE,
+    TARGETS,
+    VIA,
+    Rule,
+    read_part,
+)
 
 ACCOUNT_REGEX = r"^uid=[^,]+,ou=(people|admins),ou=[0-9]+,.+$"
 # A role counts only on an admin account in the place admin accounts are kept: an entry that
@@ -70,11 +80,14 @@ def _with_via(condition: str, rule: Rule, suffix: str) -> str:
 
 def by_clauses(rules: list[Rule], suffix: str) -> str:
     """Rules as `by` clauses, in an order where none hides another: first the writes through a
-    toolkit identity (they match only that identity, acting for someone), then the plain rules,
-    and last, for an admin's own bind, only the reading part of those writes."""
+    toolkit identity (they match only that identity, acting for someone), then the plain rules
+    (those for anyone bound after those that name someone), and last, for an admin's own bind,
+    only the reading part of those writes."""
     through = [r for r in rules if r.via]
     out = [f"by {_with_via(who(r, suffix), r, suffix)} {r.access}" for r in through]
-    out += [f"by {who(r, suffix)} {r.access}" for r in rules if not r.via]
+    # anyone bound ("users") comes after the rules that name someone: it would hide them
+    plain = sorted((r for r in rules if not r.via), key=lambda r: r.who in ("users", "anonymous"))
+    out += [f"by {who(r, suffix)} {r.access}" for r in plain]
     for r in through:
         reading = read_part(r.access)
         if reading:
@@ -154,6 +167,9 @@ def main_acl(suffix: str) -> list[str]:
     """Access rules of the main database."""
     system = f"ou=system,{suffix}"
     return [
+        # the loader adds the top units (provinces, the ministry) under the suffix
+        f'to dn.base="{suffix}" attrs=children by dn.exact="{service_dn(LOADER, suffix)}" add '
+        'by users read by * none',
         f'to dn.base="{suffix}" by users read by * none',
         f'to dn.subtree="{system}" attrs=userPassword by anonymous auth by * none',
         # auditors see the seal status of the write log (when it was last sealed)

@@ -44,9 +44,15 @@ def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 @pytest.fixture(scope="session")
 def demo_tree(slapd: Settings) -> Settings:
     """The Inner Mongolia tree with the sample schools, loaded once per session."""
+    from idm import bootstrap
+    from idm.permissions import LOADER
+
     with ops(slapd) as session:
         for name in ("inner-mongolia.csv", "schools-sample.csv"):
             org.apply(session, org.plan(session, org_input.read_nodes(DEMO / name)))
+        # the loader, as a first `idm load` makes it: tests that compare snapshots around a load
+        # then see only what the load itself wrote
+        bootstrap.service_accounts(session, slapd.secrets_dir, only=(LOADER,))
     return slapd
 
 
