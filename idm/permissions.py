@@ -381,6 +381,8 @@ def _rules() -> list[Rule]:
         value="idmBusinessAccount")
     add(LOADER, "service", "admin", [*account_groups, "role", "scope"], "add", "bulk loads of admins")
     add(LOADER, "service", "admin", ["objectclass"], "add", "admin accounts only", value="idmAdminAccount")
+    for target in ("node", *CONTAINER_TARGETS, "person", "admin"):
+        add(LOADER, "service", target, ["objectclass"], "read", "finds what a rerun need not write")
     for target in ("person", "admin"):
         add(LOADER, "service", target, ["idnumber"], "=as", "R17: written once; one number, one name")
         add(LOADER, "service", target, ["private"], "=a", "R17: written, never read")

@@ -136,6 +136,8 @@ def ldif_entries(path: Path, encoding: str = "utf-8") -> Iterator[Entry | Refuse
         if text.startswith("#"):
             record.append((number, "#"))  # a comment: continuation lines join it, then it is dropped
             continue
+        if number == 1 and text.lower().startswith("version:"):
+            continue  # the LDIF version line, before the first record
         if text.strip() == "":
             if any(t != "#" for _, t in record):
                 yield _entry(path, [(n, t) for n, t in record if t != "#"])
@@ -165,14 +167,7 @@ def _value(path: Path, number: int, line: str) -> tuple[str, str] | Refused:
 
 
 def _entry(path: Path, record: list[tuple[int, str]]) -> Entry | Refused:
-    first = record[0][0]
-    where = f"{path}:{first}"
-    if record[0][1].lower().startswith("version:"):
-        record = record[1:]
-        if not record:
-            return Refused(where, "空记录", "empty record")
-        first = record[0][0]
-        where = f"{path}:{first}"
+    where = f"{path}:{record[0][0]}"
     parsed = [_value(path, n, t) for n, t in record]
     bad = next((p for p in parsed if isinstance(p, Refused)), None)
     if bad is not None:
