@@ -3,11 +3,12 @@ bar on a terminal (plain lines otherwise), and Ctrl-C ending the load after the 
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import TextIO
 
 import click
@@ -74,24 +75,28 @@ class Shown:
 
 class Interrupt:
     """The first Ctrl-C asks the load to stop after the batch it is writing; a second one stops
-    at once (the batch in flight is then rolled back by slapd)."""
+    at once (what was sent stands; the next plan finds it). SIGINT is blocked in the loading
+    thread and waited for in another: delivered there, it would cut libldap's system calls short
+    (EINTR, seen as a lost connection) in the middle of a batch."""
 
     def __init__(self) -> None:
         self.asked = False
-        self.previous = signal.getsignal(signal.SIGINT)
 
     def __enter__(self) -> Interrupt:
-        signal.signal(signal.SIGINT, self._handle)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        threading.Thread(target=self._wait, daemon=True).start()
         return self
 
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.asked:
-            raise KeyboardInterrupt
+    def _wait(self) -> None:
+        signal.sigwait({signal.SIGINT})
         self.asked = True
         click.echo("\n收到中断，本批写完后停止 / interrupted: stopping after the current batch", err=True)
+        signal.sigwait({signal.SIGINT})
+        os._exit(130)
 
     def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGINT, self.previous)
+        if not self.asked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def show_plan(plan: Plan, tree_lines: bool) -> None:
@@ -110,7 +115,7 @@ def _writing_session(ctx: Context) -> Session:
 
 
 def run(ctx: Context, file: Path, *, kind: str | None, encoding: str, dry_run: bool, plan_file: Path | None,
-        batch: int, offline: bool) -> None:
+        batch: int, atomic: bool, offline: bool) -> None:
     shown = Shown()
     out: TextIO | None = open(plan_file, "w", encoding="utf-8") if plan_file else None  # noqa: SIM115
     try:
@@ -127,7 +132,7 @@ def run(ctx: Context, file: Path, *, kind: str | None, encoding: str, dry_run: b
             click.echo(f"离线导入完成 / offline load done: {done.operations} entries in {done.seconds:.1f}s; "
                        "recorded in the write log")
             return
-        with _writing_session(ctx) as session:
+        with _writing_session(ctx) as session, Interrupt() as interrupt:
             source = engine.online_view(session, None if ctx.ldapi else ctx.settings())
             plan, planner = engine.make_plan(source, file, encoding, kind, out, shown)
             show_plan(plan, kind == "tree")
@@ -135,8 +140,7 @@ def run(ctx: Context, file: Path, *, kind: str | None, encoding: str, dry_run: b
             if dry_run:
                 click.echo("演练，未写入 / dry run, nothing written")
                 return
-            with Interrupt() as interrupt:
-                done = engine.write_online(session, plan, planner, batch, shown, lambda: interrupt.asked)
+            done = engine.write_online(session, plan, planner, batch, shown, lambda: interrupt.asked, atomic)
     finally:
         if out is not None:
             out.close()
@@ -161,6 +165,10 @@ def options(func):  # type: ignore[no-untyped-def]
                      help="完整计划写入此文件 / write the full plan to this file"),
         click.option("--batch", type=click.IntRange(1, 5000), default=engine.DEFAULT_BATCH, show_default=True,
                      help="每个事务的操作数 / operations per transaction"),
+        click.option("--atomic", is_flag=True,
+                     help="每批一个事务（RFC 5805）；slapd 2.5.13 在持有事务的客户端被强杀时会崩溃，"
+                          "仅在导入进程不会被强杀时使用 / one transaction per batch: slapd 2.5.13 "
+                          "crashes if a client holding one is killed"),
         click.option("--offline", is_flag=True,
                      help="slapd 停止时用 slapadd -q 导入（首次导入或恢复）/ "
                           "slapadd -q into a stopped server"),
@@ -178,10 +186,10 @@ def register(cli: click.Group, org_group: click.Group) -> None:
     @pass_ctx
     @friendly
     def load_cmd(ctx: Context, file: Path, kind: str | None, dry_run: bool, encoding: str,
-                 plan_file: Path | None, batch: int, offline: bool) -> None:
+                 plan_file: Path | None, batch: int, atomic: bool, offline: bool) -> None:
         """批量导入（组织机构、账号、授权；CSV 或 LDIF）/ bulk load: tree, accounts, grants."""
         run(ctx, file, kind=kind, encoding=encoding, dry_run=dry_run, plan_file=plan_file, batch=batch,
-            offline=offline)
+            atomic=atomic, offline=offline)
 
     @org_group.command("import")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -189,7 +197,7 @@ def register(cli: click.Group, org_group: click.Group) -> None:
     @pass_ctx
     @friendly
     def org_import(ctx: Context, file: Path, dry_run: bool, encoding: str, plan_file: Path | None,
-                   batch: int, offline: bool) -> None:
+                   batch: int, atomic: bool, offline: bool) -> None:
         """从 CSV（code,name,level,parent[,managed_by]）或 LDIF 导入 / import from CSV or LDIF."""
         run(ctx, file, kind="ldif" if file.suffix.lower() == ".ldif" else "tree", encoding=encoding,
-            dry_run=dry_run, plan_file=plan_file, batch=batch, offline=offline)
+            dry_run=dry_run, plan_file=plan_file, batch=batch, atomic=atomic, offline=offline)

@@ -91,7 +91,8 @@ def test_a_child_before_its_parent_or_with_none_is_refused(fresh: Settings, tmp_
 
 
 def test_schema_violations_are_refused(fresh: Settings, tmp_path: Path) -> None:
-    path = write(tmp_path, "schema.ldif", f"dn: uid=s.one,ou=people,{COUNTY}\nobjectClass: idmBusinessAccount\n"
+    path = write(tmp_path, "schema.ldif", f"dn: uid=s.one,ou=people,{COUNTY}\n"
+                 "objectClass: idmBusinessAccount\n"
                  f"uid: s.one\ncn: 王敏\nsn: 王\nidmIdNumber: {number()}\nmobile: 13800000000\n"
                  "idmAdminRole: sysadmin\n")
     refused(fresh, path, 1, "schema violation: attributes not allowed here: idmadminrole")
@@ -144,21 +145,24 @@ def test_formula_cells_are_refused(fresh: Settings, tmp_path: Path) -> None:
 
 
 def test_a_file_that_is_not_utf8_names_the_encoding_to_give(fresh: Settings, tmp_path: Path) -> None:
-    path = write(tmp_path, "gbk.csv", "code,name,level,parent\n2115010297,样例·编码学校,school,150102\n", "gbk")
+    path = write(tmp_path, "gbk.csv", "code,name,level,parent\n2115010297,样例·编码学校,school,150102\n",
+                 "gbk")
     refused(fresh, path, 2, "file is not UTF-8 (column 12); if it is GBK or GB18030 (e.g. saved by Excel), "
                             "give --encoding gb18030")
 
 
 # ---------------------------------------------------------------- accepted forms
 def test_excel_files_in_gb18030_with_crlf_or_utf8_with_bom_load(fresh: Settings, tmp_path: Path) -> None:
-    gb = write(tmp_path, "gb.csv", "code,name,level,parent\r\n2115010296,样例·莫力达瓦旗学校,school,150102\r\n",
-               "gb18030")
+    gb = write(tmp_path, "gb.csv", "code,name,level,parent\r\n"
+               "2115010296,样例·莫力达瓦旗学校,school,150102\r\n", "gb18030")
     result = run_cli(fresh, "load", "--encoding", "gb18030", str(gb))
     assert result.exit_code == 0, result.output
-    bom = write(tmp_path, "bom.csv", "\ufeffcode,name,level,parent\r\n2115010295,样例·伊金霍洛学校,school,150102\r\n")
+    bom = write(tmp_path, "bom.csv", "\ufeffcode,name,level,parent\r\n"
+                "2115010295,样例·伊金霍洛学校,school,150102\r\n")
     assert run_cli(fresh, "load", str(bom)).exit_code == 0
     with ops(fresh) as session:
-        assert session.get(f"ou=2115010296,{COUNTY}", ["idmNameZh"])[1]["idmNameZh"] == ["样例·莫力达瓦旗学校"]
+        unit = session.get(f"ou=2115010296,{COUNTY}", ["idmNameZh"])
+        assert unit is not None and unit[1]["idmNameZh"] == ["样例·莫力达瓦旗学校"]
         assert session.exists(f"ou=reviews,ou=2115010295,{COUNTY}")
 
 
@@ -166,7 +170,8 @@ def test_ldif_with_continuation_lines_and_base64_loads(fresh: Settings, tmp_path
     name = "样例·阿拉善左旗第一中学"
     encoded = base64.b64encode(name.encode()).decode()
     uid_number = number()
-    text = (f"version: 1\n\n# a comment\n#  that continues\ndn: ou=2115010294,ou=150102,\n ou=150100,ou=150000,dc=edu,dc=cn\n"
+    text = ("version: 1\n\n# a comment\n#  that continues\n"
+            "dn: ou=2115010294,ou=150102,\n ou=150100,ou=150000,dc=edu,dc=cn\n"
             f"objectClass: idmOrgUnit\nou: 2115010294\nidmCode: 2115010294\nidmNameZh:: {encoded[:10]}\n"
             f" {encoded[10:]}\nidmLevel: school\n\n"
             f"dn: uid=b.one,ou=people,ou=2115010294,{COUNTY}\r\nobjectClass: idmBusinessAccount\r\n"
@@ -239,12 +244,13 @@ def test_the_loader_adds_and_nothing_more(fresh: Settings, tmp_path: Path) -> No
         lambda: conn.modify_s(dn, [(ldap.MOD_REPLACE, "cn", [b"x"])]),
         lambda: conn.modify_s(dn, [(ldap.MOD_ADD, "userPassword", [b"Secret-123!"])]),
         lambda: conn.delete_s(dn),
-        lambda: conn.add_s(f"uid=l.two,ou=people,{COUNTY}", [("objectClass", [b"idmAdminAccount"]),
-                                                            ("uid", [b"l.two"]), ("cn", [b"x"]), ("sn", [b"x"]),
-                                                            ("idmStatus", [b"active"])]),
+        lambda: conn.add_s(f"uid=l.two,ou=people,{COUNTY}", [
+            ("objectClass", [b"idmAdminAccount"]), ("uid", [b"l.two"]), ("cn", [b"x"]), ("sn", [b"x"]),
+            ("idmStatus", [b"active"])]),
         lambda: conn.add_s(f"cn=x,ou=system,{SUFFIX}", [("objectClass", [b"idmServiceAccount"]),
                                                        ("cn", [b"x"])]),
-        lambda: conn.modify_s(f"uid=POST-01,ou=people,{COUNTY}", [(ldap.MOD_ADD, "idmGrant", [b"teacher#viewer"])]),
+        lambda: conn.modify_s(f"uid=POST-01,ou=people,{COUNTY}",
+                              [(ldap.MOD_ADD, "idmGrant", [b"teacher#viewer"])]),
         lambda: conn.modify_s(f"uid=nmg.sys,ou=admins,ou=150000,{SUFFIX}", [(ldap.MOD_ADD, "idmAdminRole",
                                                                            [b"sysadmin"])]),
     ]
@@ -271,8 +277,8 @@ def test_offline_refuses_while_slapd_runs_then_loads_with_slapadd_and_logs_it(tm
         embedded.start(settings)
         with ops(settings) as session:
             assert session.exists(f"ou=services,{COUNTY}")
-            log = session.conn.search_s("cn=accesslog", ldap.SCOPE_ONELEVEL, "(reqMessage=idm load --offline*)",
-                                        ["reqMessage"])
+            log = session.conn.search_s("cn=accesslog", ldap.SCOPE_ONELEVEL,
+                                        "(reqMessage=idm load --offline*)", ["reqMessage"])
         assert len(log) == 1
         message = log[0][1]["reqMessage"][0].decode()
         assert "inner-mongolia.csv sha256=" in message and "units=116 containers=696" in message

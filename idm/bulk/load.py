@@ -107,8 +107,11 @@ def make_plan(source: view.View, path: Path, encoding: str = "utf-8", kind: str 
 
 
 def write_online(session: Session, plan: Plan, planner: Planner, batch: int = DEFAULT_BATCH,
-                 progress: Progress | None = None, stop: Callable[[], bool] = lambda: False) -> Written:
-    """Write the plan in transactions; between batches, `stop()` ends the load cleanly."""
+                 progress: Progress | None = None, stop: Callable[[], bool] = lambda: False,
+                 atomic: bool = False) -> Written:
+    """Write the plan in batches (pipelined, or one transaction each when `atomic`); between
+    batches, `stop()` ends the load cleanly."""
+    send = txn.run if atomic else txn.pipelined
     progress = progress or Quiet()
     done = Written()
     started = time.monotonic()
@@ -119,14 +122,13 @@ def write_online(session: Session, plan: Plan, planner: Planner, batch: int = DE
                 done.interrupted = True
                 break
             try:
-                txn.run(session.conn, ops)
+                send(session.conn, ops)
             except txn.Failed as failed:
                 where = failed.op.where if failed.op else f"{ops[0].where} … {ops[-1].where}"
-                raise IdmError(f"{where}: 目录拒绝了这一批（{failed.reason}），本批未写入；之前的批次已写入，"
+                raise IdmError(f"{where}: 目录拒绝了写入（{failed.reason}）；已写入的部分保留，"
                                "修正后重新运行即可续传",
-                               f"{where}: the directory refused this batch ({failed.reason}); nothing of "
-                               "it was written, earlier batches were: fix it and run again to go on"
-                               ) from None
+                               f"{where}: the directory refused a write ({failed.reason}); what was "
+                               "written stays: fix it and run again to go on") from None
             done.operations += len(ops)
             done.batches += 1
             progress.advance(len(ops))

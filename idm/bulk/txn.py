@@ -1,6 +1,15 @@
-"""RFC 5805 LDAP transactions, as slapd 2.5's back-mdb runs them: a batch of operations is
-queued on one connection and applied by one commit, all or nothing. python-ldap has no helper
-for them; the three messages are small enough to write here.
+"""Sending a batch of operations: pipelined (the default), or as one RFC 5805 transaction.
+
+Pipelined: every operation of a wave is sent without waiting, then the answers are collected;
+each operation is its own commit, so a batch cut short leaves what was done, and the next plan
+finds it (a rerun finishes a unit's containers).
+
+A transaction (slapd 2.5's back-mdb runs them) queues the batch on one connection and applies
+it by one commit, all or nothing. But slapd 2.5.13 (Debian 12) crashes (segfault) when a client
+that holds an open transaction goes away, as a loader killed with `kill -9` does: the server of
+the whole site would go down with the loader. Transactions are therefore used only when asked
+for (`idm load --atomic`) where the loader cannot be killed; `benches/load.py --txn-crash` shows
+the crash. python-ldap has no helper for them; the three messages are small enough to write here.
 
 Operations inside a transaction are sent without waiting (pipelined), a wave per depth of the
 tree: slapd only checks and queues them, so a batch costs a few round trips and one database
@@ -76,19 +85,34 @@ def _waves(ops: Sequence[Op]) -> list[list[Op]]:
     return [by_depth[d] for d in sorted(by_depth)]
 
 
+def _send(conn: LDAPObject, op: Op, controls: list[RequestControl]) -> int:
+    if op.kind == "add":
+        return int(conn.add_ext(op.dn, op.payload, serverctrls=controls))
+    return int(conn.modify_ext(op.dn, op.payload, serverctrls=controls))
+
+
+def pipelined(conn: LDAPObject, ops: Sequence[Op]) -> None:
+    """Apply `ops` without a transaction, a wave per depth; raise Failed with the first refusal
+    (the other operations of the batch stand: a rerun's plan sees them)."""
+    refused: tuple[Op, ldap.LDAPError] | None = None
+    for wave in _waves(ops):
+        sent = [(_send(conn, op, []), op) for op in wave]
+        for msgid, op in sent:
+            try:
+                conn.result3(msgid)
+            except ldap.LDAPError as err:
+                refused = refused or (op, err)
+        if refused is not None:
+            raise Failed(*refused)
+
+
 def run(conn: LDAPObject, ops: Sequence[Op]) -> None:
     """Apply `ops` in one transaction; raise Failed (nothing applied) if slapd refuses any."""
     txn_id = _start(conn)
     control = RequestControl(SPECIFICATION, True, txn_id)
     refused: tuple[Op, ldap.LDAPError] | None = None
     for wave in _waves(ops):
-        sent: list[tuple[int, Op]] = []
-        for op in wave:
-            if op.kind == "add":
-                msgid = conn.add_ext(op.dn, op.payload, serverctrls=[control])
-            else:
-                msgid = conn.modify_ext(op.dn, op.payload, serverctrls=[control])
-            sent.append((msgid, op))
+        sent = [(_send(conn, op, [control]), op) for op in wave]
         for msgid, op in sent:
             try:
                 conn.result3(msgid)
