@@ -33,6 +33,9 @@ OPERATION_ZH = {
     "change_service": ("停用或恢复下游系统服务账号", "disable or restore downstream service accounts"),
     "act_on_form": ("办理申请单", "act on forms"),
     "confirm_first_login": ("首次登录核对", "confirm the first-login check"),
+    "open_review": ("发起定期核查", "open an access review"),
+    "decide_review": ("核查决定", "decide in an access review"),
+    "countersign_review": ("会签核查", "countersign an access review"),
 }
 
 

@@ -347,10 +347,10 @@ def _rules() -> list[Rule]:
     # campaign and records the decisions, the auditor countersigns the closure, the security
     # admin reads (it acts on the revokes); levels above see the state of those below (overdue).
     add("sysadmin", "own", "reviews", ["entry", "children"], "add", "R16: opens review campaigns")
-    add("sysadmin", "own", "review", ["entry", "names", "record"], "add", "R16: a campaign's rows")
+    add("sysadmin", "own", "review", ["entry", "names"], "add", "R16: a campaign")
     add("sysadmin", "own", "review", ["objectclass"], "add", "a record and nothing else", value="idmRecord")
     add("sysadmin", "own", "review", ["recordkind"], "add", "a review record", value="^review$")
-    add("sysadmin", "own", "review", ["recordstate", "record"], "write", "R16: decisions, closure")
+    add("sysadmin", "own", "review", ["record", "recordstate"], "write", "R16: its rows, decisions, closure")
     add("sysadmin", "own", "review", ["objectclass", "recordkind", "rest"], "read", "R16")
     add("auditor", "own", "review", ["recordstate"], "write", "R16: countersigns the closure")
     for role in ("secadmin", "auditor"):
@@ -413,6 +413,9 @@ OPERATIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "change_service": (("service",), "status", "write"),
     "revoke_cert": (("cert",), "recordstate", "write"),
     "confirm_first_login": (("admin",), "confirm", "write"),
+    "open_review": (("reviews",), "children", "add"),
+    "decide_review": (("review",), "record", "write"),
+    "countersign_review": (("review",), "recordstate", "write"),
 }
 _LEVELS = {"none": 0, "disclose": 1, "auth": 2, "compare": 3, "search": 4, "read": 5, "add": 6,
            "delete": 7, "write": 8, "=wx": 8, "manage": 9}

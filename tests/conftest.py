@@ -73,12 +73,18 @@ def ops(settings: Settings) -> Session:
 
 
 def snapshot(settings: Settings) -> dict[str, dict[str, list[bytes]]]:
-    """Every entry of the main database, raw, with operational attributes (entryCSN,
-    modifyTimestamp, password hashes): 'unchanged' means equal."""
+    """Every entry of the main database, raw, with operational attributes (password hashes,
+    policy state) but the stamps below: 'unchanged' means equal."""
     with ops(settings) as session:
         found = session.conn.search_s(settings.suffix, ldap.SCOPE_SUBTREE, "(objectClass=*)",
                                       ["*", "+"])
-    return {dn: attrs for dn, attrs in found}
+    return {dn: {k: v for k, v in attrs.items() if k not in STAMPS} for dn, attrs in found}
+
+
+# The lastbind overlay records an account's first bind of the day (authTimestamp), which also
+# moves the entry's modify stamps and the suffix's contextCSN: a sign-in, not a change an action
+# made. Snapshots compare everything else (every value an action could write).
+STAMPS = ("authTimestamp", "modifyTimestamp", "modifiersName", "entryCSN", "contextCSN")
 
 
 def run_cli(settings: Settings, *args: str) -> Result:

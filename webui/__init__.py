@@ -54,10 +54,11 @@ def setup_sessions(app: Flask, web: WebSettings) -> None:
 
 
 def setup_views(app: Flask) -> None:
-    from webui import account, auth, certificates, console, mfa
+    from webui import account, auth, certificates, console, mfa, reviews
 
     app.register_blueprint(certificates.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(mfa.bp)
+    app.register_blueprint(reviews.bp)
