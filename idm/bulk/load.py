@@ -196,6 +196,14 @@ def _slapadd(settings: Settings, base: str, path: Path) -> None:
                           f"slapadd failed: {proc.stderr.strip()[-2000:]}")
 
 
+def _log_started(settings: Settings) -> bool:
+    """slapd makes the write log's top entry when it first starts; a server that never ran (a
+    first load) has none yet."""
+    proc = subprocess.run([SLAPCAT, "-F", str(settings.config_dir), "-b", "cn=accesslog", "-a",
+                           "(objectClass=auditContainer)"], capture_output=True, text=True, check=False)
+    return "dn: cn=accesslog" in proc.stdout
+
+
 def record_offline(settings: Settings, plan: Plan, operations: int) -> str:
     """The write log learns of an offline load as one record: who (the local operator), which file,
     its SHA-256, and the counts. Written with slapadd too: the server is still stopped."""
@@ -204,7 +212,9 @@ def record_offline(settings: Settings, plan: Plan, operations: int) -> str:
     message = (f"idm load --offline {plan.path.resolve()} sha256={sha256_of(plan.path)} entries={operations} "
                f"units={c.units} containers={c.containers} accounts={c.accounts} unchanged={c.unchanged}")
     dn = f"reqStart={stamp},cn=accesslog"
-    text = (f"dn: {dn}\nobjectClass: auditObject\nreqStart: {stamp}\nreqEnd: {stamp}\n"
+    top = "dn: cn=accesslog\nobjectClass: auditContainer\ncn: accesslog\n\n"
+    text = "" if _log_started(settings) else top
+    text += (f"dn: {dn}\nobjectClass: auditObject\nreqStart: {stamp}\nreqEnd: {stamp}\n"
             f"reqType: extended\nreqSession: 0\nreqAuthzID: {render.ops_dn()}\nreqDN: {settings.suffix}\n"
             f"reqResult: 0\nreqMessage: {message}\n")
     path = settings.data_dir / "run" / "offline-load-log.ldif"

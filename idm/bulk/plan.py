@@ -36,7 +36,10 @@ SKIP, ADD, CHANGE = 0, 1, 2
 BATCH = 500
 MAX_PROBLEMS = 1000  # kept in full; beyond, only counted
 SAMPLE_LINES = 20
-DIR_CACHE = 50_000  # directory units kept for resolving DNs; cleared when it grows past this
+DIR_CACHE = 50_000
+NAME_MASK = (1 << 31) - 1
+BUSINESS_BIT = 1 << 32
+LINE_MASK = (1 << 32) - 1  # directory units kept for resolving DNs; cleared when it grows past this
 
 
 @dataclass
@@ -109,8 +112,10 @@ class Planner:
         self.suffix_dn = view.suffix
         self.directory_units: dict[str, Unit | None] = {}
         self.uids: dict[int, int] = {}  # hash(login) -> line
-        self.numbers: dict[int, tuple[int, int]] = {}  # hash(number) -> (hash(name), line)
-        self.business_numbers: set[int] = set()
+        # hash(number) -> one int: 31 bits of the name's hash, a business-account bit, the line
+        # (one small object per number instead of a tuple and a set entry: a national file has
+        # a million)
+        self.numbers: dict[int, int] = {}
         self.admin_numbers: dict[int, str] = {}  # hash(number) -> unit code
         self.container_marks: dict[str, int] = {}  # unit code -> bit per container listed (LDIF)
         self._catalogue: dict[str, set[str]] | None = None
@@ -328,22 +333,23 @@ class Planner:
 
     def _number_in_file(self, item: Item, line: int) -> bool:
         plan = self.plan
-        key, name = hash(item.id_number), hash(item.name)
+        key, name = hash(item.id_number), hash(item.name) & NAME_MASK
         masked = mask_id_number(item.id_number)
         seen = self.numbers.get(key)
-        if seen is not None and seen[0] != name:
-            plan.refuse(item.where, f"身份证号 {masked} 在第 {seen[1]} 行登记为另一人",
-                        f"ID number {masked} is on line {seen[1]} under another name")
+        if seen is not None and seen >> 33 != name:
+            plan.refuse(item.where, f"身份证号 {masked} 在第 {seen & LINE_MASK} 行登记为另一人",
+                        f"ID number {masked} is on line {seen & LINE_MASK} under another name")
+            return False
+        business = item.kind == "business"
+        if business and seen is not None and seen & BUSINESS_BIT:
+            plan.refuse(item.where, f"身份证号 {masked} 在文件中已有业务账号：一人只能有一个业务账号",
+                        f"ID number {masked} already has a business account in the file: one "
+                        "person, one business account")
             return False
         if seen is None:
-            self.numbers[key] = (name, line)
-        if item.kind == "business":
-            if key in self.business_numbers:
-                plan.refuse(item.where, f"身份证号 {masked} 在文件中已有业务账号：一人只能有一个业务账号",
-                            f"ID number {masked} already has a business account in the file: one "
-                            "person, one business account")
-                return False
-            self.business_numbers.add(key)
+            self.numbers[key] = name << 33 | (BUSINESS_BIT if business else 0) | line
+        elif business:
+            self.numbers[key] = seen | BUSINESS_BIT
         if item.kind == "admin":
             unit = self.admin_numbers.setdefault(key, item.code)
             if unit != item.code:
