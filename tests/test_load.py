@@ -277,6 +277,8 @@ def test_offline_refuses_while_slapd_runs_then_loads_with_slapadd_and_logs_it(tm
         embedded.start(settings)
         with ops(settings) as session:
             assert session.exists(f"ou=services,{COUNTY}")
+            county = session.get(COUNTY, ["idmNameZh", "description"])
+            assert county is not None and county[1]["idmNameZh"] == ["新城区"] == county[1]["description"]
             log = session.conn.search_s("cn=accesslog", ldap.SCOPE_ONELEVEL,
                                         "(reqMessage=idm load --offline*)", ["reqMessage"])
         assert len(log) == 1
