@@ -289,3 +289,19 @@ def test_offline_refuses_while_slapd_runs_then_loads_with_slapadd_and_logs_it(tm
         assert "add 0, change 0, containers 0, unchanged 116" in again.output, again.output
     finally:
         embedded.stop(settings)
+
+
+def test_the_plans_compact_table_keeps_every_key() -> None:
+    """The plan's map of hashes (logins, ID numbers) against a dict, with colliding slots."""
+    import random
+
+    from idm.bulk.table import IntMap
+
+    rng = random.Random(11)
+    table, reference = IntMap(8), {}
+    for n in range(50_000):
+        key = rng.getrandbits(64) - (1 << 63) if n % 5 else rng.randrange(-3, 3) * (1 << 40)
+        table[key] = reference[key] = rng.getrandbits(62)
+    assert len(table) == len(reference)
+    assert all(table[k] == v for k, v in reference.items())
+    assert sum(table.get(rng.getrandbits(63) + 7) is None for _ in range(1000)) == 1000

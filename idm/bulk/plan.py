@@ -26,6 +26,7 @@ from idm import org
 from idm.bulk import records
 from idm.bulk.records import CONTAINERS, Item
 from idm.bulk.source import Refused
+from idm.bulk.table import IntMap
 from idm.bulk.view import Holder, Unit, View
 from idm.directory import names
 from idm.errors import InvalidInput, Problem
@@ -37,7 +38,7 @@ BATCH = 500
 MAX_PROBLEMS = 1000  # kept in full; beyond, only counted
 SAMPLE_LINES = 20
 DIR_CACHE = 50_000
-NAME_MASK = (1 << 31) - 1
+NAME_MASK = (1 << 30) - 1  # the packed value stays within 63 bits
 BUSINESS_BIT = 1 << 32
 LINE_MASK = (1 << 32) - 1  # directory units kept for resolving DNs; cleared when it grows past this
 
@@ -111,11 +112,11 @@ class Planner:
         self.plan_file = plan_file
         self.suffix_dn = view.suffix
         self.directory_units: dict[str, Unit | None] = {}
-        self.uids: dict[int, int] = {}  # hash(login) -> line
-        # hash(number) -> one int: 31 bits of the name's hash, a business-account bit, the line
+        self.uids = IntMap()  # hash(login) -> line
+        # hash(number) -> one int: 30 bits of the name's hash, a business-account bit, the line
         # (one small object per number instead of a tuple and a set entry: a national file has
         # a million)
-        self.numbers: dict[int, int] = {}
+        self.numbers = IntMap()
         self.admin_numbers: dict[int, str] = {}  # hash(number) -> unit code
         self.container_marks: dict[str, int] = {}  # unit code -> bit per container listed (LDIF)
         self._catalogue: dict[str, set[str]] | None = None
