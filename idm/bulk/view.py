@@ -24,6 +24,7 @@ from idm.directory.session import Session, _decode
 from idm.errors import NotFound
 
 ACCOUNTS = "(|(objectClass=idmAdminAccount)(objectClass=idmBusinessAccount))"
+CONTAINERS = ("admins", "people", "forms", "certs", "reviews", "services")  # as idm.bulk.records
 ORG_ATTRS = ["idmCode", "idmNameZh", "idmLevel", "idmManagedBy"]
 ACCOUNT_ATTRS = ["uid", "cn", "objectClass", "idmGrant", "idmLegacy", "idmStatus"]
 CHUNK = 16
@@ -188,7 +189,7 @@ class Offline:
     def __init__(self, suffix: str, slapcat: str, config_dir: Path) -> None:
         self.suffix = suffix
         self._units: dict[str, Unit] = {}
-        self._containers: dict[str, set[str]] = {}
+        self._containers: dict[str, int] = {}  # a unit's DN (lower case) -> one bit per container
         self._accounts: dict[str, Account] = {}
         self._numbers: dict[str, list[Holder]] = {}
         self._apps: dict[str, set[str]] = {}
@@ -223,14 +224,17 @@ class Offline:
                     Holder("form", str(data.get("name", "")), dn, str(data.get("unit", ""))))
         elif "idmapp" in classes:
             self._apps[lower["cn"][0]] = {v.split("#", 1)[0] for v in lower.get("idmapprole", [])}
-        elif "organizationalunit" in classes and dn.count(",") > self.suffix.count(","):
-            self._containers.setdefault(names.parent_of(dn).lower(), set()).add(names.first_value(dn).lower())
+        elif "organizationalunit" in classes and names.first_value(dn).lower() in CONTAINERS:
+            parent = names.parent_of(dn).lower()
+            self._containers[parent] = self._containers.get(parent, 0) | 1 << CONTAINERS.index(
+                names.first_value(dn).lower())
 
     def units(self, codes: Sequence[str]) -> dict[str, Unit]:
         return {c: self._units[c] for c in codes if c in self._units}
 
     def containers(self, unit_dns: Sequence[str]) -> dict[str, set[str]]:
-        return {dn.lower(): set(self._containers.get(dn.lower(), set())) for dn in unit_dns}
+        bits = {dn.lower(): self._containers.get(dn.lower(), 0) for dn in unit_dns}
+        return {dn: {c for i, c in enumerate(CONTAINERS) if mask >> i & 1} for dn, mask in bits.items()}
 
     def accounts(self, uids: Sequence[str]) -> dict[str, Account]:
         return {u.lower(): self._accounts[u.lower()] for u in uids if u.lower() in self._accounts}
