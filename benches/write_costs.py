@@ -13,6 +13,7 @@ ldapi (no access rules apply) and as the loader (`idm-loader`, through the rules
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import statistics
 import subprocess
@@ -126,6 +127,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     samples: dict[tuple[str, str], list[float]] = {}
+    folders = itertools.count()
     with tempfile.TemporaryDirectory(prefix="idm-write-costs-") as tmp:
         work = Path(tmp)
         data = generate(work / "data", args.units, args.accounts)
@@ -135,12 +137,13 @@ def main() -> None:
                 for who in ("rootDN", "loader"):
                     if who == "loader" and change is None:
                         continue
-                    settings = build(work / f"r{n}-{len(samples)}-{who}", change)
+                    settings = build(work / f"r{n}-{next(folders)}-{who}", change)
                     try:
-                        samples.setdefault((name, who), []).append(entries / add(settings, ldif_path,
-                                                                                who == "loader"))
+                        rate = entries / add(settings, ldif_path, who == "loader")
                     finally:
                         embedded.stop(settings)
+                    samples.setdefault((name, who), []).append(rate)
+                    print(f"round {n}: {name}, {who}: {rate:.0f}/s", file=sys.stderr, flush=True)
     m = {k: statistics.median(v) for k, v in samples.items()}
     base_root, base_loader = m[("as configured", "rootDN")], m[("as configured", "loader")]
     print(f"ldapadd of {entries} entries; entries/s, median of {args.rounds} interleaved rounds")

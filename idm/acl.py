@@ -98,14 +98,19 @@ def _with_via(condition: str, rule: Rule, suffix: str) -> str:
 
 
 def by_clauses(rules: list[Rule], suffix: str) -> str:
-    """Rules as `by` clauses, in an order where none hides another: first the writes through a
-    toolkit identity (they match only that identity, acting for someone), then the plain rules
+    """Rules as `by` clauses, in an order where none hides another: first the toolkit's own
+    accounts acting as themselves (one exact DN each: the cheapest test, and the loader's bulk
+    writes then skip every admin clause's DN expansion), then the writes through a toolkit
+    identity (they match only that identity, acting for someone), then the other plain rules
     (those for anyone bound after those that name someone), and last, for an admin's own bind,
     only the reading part of those writes."""
+    services = [r for r in rules if r.relation == "service"]
     through = [r for r in rules if r.via]
-    out = [f"by {_with_via(who(r, suffix), r, suffix)} {r.access}" for r in through]
+    out = [f"by {who(r, suffix)} {r.access}" for r in services]
+    out += [f"by {_with_via(who(r, suffix), r, suffix)} {r.access}" for r in through]
     # anyone bound ("users") comes after the rules that name someone: it would hide them
-    plain = sorted((r for r in rules if not r.via), key=lambda r: r.who in ("users", "anonymous"))
+    plain = sorted((r for r in rules if not r.via and r.relation != "service"),
+                   key=lambda r: r.who in ("users", "anonymous"))
     out += [f"by {who(r, suffix)} {r.access}" for r in plain]
     for r in through:
         reading = read_part(r.access)
