@@ -71,10 +71,10 @@ def build_tree(rng: random.Random, units: int, provinces: int) -> list[tuple[str
     chosen = PROVINCES[:provinces]
     for p in chosen:
         tree.append((f"{p}0000", f"合成省{p}", "province", ""))
-        for c in range(1, rng.randint(9, 13)):
+        for c in range(1, rng.randint(10, 14)):
             city = f"{p}{c:02d}00"
             tree.append((city, f"合成市{city}", "city", f"{p}0000"))
-            for k in range(1, rng.randint(6, 12)):
+            for k in range(1, rng.randint(6, 13)):
                 county = f"{p}{c:02d}{k:02d}"
                 tree.append((county, f"合成县{county}", "county", city))
                 counties.append(county)
