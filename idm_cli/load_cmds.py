@@ -17,10 +17,13 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from idm.bulk import load as engine
 from idm.bulk.plan import Plan
@@ -29,6 +32,13 @@ from idm.directory.session import Session
 from idm_cli.common import Context, friendly, pass_ctx
 
 PLAIN_EVERY = 5.0  # seconds between progress lines when not on a terminal
+
+
+class RateColumn(ProgressColumn):
+    """Entries a second (rich's own speed columns speak of bytes)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.0f}/s" if task.speed else "-/s")
 
 
 class Shown:
@@ -49,8 +59,8 @@ class Shown:
         self.started = self.last = time.monotonic()
         if self.console.is_terminal:
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.speed:>8.0f}/s" if total else ""), TimeElapsedColumn(),
-                                TimeRemainingColumn(), console=self.console, transient=False)
+                                RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                                console=self.console, transient=False)
             self.bar.start()
             self.task = self.bar.add_task(name, total=total)  # type: ignore[assignment]
 

@@ -120,3 +120,32 @@ def test_ctrl_c_ends_the_load_after_its_batch_and_a_rerun_finishes(server: Setti
     assert "add 0" not in output, output  # the interrupted load had left work to do
     loaded = entries(server, f"ou=110000,{server.suffix}", "(uid=CTRL*)")
     assert len(loaded) == 600
+
+
+def test_on_a_terminal_the_load_shows_a_progress_bar_with_its_rate(server: Settings, tmp_path: Path) -> None:
+    """rich draws the bar only on a terminal: the loader runs on a pseudo-terminal here."""
+    import pty
+
+    posts = tmp_path / "tty.csv"
+    rows = "".join(f"TTY{i:03d},150000,岗位\n" for i in range(50))
+    posts.write_text("uid,unit,post\n" + rows, encoding="utf-8")
+    tree = load(server, ROOT / "data" / "demo" / "inner-mongolia.csv")
+    tree.communicate(timeout=600)
+    main, child = pty.openpty()
+    env = {**os.environ, "IDM_DATA_DIR": str(server.data_dir), "COLUMNS": "100"}
+    proc = subprocess.Popen([IDM, "load", str(posts)], env=env, stdin=child, stdout=child, stderr=child)
+    os.close(child)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(main)
+    assert proc.wait(timeout=60) == 0, screen.decode(errors="replace")
+    text = screen.decode(errors="replace")
+    assert "写入 / writing" in text and "50/50" in text and "/s" in text, text
+    assert "written: 50 operations" in text

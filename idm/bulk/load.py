@@ -2,8 +2,9 @@
 CSV or LDIF; `idm org import` runs on it too.
 
     plan (first pass: everything checked, nothing written; refusals with file:line)
-      -> online: batches of RFC 5805 transactions as the loader, through the access rules,
-         ppolicy, uniqueness and the write log; resumable, interruptible between batches
+      -> online: pipelined batches as the loader (RFC 5805 transactions with --atomic), through
+         the access rules, ppolicy, uniqueness and the write log; resumable, interruptible
+         between batches
       -> or offline: `slapadd -q` of the same entries into a stopped server, then one record in
          the write log naming the file, its SHA-256 and the counts
 
