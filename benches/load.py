@@ -6,6 +6,7 @@ servers built by this script:
     ldapadd  (rootDN over ldapi) into the project's configuration     -> entries/s
     ldapadd  (rootDN over ldapi) into a vanilla slapd (idm schema)    -> entries/s
     idm load online (the loader, through the rules)                   -> entries/s, vs ldapadd
+    idm load --atomic (one RFC 5805 transaction per batch)            -> entries/s, vs ldapadd
     idm load --offline                                                -> seconds, vs slapadd -q
     slapadd -q of the same LDIF                                       -> seconds
     the online load's rate over its last 10% vs its first 10%
@@ -123,7 +124,7 @@ def slapadd(settings: Settings, ldif_path: Path) -> float:
     return time.perf_counter() - started
 
 
-def idm_online(settings: Settings, data: Path) -> tuple[float, float]:
+def idm_online(settings: Settings, data: Path, atomic: bool = False) -> tuple[float, float]:
     """Seconds for tree + people through the engine (in this process), and the people load's
     last-10%/first-10% rate ratio."""
     timeline = Timeline()
@@ -132,7 +133,7 @@ def idm_online(settings: Settings, data: Path) -> tuple[float, float]:
         for name in ("tree.csv", "people.csv"):
             plan, planner = load.make_plan(load.online_view(session, settings), data / name)
             plan.raise_if_refused()
-            load.write_online(session, plan, planner, progress=timeline)
+            load.write_online(session, plan, planner, progress=timeline, atomic=atomic)
     return time.perf_counter() - started, timeline.tail_ratio()
 
 
@@ -206,6 +207,9 @@ def one_round(data: Path, ldif_path: Path, entries: int, work: Path) -> dict[str
         seconds, tail = idm_online(online, data)
         out["idm load /s"] = entries / seconds
         out["last/first 10%"] = tail
+        atomic = fresh(work / "atomic")
+        servers.append(atomic)
+        out["idm load --atomic /s"] = entries / idm_online(atomic, data, atomic=True)[0]
         # a resumed load against an uninterrupted one: the people file, on the tree just loaded
         again = fresh(work / "resume")
         servers.append(again)
@@ -250,6 +254,8 @@ def main() -> None:
         print(f"  {metric:24} {m[metric]:10.2f}   ({', '.join(f'{v:.2f}' for v in values)})")
     print(f"  idm load / ldapadd (same configuration):   {m['idm load /s'] / m['ldapadd idm /s']:.2f}  "
           "(aim >= 1.0)")
+    atomic = m["idm load --atomic /s"] / m["ldapadd idm /s"]
+    print(f"  idm load --atomic / ldapadd:                {atomic:.2f}")
     configured = m["ldapadd idm /s"] / m["ldapadd vanilla /s"]
     print(f"  ldapadd idm / ldapadd vanilla:              {configured:.2f}  (aim >= 0.5)")
     offline = m["idm load --offline s"] / m["slapadd -q s"]
