@@ -8,7 +8,7 @@ A transaction (slapd 2.5's back-mdb runs them) queues the batch on one connectio
 it by one commit, all or nothing. But slapd 2.5.13 (Debian 12) crashes (segfault) when a client
 that holds an open transaction goes away, as a loader killed with `kill -9` does: the server of
 the whole site would go down with the loader. Transactions are therefore used only when asked
-for (`idm load --atomic`) where the loader cannot be killed; `benches/load.py --txn-crash` shows
+for (`idm load --atomic`) where the loader cannot be killed; `benches/txn_crash.py` shows
 the crash. python-ldap has no helper for them; the three messages are small enough to write here.
 
 Operations inside a transaction are sent without waiting (pipelined), a wave per depth of the
