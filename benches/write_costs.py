@@ -125,7 +125,9 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--accounts", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", action="append", default=None, help="measure only these variants")
     args = parser.parse_args()
+    variants = {k: v for k, v in VARIANTS.items() if not args.only or k in args.only}
     samples: dict[tuple[str, str], list[float]] = {}
     folders = itertools.count()
     with tempfile.TemporaryDirectory(prefix="idm-write-costs-") as tmp:
@@ -133,7 +135,7 @@ def main() -> None:
         data = generate(work / "data", args.units, args.accounts)
         ldif_path, entries = as_ldif(data, work)
         for n in range(args.rounds):
-            for name, change in VARIANTS.items():  # interleaved: every variant once per round
+            for name, change in variants.items():  # interleaved: every variant once per round
                 for who in ("rootDN", "loader"):
                     if who == "loader" and change is None:
                         continue
@@ -146,6 +148,10 @@ def main() -> None:
                     print(f"round {n}: {name}, {who}: {rate:.0f}/s", file=sys.stderr, flush=True)
     m = {k: statistics.median(v) for k, v in samples.items()}
     base_root, base_loader = m[("as configured", "rootDN")], m[("as configured", "loader")]
+    if args.only:
+        for name in variants:
+            print(f"{name}: rootDN {m[(name, 'rootDN')]:.0f}/s, loader {m.get((name, 'loader'), 0):.0f}/s")
+        return
     print(f"ldapadd of {entries} entries; entries/s, median of {args.rounds} interleaved rounds")
     print(f"{'':18}{'rootDN':>10}{'vs conf.':>10}{'loader':>10}{'vs conf.':>10}")
     for name in VARIANTS:

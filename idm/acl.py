@@ -34,6 +34,9 @@ def role_set(role: str) -> str:
     return f"(user/idmAdminRole & [{role}]) + (user/idmStatus & [active])"
 
 
+SCOPED = "scoped-services"
+
+
 def role_group_dn(role: str, suffix: str) -> str:
     return f"cn={role},ou=roles,ou=system,{suffix}"
 
@@ -47,13 +50,16 @@ def role_group(role: str, suffix: str) -> str:
 
 
 def role_groups(suffix: str) -> list[tuple[str, dict[str, list[bytes]]]]:
-    """The three role groups (fixed: they do not grow with the tree)."""
+    """The three role groups and the scoped downstream services (fixed: they do not grow with
+    the tree)."""
     out: list[tuple[str, dict[str, list[bytes]]]] = [
         (f"ou=roles,ou=system,{suffix}", {"objectClass": [b"organizationalUnit"], "ou": [b"roles"]})]
-    for role in ROLES:
-        url = (f"ldap:///{suffix}??sub?(&(objectClass=idmAdminAccount)(idmAdminRole={role})"
-               "(idmStatus=active))")
-        out.append((role_group_dn(role, suffix), {"objectClass": [b"groupOfURLs"], "cn": [role.encode()],
+    urls = {role: f"ldap:///{suffix}??sub?(&(objectClass=idmAdminAccount)(idmAdminRole={role})"
+                  "(idmStatus=active))" for role in ROLES}
+    # downstream service accounts scoped by idmScope (kept at ou=system, beside the toolkit's)
+    urls[SCOPED] = f"ldap:///ou=system,{suffix}??one?(&(objectClass=idmServiceAccount)(idmScope=*))"
+    for name, url in urls.items():
+        out.append((role_group_dn(name, suffix), {"objectClass": [b"groupOfURLs"], "cn": [name.encode()],
                                                   "memberURL": [url.encode()]}))
     return out
 
@@ -73,8 +79,11 @@ def who(rule: Rule, suffix: str) -> str:
                 'set="(this/-* & user/-2) + (user/objectClass & [idmServiceAccount]) + '
                 '(user/idmStatus & [active])"')
     if rule.relation == "scope":  # a service account whose idmScope is an ancestor of the target
+        # the group (cached per operation) turns away the toolkit's own accounts, which share
+        # ou=system, before the set would read their entry for every attribute
         return (f'dn.onelevel="ou=system,{suffix}" '
-                'set="(this/-* & user/idmScope) + (user/objectClass & [idmServiceAccount])"')
+                f'group/groupOfURLs/memberURL="{role_group_dn(SCOPED, suffix)}" '
+                'set="this/-* & user/idmScope"')
     role = role_group(rule.who, suffix)
     if rule.value == SCOPE_IS_NODE:  # the written value must be the target's own node ($1)
         role = f'set.expand="[${{v1}}] & [$1]" {role}'
