@@ -63,11 +63,14 @@ class Timeline:
         pass
 
     def tail_ratio(self) -> float:
-        total = self.count
-        first = next(t for t, n in self.points if n >= total * 0.1)
-        start_last = next(t for t, n in self.points if n >= total * 0.9)
-        last = self.points[-1][0] - start_last
-        return (total * 0.1 / last) / (total * 0.1 / first) if last and first else float("nan")
+        """The rate of the last tenth of the batches against the first tenth's."""
+        k = max(1, len(self.points) // 10)
+        if len(self.points) < 2 * k + 1:
+            return float("nan")
+        first_ops, first_s = self.points[k - 1][1], self.points[k - 1][0]
+        last_ops = self.points[-1][1] - self.points[-1 - k][1]
+        last_s = self.points[-1][0] - self.points[-1 - k][0]
+        return (last_ops / last_s) / (first_ops / first_s)
 
 
 def generate(folder: Path, units: int, accounts: int) -> Path:
