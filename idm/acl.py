@@ -8,7 +8,18 @@ with the number of org units.
 from __future__ import annotations
 
 from idm.directory.names import replicator_dn, service_dn
-from idm.permissions import GROUPS, LOOKUP_SERVICE, RULES, SCOPE_IS_NODE, TARGETS, VIA, Rule, read_part
+from idm.permissions import (
+    GROUPS,
+    LOADER,
+    LOOKUP_SERVICE,
+    ROLES,
+    RULES,
+    SCOPE_IS_NODE,
+    TARGETS,
+    VIA,
+    Rule,
+    read_part,
+)
 
 ACCOUNT_REGEX = r"^uid=[^,]+,ou=(people|admins),ou=[0-9]+,.+$"
 # A role counts only on an admin account in the place admin accounts are kept: an entry that
@@ -18,8 +29,39 @@ ADMIN_REGEX = r"^uid=[^,]+,ou=admins,ou=[0-9]+,.+$"
 
 def role_set(role: str) -> str:
     """Non-empty (true) when the bound admin holds `role` and is active: `+` concatenates, so
-    the result is empty as soon as either side is."""
+    the result is empty as soon as either side is. Kept for the few clauses that must combine
+    the role with a value of the target; elsewhere `role_group` is used."""
     return f"(user/idmAdminRole & [{role}]) + (user/idmStatus & [active])"
+
+
+SCOPED = "scoped-services"
+
+
+def role_group_dn(role: str, suffix: str) -> str:
+    return f"cn={role},ou=roles,ou=system,{suffix}"
+
+
+def role_group(role: str, suffix: str) -> str:
+    """True when the bound admin holds `role` and is active: membership of a dynamic group
+    (`groupOfURLs`) whose URL filter is exactly that. slapd caches a group test per operation,
+    where a set is evaluated again for every attribute it guards; that set was most of what the
+    rules cost a search (docs/performance.md)."""
+    return f'group/groupOfURLs/memberURL="{role_group_dn(role, suffix)}"'
+
+
+def role_groups(suffix: str) -> list[tuple[str, dict[str, list[bytes]]]]:
+    """The three role groups and the scoped downstream services (fixed: they do not grow with
+    the tree)."""
+    out: list[tuple[str, dict[str, list[bytes]]]] = [
+        (f"ou=roles,ou=system,{suffix}", {"objectClass": [b"organizationalUnit"], "ou": [b"roles"]})]
+    urls = {role: f"ldap:///{suffix}??sub?(&(objectClass=idmAdminAccount)(idmAdminRole={role})"
+                  "(idmStatus=active))" for role in ROLES}
+    # downstream service accounts scoped by idmScope (kept at ou=system, beside the toolkit's)
+    urls[SCOPED] = f"ldap:///ou=system,{suffix}??one?(&(objectClass=idmServiceAccount)(idmScope=*))"
+    for name, url in urls.items():
+        out.append((role_group_dn(name, suffix), {"objectClass": [b"groupOfURLs"], "cn": [name.encode()],
+                                                  "memberURL": [url.encode()]}))
+    return out
 
 
 def who(rule: Rule, suffix: str) -> str:
@@ -37,22 +79,22 @@ def who(rule: Rule, suffix: str) -> str:
                 'set="(this/-* & user/-2) + (user/objectClass & [idmServiceAccount]) + '
                 '(user/idmStatus & [active])"')
     if rule.relation == "scope":  # a service account whose idmScope is an ancestor of the target
+        # the group (cached per operation) turns away the toolkit's own accounts, which share
+        # ou=system, before the set would read their entry for every attribute
         return (f'dn.onelevel="ou=system,{suffix}" '
-                'set="(this/-* & user/idmScope) + (user/objectClass & [idmServiceAccount])"')
-    role = role_set(rule.who)
+                f'group/groupOfURLs/memberURL="{role_group_dn(SCOPED, suffix)}" '
+                'set="this/-* & user/idmScope"')
+    role = role_group(rule.who, suffix)
     if rule.value == SCOPE_IS_NODE:  # the written value must be the target's own node ($1)
-        role = f"([${{v1}}] & [$1]) + {role}"
+        role = f'set.expand="[${{v1}}] & [$1]" {role}'
     if rule.relation == "own":
-        return f'dn.onelevel,expand="ou=admins,$1" set{_expand(role)}="{role}"'
+        return f'dn.onelevel,expand="ou=admins,$1" {role}'
     if rule.relation == "parent":
-        return f'dn.onelevel,expand="ou=admins,$2" set{_expand(role)}="{role}"'
+        return f'dn.onelevel,expand="ou=admins,$2" {role}'
     if rule.relation == "delegated":
-        return f'dn.onelevel,expand="ou=admins,$2" set.expand="[$1]/idmManagedBy + {role}"'
+        return f'dn.onelevel,expand="ou=admins,$2" set.expand="[$1]/idmManagedBy" {role}'
     raise ValueError(f"unknown relation {rule.relation}")
 
-
-def _expand(set_text: str) -> str:
-    return ".expand" if "$" in set_text else ""
 
 
 def _with_via(condition: str, rule: Rule, suffix: str) -> str:
@@ -60,21 +102,25 @@ def _with_via(condition: str, rule: Rule, suffix: str) -> str:
     real = f'realdn.exact="{service_dn(VIA[rule.via], suffix)}"' if rule.via else ""
     if not real:
         return condition
-    if condition in ("self",):
-        return f"self {real}"
-    head, sep, tail = condition.partition(" set")
-    if sep:
-        return f"{head} {real} set{tail}"
-    return f"{condition} {real}"
+    head, sep, tail = condition.partition(" ")
+    return f"{head} {real}{sep}{tail}"
 
 
 def by_clauses(rules: list[Rule], suffix: str) -> str:
-    """Rules as `by` clauses, in an order where none hides another: first the writes through a
-    toolkit identity (they match only that identity, acting for someone), then the plain rules,
-    and last, for an admin's own bind, only the reading part of those writes."""
+    """Rules as `by` clauses, in an order where none hides another: first the toolkit's own
+    accounts acting as themselves (one exact DN each: the cheapest test, and the loader's bulk
+    writes then skip every admin clause's DN expansion), then the writes through a toolkit
+    identity (they match only that identity, acting for someone), then the other plain rules
+    (those for anyone bound after those that name someone), and last, for an admin's own bind,
+    only the reading part of those writes."""
+    services = [r for r in rules if r.relation == "service"]
     through = [r for r in rules if r.via]
-    out = [f"by {_with_via(who(r, suffix), r, suffix)} {r.access}" for r in through]
-    out += [f"by {who(r, suffix)} {r.access}" for r in rules if not r.via]
+    out = [f"by {who(r, suffix)} {r.access}" for r in services]
+    out += [f"by {_with_via(who(r, suffix), r, suffix)} {r.access}" for r in through]
+    # anyone bound ("users") comes after the rules that name someone: it would hide them
+    plain = sorted((r for r in rules if not r.via and r.relation != "service"),
+                   key=lambda r: r.who in ("users", "anonymous"))
+    out += [f"by {who(r, suffix)} {r.access}" for r in plain]
     for r in through:
         reading = read_part(r.access)
         if reading:
@@ -171,10 +217,15 @@ def main_acl(suffix: str) -> list[str]:
     system = f"ou=system,{suffix}"
     return [
         *replication_clauses(suffix),
+        # the loader adds the top units (provinces, the ministry) under the suffix
+        f'to dn.base="{suffix}" attrs=children by dn.exact="{service_dn(LOADER, suffix)}" add '
+        'by users read by * none',
         f'to dn.base="{suffix}" by users read by * none',
         f'to dn.subtree="{system}" attrs=userPassword by anonymous auth by * none',
         # auditors see the seal status of the write log (when it was last sealed)
-        f'to dn.subtree="ou=seals,{system}" by {auditor_anywhere()} read by * none',
+        f'to dn.subtree="ou=seals,{system}" by {auditor_anywhere(suffix)} read by * none',
+        # the role groups: read by the rules' group tests, run as whoever is being checked
+        f'to dn.subtree="ou=roles,{system}" by users read by * none',
         f'to dn.subtree="{system}" by self read by * none',
         f'to dn.subtree="ou=apps,{suffix}" by users read by * none',
         # enrolling a second factor adds this one auxiliary class, and no other
@@ -186,8 +237,8 @@ def main_acl(suffix: str) -> list[str]:
     ]
 
 
-def auditor_anywhere() -> str:
-    return f'dn.regex="{ADMIN_REGEX}" set="{role_set("auditor")}"'
+def auditor_anywhere(suffix: str) -> str:
+    return f'dn.regex="{ADMIN_REGEX}" {role_group("auditor", suffix)}'
 
 
 # Logged values nobody reads in the log but the local operator: hashes, secrets and every
@@ -200,9 +251,9 @@ def log_acl(ops_dn: str, suffix: str) -> list[str]:
     """Access rules of cn=accesslog: nobody but slapd writes it; a level's auditor reads the
     records of the writes made by that level's admins (the actor's node is the auditor's), and
     the sign-in events the web UI's lookup account recorded on those admins' entries."""
-    auditor = role_set("auditor")
-    same_level = f"(this/reqAuthzID/-1 & user/-1) + {auditor}"  # actor in ou=admins of the node
-    about_level = f"(this/reqDN/-1 & user/-1) + {auditor}"  # target in ou=admins of the node
+    auditor = role_group("auditor", suffix)
+    same_level = "this/reqAuthzID/-1 & user/-1"  # actor in ou=admins of the node
+    about_level = "this/reqDN/-1 & user/-1"  # target in ou=admins of the node
     hidden = "|".join(HIDDEN_IN_LOG)
     lookup = service_dn(LOOKUP_SERVICE, suffix)
     return [
@@ -210,12 +261,13 @@ def log_acl(ops_dn: str, suffix: str) -> list[str]:
         # a conflicting change by reading the log as that rootDN (refused, the older change wins)
         f'to * by dn.exact="{ops_dn}" read by * break',
         f'to * by dn.exact="{replicator_dn(suffix)}" read by * break',  # replication (idm cluster)
-        f'to dn.base="cn=accesslog" by {auditor_anywhere()} read by * none',
+        f'to dn.base="cn=accesslog" by {auditor_anywhere(suffix)} read by * none',
         *(f'to dn.onelevel="cn=accesslog" attrs={attr} val.regex="^({hidden}):.*" by * none'
           for attr in ("reqMod", "reqOld")),
         f'to dn.onelevel="cn=accesslog" filter=(reqAuthzID={lookup}) '
-        f'by dn.regex="{ADMIN_REGEX}" set="{about_level}" read by * break',
-        f'to dn.onelevel="cn=accesslog" by dn.regex="{ADMIN_REGEX}" set="{same_level}" read by * none',
+        f'by dn.regex="{ADMIN_REGEX}" set="{about_level}" {auditor} read by * break',
+        f'to dn.onelevel="cn=accesslog" by dn.regex="{ADMIN_REGEX}" set="{same_level}" {auditor} read '
+        'by * none',
     ]
 
 

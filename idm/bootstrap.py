@@ -33,6 +33,7 @@ SERVICE_ACCOUNTS = {
                  "admin sign-ins",
     "idm-selfservice": "password service: own changes and admin resets, after the policy check",
     "idm-writer": "writer: every admin write, acting as the admin by proxied authorization",
+    "idm-loader": "loader: bulk loads (idm load) of the tree and accounts, adding as itself",
 }
 # Bound with the typed password when a login is unknown, so an unknown login costs the same
 # Argon2 verification as a known one (its own password is random and never kept).
@@ -69,12 +70,16 @@ def write_secret(path: Path, value: str | bytes) -> None:
     os.chmod(path, 0o600)
 
 
-def service_accounts(session: Session, secrets_dir: Path) -> list[Created]:
+def service_accounts(session: Session, secrets_dir: Path, only: tuple[str, ...] = ()) -> list[Created]:
     """The toolkit's own accounts, with their proxy rights made what the table says (a data
-    folder from an earlier version loses rights it no longer needs)."""
+    folder from an earlier version loses rights it no longer needs). `only`: just these (a load
+    makes its loader on a directory that was never bootstrapped)."""
     created = []
-    _dummy(session)
+    if not only:
+        _dummy(session)
     for name, description in SERVICE_ACCOUNTS.items():
+        if only and name not in only:
+            continue
         dn = names.service_dn(name, session.suffix)
         secret_file = secrets_dir / f"{name}.secret"
         current = session.get(dn, ["authzTo", "description"])

@@ -72,7 +72,7 @@ class Node:
 class Cluster:
     nodes: tuple[Node, ...]
     retry: str = "5 10 60 +"  # syncrepl: every 5 s ten times, then every 60 s for ever
-    last_bind_precision: int = 3600  # write a bind's time at most hourly: no storm of writes
+    last_bind_precision: int = 86400  # a day, as the access reviews need (R16): binds stay reads
 
     @property
     def providers(self) -> list[Node]:
@@ -146,7 +146,7 @@ def parse(data: object, where: str = "cluster") -> Cluster:
         if n.source is not None and n.source not in providers:
             problems.add(where, f"{n.name} 的 source 不是 provider：{n.source}",
                          f"{n.name}'s source is not a provider: {n.source}")
-    precision = data.get("last_bind_precision", 3600)
+    precision = data.get("last_bind_precision", 86400)
     if not isinstance(precision, int) or precision < 0:
         problems.add(where, "last_bind_precision 应为非负整数（秒）",
                      "last_bind_precision must be seconds >= 0")

@@ -50,7 +50,7 @@ LEFT, RIGHT, TOP = 20 * mm, A4[0] - 20 * mm, A4[1] - 25 * mm
 ROW = 11 * mm
 
 
-def _font() -> None:
+def register_font() -> None:
     """Register the embedded face once per process; a missing file says which package holds it."""
     if FONT in pdfmetrics.getRegisteredFontNames():
         return
@@ -117,7 +117,7 @@ def title(kind: str, business: bool = False) -> str:
 def render(kind: str, form: Form | None = None, unit_name: str = "", business: bool = False) -> bytes:
     """A4 PDF of the form; blank when `form` is None. A registration without a role is a
     business user's (also `business` for a blank one): its title says so and it has no role boxes."""
-    _font()
+    register_font()
     d: FormData = form.data if form else FormData(kind=kind, unit="", name="", id_number="", mobile="")
     business = business or (form is not None and kind == "registration" and d.role is None)
     heading = title(kind, business)

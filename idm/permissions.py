@@ -36,6 +36,9 @@ TARGETS: dict[str, str] = {
     "service": r"^cn=[^,]+,ou=services,(ou=[0-9]+,(.+))$",
     "certs": r"^ou=certs,(ou=[0-9]+,(.+))$",
     "cert": r"^cn=[^,]+,ou=certs,(ou=[0-9]+,(.+))$",
+    # R16: access review campaigns of a node, one record each
+    "reviews": r"^ou=reviews,(ou=[0-9]+,(.+))$",
+    "review": r"^cn=[^,]+,ou=reviews,(ou=[0-9]+,(.+))$",
 }
 
 ACTIVE = "(idmStatus=active)"
@@ -98,6 +101,10 @@ SELFSERVICE = "idm-selfservice"
 # Every other write an admin makes, acting as that admin (RFC 4370).
 WRITER = "idm-writer"
 VIA = {"writer": WRITER, "password": SELFSERVICE}
+# Bulk loads (`idm load`): adds the tree and accounts as itself, through these rules, so slapd's
+# policy, uniqueness and write log see every loaded entry; it acts for nobody.
+LOADER = "idm-loader"
+CONTAINER_TARGETS = ("people", "admins", "forms", "certs", "services", "reviews")
 FORM_KINDS = ("registration", "change", "grant", "cert", "service", "delegation")
 SERVICE_POLICY = "cn=service,ou=policies,ou=system"  # + suffix
 SCOPE_IS_NODE = "=node"  # a value rule: the value must be the DN of the target's own node
@@ -335,6 +342,52 @@ def _rules() -> list[Rule]:
         "R2/R5: assigns org scope, on a delegation form")
     add("users", "-", "node", ["entry", "objectclass", "names", "delegation", "formref", "rest"],
         "read", "the tree is not confidential")
+
+    # R16: access reviews, kept at the node that reviews (ou=reviews): its system admin opens a
+    # campaign and records the decisions, the auditor countersigns the closure, the security
+    # admin reads (it acts on the revokes); levels above see the state of those below (overdue).
+    add("sysadmin", "own", "reviews", ["entry", "children"], "add", "R16: opens review campaigns")
+    add("sysadmin", "own", "review", ["entry", "names"], "add", "R16: a campaign")
+    add("sysadmin", "own", "review", ["objectclass"], "add", "a record and nothing else", value="idmRecord")
+    add("sysadmin", "own", "review", ["recordkind"], "add", "a review record", value="^review$")
+    add("sysadmin", "own", "review", ["record", "recordstate"], "write", "R16: its rows, decisions, closure")
+    add("sysadmin", "own", "review", ["objectclass", "recordkind", "rest"], "read", "R16")
+    add("auditor", "own", "review", ["recordstate"], "write", "R16: countersigns the closure")
+    for role in ("secadmin", "auditor"):
+        add(role, "own", "reviews", ["entry"], "read", "R16")
+        add(role, "own", "review", ["entry", "objectclass", "names", "recordkind", "record", "rest"],
+            "read", "R16")
+    add("secadmin", "own", "review", ["recordstate"], "read", "R16")
+    for role in ROLES:  # overdue campaigns are flagged up the tree
+        add(role, "parent", "reviews", ["entry"], "read", "R16: overdue reviews of the level below")
+        add(role, "parent", "review", ["entry", "objectclass", "recordkind", "recordstate", "rest"], "read",
+            "R16: overdue reviews of the level below")
+
+    # Bulk loads: the loader adds (never replaces or deletes) the tree, its containers and the
+    # accounts of a load, reading what it compares; it renames units and sets delegation as
+    # `idm org import` always could. Grants never reach unconverted or disabled accounts (R9,
+    # R15): for those the loader reads only.
+    add(LOADER, "service", "node", ["entry", "children", "rest", "formref"], "add", "bulk loads")
+    add(LOADER, "service", "node", ["names", "delegation"], "write", "org import renames, delegates")
+    add(LOADER, "service", "node", ["objectclass"], "add", "org units only", value="idmOrgUnit")
+    for target in CONTAINER_TARGETS:
+        groups = ["entry", "children", "rest"] if target in ("people", "admins") else ["entry", "rest"]
+        add(LOADER, "service", target, groups, "add", "bulk loads: a unit's containers")
+        add(LOADER, "service", target, ["objectclass"], "add", "containers only",
+            value="organizationalUnit")
+    account_groups = ["entry", "naming", "names", "profile", "status", "formref"]
+    add(LOADER, "service", "person", [*account_groups, "grants"], "add", "bulk loads of business users")
+    add(LOADER, "service", "person", ["objectclass"], "add", "business accounts only",
+        value="idmBusinessAccount")
+    add(LOADER, "service", "admin", [*account_groups, "role", "scope"], "add", "bulk loads of admins")
+    add(LOADER, "service", "admin", ["objectclass"], "add", "admin accounts only", value="idmAdminAccount")
+    for target in ("node", *CONTAINER_TARGETS, "person", "admin"):
+        add(LOADER, "service", target, ["objectclass"], "read", "finds what a rerun need not write")
+    for target in ("person", "admin"):
+        add(LOADER, "service", target, ["idnumber"], "=as", "R17: written once; one number, one name")
+        add(LOADER, "service", target, ["private"], "=a", "R17: written, never read")
+    for when in (LEGACY, "(idmStatus=disabled)"):
+        add(LOADER, "service", "person", ["grants"], "read", "R9/R15: no grants for these", when)
     return r
 
 
@@ -378,6 +431,10 @@ OPERATIONS: dict[str, Need] = {
     "revoke_cert": Need(("cert",), "recordstate", "write", "吊销证书", "revoke certificates"),
     "confirm_first_login": Need(("admin",), "confirm", "write", "首次登录核对",
                                 "confirm the first-login check"),
+    "open_review": Need(("reviews",), "children", "add", "发起定期核查", "open an access review"),
+    "decide_review": Need(("review",), "record", "write", "核查决定", "decide in an access review"),
+    "countersign_review": Need(("review",), "recordstate", "write", "会签核查",
+                               "countersign an access review"),
 }
 _LEVELS = {"none": 0, "disclose": 1, "auth": 2, "compare": 3, "search": 4, "read": 5, "add": 6,
            "delete": 7, "write": 8, "=wx": 8, "manage": 9}

@@ -326,9 +326,11 @@ def register(cli: click.Group) -> None:
     from idm_cli.audit_cmds import audit_group
     from idm_cli.ca_cmds import ca_group, cert_group, service_group
     from idm_cli.form_cmds import form_group
+    from idm_cli.review_cmds import review_group
     from idm_cli.signin_cmds import login, logout
     from idm_cli.web_cmds import web_group
 
     for command in (user, admin, grant_group, delegate, password_group, legacy_group, form_group,
-                    audit_group, web_group, ca_group, cert_group, service_group, login, logout):
+                    audit_group, web_group, ca_group, cert_group, service_group, review_group, login,
+                    logout):
         cli.add_command(command)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from idm import __version__, bootstrap, config, org, org_input
+from idm import __version__, bootstrap, config, org
 from idm.server import embedded, site
 from idm.validation import LEVEL_ZH
-from idm_cli import acting, cluster_cmds
+from idm_cli import acting, cluster_cmds, load_cmds
 from idm_cli.common import Context, friendly, pass_ctx
 
 
@@ -152,32 +152,6 @@ def org_group() -> None:
     """组织机构树 / the administrative tree."""
 
 
-@org_group.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="只报告将做的修改 / report what would change")
-@pass_ctx
-@friendly
-def org_import(ctx: Context, file: Path, dry_run: bool) -> None:
-    """从 CSV（code,name,level,parent[,managed_by]）或 LDIF 导入 / import from CSV or LDIF."""
-    specs = org_input.read_nodes(file)
-    with ctx.ops_session() as session:
-        plan = org.plan(session, specs)
-        for dn, spec in plan.adds:
-            click.echo(f"+ {spec.code} {spec.name} [{spec.level}]  {dn}")
-        for dn, change, before in plan.changes:
-            click.echo(f"~ {dn}: {'; '.join(before)} -> {change}")
-        for dn in plan.containers:
-            click.echo(f"+ {dn}")
-        summary = (f"新增 {len(plan.adds)}，修改 {len(plan.changes)}，补齐容器 {len(plan.containers)}，"
-                   f"未变 {plan.unchanged} / add {len(plan.adds)}, change {len(plan.changes)}, "
-                   f"containers {len(plan.containers)}, unchanged {plan.unchanged}")
-        if dry_run:
-            click.echo(f"演练，未写入 / dry run, nothing written: {summary}")
-            return
-        org.apply(session, plan)
-        click.echo(summary)
-
-
 @org_group.command("tree")
 @click.argument("code", required=False)
 @click.option("--depth", type=click.IntRange(min=0), default=None)
@@ -250,6 +224,7 @@ def require_otp_bind(ctx: Context, uid: str) -> None:
 
 acting.register(cli)
 cluster_cmds.register(cli)
+load_cmds.register(cli, org_group)
 
 
 def main() -> None:

@@ -206,10 +206,14 @@ def test_malformed_ldif_is_refused(demo_tree: Settings, tmp_path: Path) -> None:
     assert snapshot(demo_tree) == before
 
 
-def test_parents_may_come_after_children_in_the_file(demo_tree: Settings, tmp_path: Path) -> None:
+def test_a_child_before_its_parent_is_refused_with_its_line(demo_tree: Settings, tmp_path: Path) -> None:
+    """Issue 11: a streamed load reads each record once, so a parent must come first; a file
+    with a child first is refused (file:line) and nothing is written."""
     path = write(tmp_path, "code,name,level,parent\n2115990101,样例·后置上级的学校,school,159901\n"
                            "159901,样例·新县,county,159900\n159900,样例·新盟,city,150000\n")
+    before = snapshot(demo_tree)
     result = run_cli(demo_tree, "org", "import", str(path))
-    assert result.exit_code == 0, result.output
-    with ops(demo_tree) as session:
-        assert org.find(session, "2115990101").dn.startswith("ou=2115990101,ou=159901,ou=159900,")
+    assert result.exit_code == 1, result.output
+    assert f"{path}:2: " in result.output and "unknown parent code 159901" in result.output
+    assert f"{path}:3: " in result.output and "unknown parent code 159900" in result.output
+    assert snapshot(demo_tree) == before

@@ -54,7 +54,19 @@ def setup_sessions(app: Flask, web: WebSettings) -> None:
 
 
 def setup_views(app: Flask) -> None:
-    from webui import account, audit_views, auth, certificates, console, errors, filters, form_views, mfa, nav
+    from webui import (
+        account,
+        audit_views,
+        auth,
+        certificates,
+        console,
+        errors,
+        filters,
+        form_views,
+        mfa,
+        nav,
+        reviews,
+    )
 
     filters.init(app)
     nav.init(app)
@@ -66,3 +78,4 @@ def setup_views(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(mfa.bp)
+    app.register_blueprint(reviews.bp)

@@ -72,7 +72,8 @@ def service_policy_dn(suffix: str) -> str:
 
 def base_entries(suffix: str, profile: str = policy.DEFAULT_PROFILE
                  ) -> list[tuple[str, dict[str, list[bytes]]]]:
-    """The fixed top of the tree: suffix, ou=system, the password policies, ou=apps."""
+    """The fixed top of the tree: suffix, ou=system, the password policies, the role groups
+    the access rules test, ou=apps."""
     dc = suffix.split(",")[0].split("=", 1)[1]
 
     def b(*values: str) -> list[bytes]:
@@ -113,6 +114,7 @@ def base_entries(suffix: str, profile: str = policy.DEFAULT_PROFILE
                 "oathTOTPTimeStepWindow": b("1"),
             },
         ),
+        *acl.role_groups(suffix),
         (f"ou=apps,{suffix}", {"objectClass": b("organizationalUnit"), "ou": b("apps")}),
         *app_catalogue(suffix),
     ]

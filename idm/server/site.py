@@ -54,7 +54,10 @@ def render_site_changes(suffix: str, database: str, log_db_dir: str,
         "olcModuleLoad": [m for m in modules["olcModuleLoad"] if m not in skip],
     })
     out.write("# 2. the idm schema\n")
-    schema = dict(_records(render.schema_file().read_text(encoding="utf-8")))
+    out.write("# the dyngroup schema (groupOfURLs, for the role groups the rules test); leave this\n"
+              "# entry out if your slapd already loads dyngroup\n")
+    dyngroup = dict(_records((Path(render.SCHEMA_DIR) / "dyngroup.ldif").read_text(encoding="utf-8")))
+    schema = {**dyngroup, **dict(_records(render.schema_file().read_text(encoding="utf-8")))}
     for dn, attrs in schema.items():
         add(dn, attrs)
     out.write("# 3. the write log database\n")

@@ -1,0 +1,219 @@
+"""`idm load` and `idm org import`: the bulk engine (`idm.bulk`) with a plan first, a progress
+bar on a terminal (plain lines otherwise), and Ctrl-C ending the load after the current batch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from idm.bulk import load as engine
+from idm.bulk.plan import Plan
+from idm.bulk.source import ENCODINGS
+from idm.bulk.view import View
+from idm.directory.session import Session
+from idm_cli.common import Context, friendly, pass_ctx
+
+PLAIN_EVERY = 5.0  # seconds between progress lines when not on a terminal
+
+
+class RateColumn(ProgressColumn):
+    """Entries a second (rich's own speed columns speak of bytes)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.0f}/s" if task.speed else "-/s")
+
+
+class Shown:
+    """A rich progress bar with rate and ETA on a terminal; otherwise a line every few seconds."""
+
+    def __init__(self) -> None:
+        self.console = Console(stderr=True)
+        self.bar: Progress | None = None
+        self.task = None
+        self.total: int | None = None
+        self.count = 0
+        self.name = ""
+        self.started = 0.0
+        self.last = 0.0
+
+    def phase(self, name: str, total: int | None) -> None:
+        self.name, self.total, self.count = name, total, 0
+        self.started = self.last = time.monotonic()
+        if self.console.is_terminal:
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                                console=self.console, transient=False)
+            self.bar.start()
+            self.task = self.bar.add_task(name, total=total)  # type: ignore[assignment]
+
+    def advance(self, n: int) -> None:
+        self.count += n
+        if self.bar is not None:
+            self.bar.advance(self.task, n)  # type: ignore[arg-type]
+            return
+        now = time.monotonic()
+        if now - self.last >= PLAIN_EVERY:
+            self.last = now
+            rate = self.count / max(now - self.started, 1e-9)
+            of = f"/{self.total}" if self.total else ""
+            eta = f", ETA {(self.total - self.count) / rate:.0f}s" if self.total and rate else ""
+            click.echo(f"{self.name}: {self.count}{of} ({rate:.0f}/s{eta})", err=True)
+
+    def done(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+class Interrupt:
+    """The first Ctrl-C asks the load to stop after the batch it is writing; a second one stops
+    at once (what was sent stands; the next plan finds it). SIGINT is blocked in the loading
+    thread and waited for in another: delivered there, it would cut libldap's system calls short
+    (EINTR, seen as a lost connection) in the middle of a batch."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    def __enter__(self) -> Interrupt:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        threading.Thread(target=self._wait, daemon=True).start()
+        return self
+
+    def _wait(self) -> None:
+        signal.sigwait({signal.SIGINT})
+        self.asked = True
+        click.echo("\n收到中断，本批写完后停止 / interrupted: stopping after the current batch", err=True)
+        signal.sigwait({signal.SIGINT})
+        os._exit(130)
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.asked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def show_plan(plan: Plan, tree_lines: bool) -> None:
+    for line in plan.lines:
+        click.echo(line)
+    more = plan.line_count - len(plan.lines)
+    if more > 0:
+        click.echo(f"… 另有 {more} 行 / {more} more lines (--plan-file FILE for the full plan)")
+    zh, en = plan.summary()
+    click.echo(f"计划 / plan: {zh} / {en}")
+
+
+def _writing_session(ctx: Context) -> Session:
+    """The loader; on a site's own slapd (--ldapi) the local operator, as before the engine."""
+    return ctx.ops_session() if ctx.ldapi else engine.loader_session(ctx.settings())
+
+
+def run(ctx: Context, file: Path, *, kind: str | None, encoding: str, dry_run: bool, plan_file: Path | None,
+        batch: int, atomic: bool, offline: bool) -> None:
+    shown = Shown()
+    out: TextIO | None = open(plan_file, "w", encoding="utf-8") if plan_file else None  # noqa: SIM115
+    try:
+        if offline:
+            settings = ctx.settings()
+            source: View = engine.offline_view(settings)
+            plan, planner = engine.make_plan(source, file, encoding, kind, out, shown)
+            show_plan(plan, kind == "tree")
+            plan.raise_if_refused()
+            if dry_run:
+                click.echo("演练，未写入 / dry run, nothing written")
+                return
+            done = engine.write_offline(settings, plan, planner, shown)
+            click.echo(f"离线导入完成 / offline load done: {done.operations} entries in {done.seconds:.1f}s; "
+                       "recorded in the write log")
+            return
+        with _writing_session(ctx) as session, Interrupt() as interrupt:
+            source = engine.online_view(session, None if ctx.ldapi else ctx.settings())
+            plan, planner = engine.make_plan(source, file, encoding, kind, out, shown)
+            show_plan(plan, kind == "tree")
+            plan.raise_if_refused()
+            if dry_run:
+                click.echo("演练，未写入 / dry run, nothing written")
+                return
+            done = engine.write_online(session, plan, planner, batch, shown, lambda: interrupt.asked, atomic)
+    finally:
+        if out is not None:
+            out.close()
+    rate = done.operations / done.seconds if done.seconds else 0.0
+    if done.interrupted:
+        click.echo(f"已中断 / interrupted: {done.operations} of {plan.counts.entries} written in "
+                   f"{done.batches} whole batches; run the same command again to finish")
+        sys.exit(130)
+    zh, en = plan.summary()
+    click.echo(f"{zh} / {en}")
+    click.echo(f"已写入 / written: {done.operations} operations in {done.batches} batches, "
+               f"{done.seconds:.1f}s ({rate:.0f}/s)")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def options(func: F) -> F:
+    """The options `idm load` and `idm org import` share."""
+    for option in reversed([
+        click.option("--dry-run", is_flag=True, help="只检查并显示计划 / check and show the plan only"),
+        click.option("--encoding", default="utf-8", show_default=True,
+                     type=click.Choice([*ENCODINGS, "gb2312", "cp936"], case_sensitive=False),
+                     help="文件编码（Excel 另存的 CSV 常为 gb18030）/ the file's encoding"),
+        click.option("--plan-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="完整计划写入此文件 / write the full plan to this file"),
+        click.option("--batch", type=click.IntRange(1, 5000), default=engine.DEFAULT_BATCH, show_default=True,
+                     help="每个事务的操作数 / operations per transaction"),
+        click.option("--atomic", is_flag=True,
+                     help="每批一个事务（RFC 5805）；slapd 2.5.13 在持有事务的客户端被强杀时会崩溃，"
+                          "仅在导入进程不会被强杀时使用 / one transaction per batch: slapd 2.5.13 "
+                          "crashes if a client holding one is killed"),
+        click.option("--offline", is_flag=True,
+                     help="slapd 停止时用 slapadd -q 导入（首次导入或恢复）/ "
+                          "slapadd -q into a stopped server"),
+    ]):
+        func = option(func)
+    return func
+
+
+def register(cli: click.Group, org_group: click.Group) -> None:
+    @cli.command("load")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--kind", type=click.Choice(["tree", "people", "admins", "legacy", "grants", "ldif"]),
+                  default=None, help="默认按表头或扩展名判断 / default: from the header or .ldif")
+    @options
+    @pass_ctx
+    @friendly
+    def load_cmd(ctx: Context, file: Path, kind: str | None, dry_run: bool, encoding: str,
+                 plan_file: Path | None, batch: int, atomic: bool, offline: bool) -> None:
+        """批量导入（组织机构、账号、授权；CSV 或 LDIF）/ bulk load: tree, accounts, grants."""
+        run(ctx, file, kind=kind, encoding=encoding, dry_run=dry_run, plan_file=plan_file, batch=batch,
+            atomic=atomic, offline=offline)
+
+    @org_group.command("import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @options
+    @pass_ctx
+    @friendly
+    def org_import(ctx: Context, file: Path, dry_run: bool, encoding: str, plan_file: Path | None,
+                   batch: int, atomic: bool, offline: bool) -> None:
+        """从 CSV（code,name,level,parent[,managed_by]）或 LDIF 导入 / import from CSV or LDIF."""
+        run(ctx, file, kind="ldif" if file.suffix.lower() == ".ldif" else "tree", encoding=encoding,
+            dry_run=dry_run, plan_file=plan_file, batch=batch, atomic=atomic, offline=offline)
