@@ -19,7 +19,7 @@ from typing import Any
 import ldap
 
 from idm import labels
-from idm.directory import names
+from idm.directory import fresh, names
 from idm.directory.session import Session
 from idm.errors import InvalidInput
 
@@ -90,7 +90,15 @@ def page(session: Session, *, size: int = 50, before: str | None = None, since: 
 
     A page reads little: first only the names of the matching records (a record's name is its
     time) in a window of the log, the last hour, day, week, ... until the window holds more than a
-    page; then the whole of just the records shown."""
+    page; then the whole of just the records shown. The answer is kept until the log changes
+    (`fresh`): a reload costs one base search."""
+    key = ("audit.page", size, before, since, until, tuple(sorted(filters.items())))
+    return fresh.LISTS.get(session, LOG_BASE, key, lambda: _page(
+        session, size=size, before=before, since=since, until=until, **filters))
+
+
+def _page(session: Session, *, size: int, before: str | None, since: str | None, until: str | None,
+          **filters: Any) -> tuple[list[Operation], str | None]:
     cursor = _gentime(before) if before else None
     floor = _gentime(since) if since else None
     limits = [t for t in (cursor, _gentime(until) if until else None) if t]

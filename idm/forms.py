@@ -26,7 +26,7 @@ import ldap
 from idm import actor as actors
 from idm import identity_numbers, org, validation
 from idm.actor import Actor, now
-from idm.directory import names
+from idm.directory import fresh, names
 from idm.directory.session import Session
 from idm.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
 from idm.form_fields import CHANGE_TYPES, KINDS, KINDS_EN, Address, FormData, check, join, split
@@ -234,7 +234,15 @@ WINDOWS_DAYS = (1, 7, 31, 366, None)
 def page(session: Session, node_code: str, *, status: str | None = None, kind: str | None = None,
          unit: str | None = None, since: str | None = None, number: int = 1, size: int = 50) -> FormPage:
     """One page of a department's forms, newest first. The filters go to the directory and only
-    the names and times of the matches come back; the whole of just the page's forms is read."""
+    the names and times of the matches come back; the whole of just the page's forms is read.
+    The answer is kept until the directory changes (`fresh`): a reload costs one base search."""
+    key = ("forms.page", node_code, status, kind, unit, since, number, size)
+    return fresh.LISTS.get(session, session.suffix, key, lambda: _page(
+        session, node_code, status=status, kind=kind, unit=unit, since=since, number=number, size=size))
+
+
+def _page(session: Session, node_code: str, *, status: str | None, kind: str | None, unit: str | None,
+          since: str | None, number: int, size: int) -> FormPage:
     node = org.find(session, node_code)
     parts = [FORM_FILTER]
     if status:

@@ -56,11 +56,20 @@ class Session:
         self._ctrls: list[RequestControl] = []
         self.acting_dn: str | None = None
         self._opener = opener  # opens a session of another toolkit identity
+        self._bound_as: str | None = None
 
     def whoami(self) -> str:
         from idm.directory import connection
 
         return connection.whoami(self.conn, list(self._ctrls))
+
+    def identity(self) -> str:
+        """Whom slapd evaluates its rules for: the proxied DN, else the bound one (asked once)."""
+        if self.acting_dn:
+            return f"dn:{self.acting_dn}".lower()
+        if self._bound_as is None:
+            self._bound_as = self.whoami().lower()
+        return self._bound_as
 
     def act_as(self, dn: str) -> Session:
         """From now on every operation runs as `dn` (RFC 4370 proxied authorization): slapd
