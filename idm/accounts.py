@@ -233,9 +233,10 @@ def change_info(session: Session, actor: Actor, account: Account, changes: dict[
 
 
 def list_accounts(session: Session, node_code: str, kind: str, text: str | None = None,
-                  status: str | None = None) -> list[Account]:
-    """Accounts of one node that the bound identity may see; `text` matches login or name."""
-    node = org.find(session, node_code)
+                  status: str | None = None, node: org.Node | None = None) -> list[Account]:
+    """Accounts of one node that the bound identity may see; `text` matches login or name.
+    `node`, when the caller has already read it, saves reading it again."""
+    node = node if node is not None and node.code == node_code else org.find(session, node_code)
     container = names.child_dn("ou", "admins" if kind == "admin" else "people", node.dn)
     parts = ["(objectClass=idmAdminAccount)" if kind == "admin" else "(objectClass=idmBusinessAccount)"]
     if text:

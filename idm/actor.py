@@ -39,7 +39,7 @@ class Actor:
 
 def load(session: Session) -> Actor:
     """The admin bound on `session`, read from its own entry."""
-    dn = session.whoami()
+    dn = session.acting_dn or session.whoami()  # acting for someone: that DN, no round trip
     entry = session.get(dn, ["uid", "idmAdminRole", "idmStatus", "objectClass"])
     if entry is None or "idmAdminAccount" not in entry[1].get("objectClass", []):
         raise PermissionDenied("当前账号不是管理员账号", f"{dn} is not an admin account")

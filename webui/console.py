@@ -125,12 +125,12 @@ def users() -> Any:
     page = max(1, request.args.get("page", 1, type=int))
     with as_admin() as (session, actor):
         unit = request.args.get("unit") or node_code(actor.node_dn)
+        units = [org.find(session, node_code(actor.node_dn)), *org.children(session, actor.node_dn)]
         try:
-            node = org.find(session, unit)
-            found = accounts.list_accounts(session, unit, kind, text, status)
+            node = next((u for u in units if u.code == unit), None) or org.find(session, unit)
+            found = accounts.list_accounts(session, unit, kind, text, status, node=node)
         except NotFound:
             abort(404)
-        units = [org.find(session, node_code(actor.node_dn)), *org.children(session, actor.node_dn)]
     shown = found[(page - 1) * PAGE: page * PAGE]
     return render_template("console/users.html", accounts=shown, node=node, kind=kind, q=text or "",
                            status=status or "", page=page, more=len(found) > page * PAGE, total=len(found),

@@ -6,6 +6,7 @@ People sign in with a uid, but bind with a DN. The web UI's service account may 
 
 from __future__ import annotations
 
+import select
 import threading
 from pathlib import Path
 
@@ -29,6 +30,24 @@ def read_secret(path: Path) -> str:
 _pool = threading.local()
 
 
+def _alive(conn: ldap.ldapobject.LDAPObject) -> bool:
+    """Whether a kept connection still stands, without a round trip: between operations nothing
+    is due from the server, so a socket with something to read has been closed (a stopped
+    server, a dropped connection) or holds a notice of disconnection. A round trip here (a
+    whoami) cost every web request three exchanges with slapd."""
+    try:
+        fd = conn.get_option(ldap.OPT_DESC)
+    except ldap.LDAPError:
+        return False
+    if not isinstance(fd, int) or fd < 0:
+        return False
+    try:
+        readable, _, _ = select.select([fd], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
 def service_session(uri: str, suffix: str, secrets_dir: Path, name: str = LOOKUP_SERVICE) -> Session:
     """A session of a toolkit service account on a connection kept per thread: binding costs
     an Argon2 verification, too much to pay on every web request. A connection the server has
@@ -36,11 +55,8 @@ def service_session(uri: str, suffix: str, secrets_dir: Path, name: str = LOOKUP
     key = (uri, suffix, str(secrets_dir), name)
     cached = getattr(_pool, "conns", {})
     conn = cached.get(key)
-    if conn is not None:
-        try:
-            conn.whoami_s()
-        except ldap.LDAPError:
-            conn = None
+    if conn is not None and not _alive(conn):
+        conn = None
     if conn is None:
         secret = read_secret(secrets_dir / f"{name}.secret")
         conn = connection.bind_as(uri, names.service_dn(name, suffix), secret)
