@@ -126,8 +126,8 @@ def measure(settings: Settings, users: int, seconds: float) -> dict[str, float]:
         assert len(found) == 1
 
     def search_via_writer(i: int) -> None:  # the toolkit's path (web UI, CLI): proxied authorization
-        found = writer.search_ext_s(COUNTY, ldap.SCOPE_SUBTREE, f"(uid=u{i % users:05d})", ["cn", "idmStatus"],
-                                    serverctrls=as_actor)
+        found = writer.search_ext_s(COUNTY, ldap.SCOPE_SUBTREE, f"(uid=u{i % users:05d})",
+                                    ["cn", "idmStatus"], serverctrls=as_actor)
         assert len(found) == 1
 
     def modify(i: int) -> None:
