@@ -271,12 +271,20 @@ def test_offline_refuses_while_slapd_runs_then_loads_with_slapadd_and_logs_it(tm
     try:
         result = run_cli(settings, "load", "--offline", str(DEMO / "inner-mongolia.csv"))
         assert result.exit_code == 1 and "an offline load needs slapd stopped" in result.output
+        with ops(settings) as session:
+            before = session.get(settings.suffix, ["contextCSN"])
         embedded.stop(settings)
         result = run_cli(settings, "load", "--offline", str(DEMO / "inner-mongolia.csv"))
         assert result.exit_code == 0, result.output
         embedded.start(settings)
         with ops(settings) as session:
             assert session.exists(f"ou=services,{COUNTY}")
+            # the entries carry this server's ID, and the database's state says it changed
+            stamped = session.get(COUNTY, ["entryCSN"])
+            assert stamped is not None and f"#{settings.server_id:03x}#" in stamped[1]["entryCSN"][0]
+            after = session.get(settings.suffix, ["contextCSN"])
+            assert before is not None and after is not None
+            assert max(after[1]["contextCSN"]) > max(before[1]["contextCSN"])
             county = session.get(COUNTY, ["idmNameZh", "description"])
             assert county is not None and county[1]["idmNameZh"] == ["新城区"] == county[1]["description"]
             log = session.conn.search_s("cn=accesslog", ldap.SCOPE_ONELEVEL,

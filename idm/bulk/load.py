@@ -190,7 +190,11 @@ def write_offline(settings: Settings, plan: Plan, planner: Planner, progress: Pr
 
 
 def _slapadd(settings: Settings, base: str, path: Path) -> None:
-    args = [embedded.SLAPADD, "-q", "-F", str(settings.config_dir), "-b", base, "-l", str(path)]
+    # -S: the entries' change stamps carry this server's ID (a cluster tells its nodes' writes
+    # apart by it); -w: the database's contextCSN then covers them, so replicas and kept answers
+    # (idm.directory.fresh) see that it changed
+    args = [embedded.SLAPADD, "-q", "-w", "-S", str(settings.server_id), "-F", str(settings.config_dir),
+            "-b", base, "-l", str(path)]
     proc = subprocess.run(args, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise ServerError(f"slapadd 失败：{proc.stderr.strip()[-2000:]}",
