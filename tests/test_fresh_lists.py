@@ -29,8 +29,8 @@ def test_a_kept_form_list_shows_a_new_form_at_once(world: w.World) -> None:
     session, actor = world.session("sysadmin")
     with session:
         after = forms.page(session, code(actor.node_dn))
-    assert after.total == first.total + 1
-    assert after.forms[0].form_id == form_id
+    assert after.total == first.total + 1  # read again: a kept page would still say first.total
+    assert form_id in {f.form_id for f in after.forms}  # among the newest (times are to the second)
 
 
 def test_a_kept_log_page_shows_a_refusal_at_once(world: w.World) -> None:
