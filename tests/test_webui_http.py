@@ -163,3 +163,36 @@ def test_sign_in_is_rate_limited_per_account(world: w.World, client: FlaskClient
     _, uid = user(world)
     codes = [login(client, uid, f"wrong-{i}").status_code for i in range(6)]
     assert codes[:5] == [200] * 5 and codes[5] == 429
+
+
+def test_an_idle_session_ends_and_a_busy_one_is_not_rewritten_on_every_page(
+        world: w.World, app: Flask, client: FlaskClient) -> None:
+    """Business users' sessions end after 30 idle minutes; the last-seen time is written at most
+    every TOUCH_EVERY seconds, so pages in a row cost no write and the timeout still holds."""
+    import sqlite3
+    import time
+
+    from webui.auth import TOUCH_EVERY
+
+    _, uid = user(world)
+    login(client, uid, "Web-Passw0rd-1")
+    db = sqlite3.connect(app.config["IDM_WEB"].sessions_db)
+
+    def seen() -> float:
+        return float(db.execute("select seen from sessions where uid = ?", (uid,)).fetchone()[0])
+
+    def set_seen(value: float) -> None:
+        db.execute("update sessions set seen = ? where uid = ?", (value, uid))
+        db.commit()
+
+    set_seen(time.time() - TOUCH_EVERY / 2)  # seen a moment ago: a page writes nothing
+    before = seen()
+    assert client.get("/").status_code == 200
+    assert seen() == before
+    set_seen(time.time() - TOUCH_EVERY - 1)  # longer ago: the page moves it
+    assert client.get("/").status_code == 200
+    assert seen() > time.time() - 5
+    set_seen(time.time() - 30 * 60 - 1)  # idle past 30 minutes: over
+    response = client.get("/", follow_redirects=True)
+    assert "会话已结束" in response.get_data(as_text=True)
+    db.close()
