@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--accounts", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", action="append", default=None, help="measure only these variants")
+    parser.add_argument("--only", action="append", default=None, help="only this variant (repeatable)")
     args = parser.parse_args()
     variants = {k: v for k, v in VARIANTS.items() if not args.only or k in args.only}
     samples: dict[tuple[str, str], list[float]] = {}
@@ -147,11 +147,11 @@ def main() -> None:
                     samples.setdefault((name, who), []).append(rate)
                     print(f"round {n}: {name}, {who}: {rate:.0f}/s", file=sys.stderr, flush=True)
     m = {k: statistics.median(v) for k, v in samples.items()}
-    base_root, base_loader = m[("as configured", "rootDN")], m[("as configured", "loader")]
-    if args.only:
+    if args.only:  # (without "as configured" there is nothing to compare with)
         for name in variants:
             print(f"{name}: rootDN {m[(name, 'rootDN')]:.0f}/s, loader {m.get((name, 'loader'), 0):.0f}/s")
         return
+    base_root, base_loader = m[("as configured", "rootDN")], m[("as configured", "loader")]
     print(f"ldapadd of {entries} entries; entries/s, median of {args.rounds} interleaved rounds")
     print(f"{'':18}{'rootDN':>10}{'vs conf.':>10}{'loader':>10}{'vs conf.':>10}")
     for name in VARIANTS:
