@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import ldap
 
-from idm.directory import names
+from idm.directory import fresh, names
 from idm.directory.session import Session
 from idm.errors import NotFound, ProblemList
 from idm.org_input import NodeSpec
@@ -247,6 +247,14 @@ def subtree(session: Session, code: str | None, depth: int | None) -> list[tuple
     for root in sorted(roots, key=lambda n: n.code):
         walk(root, 0)
     return out
+
+
+def unit_and_children(session: Session, node_dn: str) -> list[Node]:
+    """A unit and the units directly under it (the choices of a console's unit filter), kept
+    until the directory changes (`fresh`): every list page shows them."""
+    code = node_dn.split(",")[0].split("=", 1)[1]
+    return fresh.LISTS.get(session, session.suffix, ("units", node_dn.lower()),
+                           lambda: [find(session, code), *children(session, node_dn)])
 
 
 def children(session: Session, parent_dn: str) -> list[Node]:

@@ -125,7 +125,7 @@ def users() -> Any:
     page = max(1, request.args.get("page", 1, type=int))
     with as_admin() as (session, actor):
         unit = request.args.get("unit") or node_code(actor.node_dn)
-        units = [org.find(session, node_code(actor.node_dn)), *org.children(session, actor.node_dn)]
+        units = org.unit_and_children(session, actor.node_dn)
         try:
             node = next((u for u in units if u.code == unit), None) or org.find(session, unit)
             found = accounts.list_accounts(session, unit, kind, text, status, node=node)

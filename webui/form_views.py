@@ -39,7 +39,7 @@ def index() -> Any:
     since = request.args.get("since", "")
     page = max(1, request.args.get("page", 1, type=int))
     with as_admin() as (session, actor):
-        units = [org.find(session, node_code(actor.node_dn)), *org.children(session, actor.node_dn)]
+        units = org.unit_and_children(session, actor.node_dn)
         found = forms.page(session, node_code(actor.node_dn), status=state if state in STATES else None,
                            kind=kind if kind in KINDS else None,
                            unit=unit if unit in {u.code for u in units} else None,
@@ -58,7 +58,7 @@ def new() -> Any:
     wanted = request.values.get("kind", "")
     kind = wanted if wanted in KINDS else "registration"
     with as_admin() as (session, actor):
-        units = [org.find(session, node_code(actor.node_dn)), *org.children(session, actor.node_dn)]
+        units = org.unit_and_children(session, actor.node_dn)
         catalogue = grants.catalogue(session)
         values = _prefill(session, request.args.get("account", ""), kind) if request.method == "GET" else \
             {k: v for k, v in request.form.items() if k != "csrf_token"}

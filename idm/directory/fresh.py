@@ -86,8 +86,23 @@ class Fresh:
             self._kept.clear()
 
 
+STAMP_AGE = 1.0
+
+
 def state(session: Session, database: str) -> tuple[str, ...]:
-    """The database's `contextCSN` values (one per server that wrote), or () if unreadable."""
+    """The database's `contextCSN` values (one per server that wrote), or () if unreadable.
+    Read once for several kept answers in one request: a session remembers it for STAMP_AGE
+    seconds and forgets it at its own writes, so it never hides what it wrote itself."""
+    now = time.monotonic()
+    memo = session.stamps.get(database.lower())
+    if memo and now - memo[0] < STAMP_AGE:
+        return memo[1]
+    stamp = _read_state(session, database)
+    session.stamps[database.lower()] = (now, stamp)
+    return stamp
+
+
+def _read_state(session: Session, database: str) -> tuple[str, ...]:
     try:
         found = list(session.search(database, "(objectClass=*)", ["contextCSN"], scope=ldap.SCOPE_BASE))
     except NotFound:

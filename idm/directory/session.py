@@ -57,6 +57,8 @@ class Session:
         self.acting_dn: str | None = None
         self._opener = opener  # opens a session of another toolkit identity
         self._bound_as: str | None = None
+        # databases' states read by this session (idm.directory.fresh), forgotten at its writes
+        self.stamps: dict[str, tuple[float, tuple[str, ...]]] = {}
 
     def whoami(self) -> str:
         from idm.directory import connection
@@ -148,6 +150,7 @@ class Session:
         return self.get(dn, ["1.1"]) is not None
 
     def add(self, dn: str, attrs: Mapping[str, Sequence[str]]) -> None:
+        self.stamps.clear()
         with translated("新增条目", "add entry"):
             self.conn.add_ext_s(dn, list(_encode(attrs).items()), serverctrls=self._ctrls)
 
@@ -162,11 +165,13 @@ class Session:
 
     def modify_raw(self, dn: str, changes: Sequence[tuple[int, str, Sequence[bytes] | None]]) -> None:
         """Modify with byte values (binary attributes, compare-and-swap pairs)."""
+        self.stamps.clear()
         with translated("修改条目", "modify entry"):
             self.conn.modify_ext_s(dn, [(op, name, list(values) if values else None)
                                         for op, name, values in changes], serverctrls=self._ctrls)
 
     def add_binary(self, dn: str, attr: str, value: bytes) -> None:
+        self.stamps.clear()
         with translated("附加文件", "attach file"):
             self.conn.modify_ext_s(dn, [(ldap.MOD_ADD, attr, [value])], serverctrls=self._ctrls)
 
@@ -178,16 +183,19 @@ class Session:
 
     def delete(self, dn: str) -> None:
         """Only the local operator's sessions can delete (records past retention)."""
+        self.stamps.clear()
         with translated("删除条目", "delete entry"):
             self.conn.delete_ext_s(dn, serverctrls=self._ctrls)
 
     def change_password(self, dn: str, old: str, new: str) -> None:
         """RFC 3062 with the old password (as the session's identity, or the proxied one)."""
+        self.stamps.clear()
         with translated("修改密码", "change password"):
             self.conn.passwd_s(dn, old, new, serverctrls=self._ctrls)
 
     def set_password(self, dn: str, new_password: str | None = None) -> str:
         """RFC 3062 Password Modify: slapd hashes the value; None lets slapd generate one."""
+        self.stamps.clear()
         with translated("设置密码", "set password"):
             _, generated = self.conn.passwd_s(dn, None, new_password, serverctrls=self._ctrls,
                                               extract_newpw=True)
