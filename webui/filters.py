@@ -20,8 +20,12 @@ _units: dict[str, tuple[float, str]] = {}
 
 
 def lang() -> str:
-    locale = get_locale()
-    return "zh" if locale is None or locale.language == "zh" else "en"
+    """The request's language, worked out once per request (a page asks for it per label)."""
+    known = g.get("idm_lang")
+    if known is None:
+        locale = get_locale()
+        known = g.idm_lang = "zh" if locale is None or locale.language == "zh" else "en"
+    return str(known)
 
 
 @pass_context
