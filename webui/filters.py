@@ -17,6 +17,8 @@ from idm.errors import IdmError
 
 NAME_TTL = 300.0  # unit names change by import only: five minutes is fresh enough
 _units: dict[str, tuple[float, str]] = {}
+PERSON_TTL = 60.0  # a renamed account shows its new name within a minute
+_people: dict[str, tuple[float, str]] = {}
 
 
 def lang() -> str:
@@ -77,17 +79,26 @@ def _node_of(dn: str) -> str:
 
 
 def person(dn: str | None) -> str:
-    """An account by name and login (a DN is never shown); per request."""
+    """An account by name and login (a DN is never shown); kept PERSON_TTL seconds per process
+    (the audit page names the same few admins on every row and every reload)."""
     if not dn:
         return ""
-    cache: dict[str, str] = g.setdefault("people", {})
-    if dn.lower() in cache:
-        return cache[dn.lower()]
+    key = f"{lang()} {dn.lower()}"  # services, forms and units are named in the page's language
+    kept = _people.get(key)
+    if kept and time.monotonic() - kept[0] < PERSON_TTL:
+        return kept[1]
+    shown = _person(dn)
+    if len(_people) > 10_000:
+        _people.clear()
+    _people[key] = (time.monotonic(), shown)
+    return shown
+
+
+def _person(dn: str) -> str:
     shown = dn
     uid = names.first_value(dn) if dn.lower().startswith(("uid=", "cn=")) else dn
     words = _not_a_person(dn, uid)
     if words is not None:
-        cache[dn.lower()] = words
         return words
     try:
         with _lookup() as session:
@@ -98,7 +109,6 @@ def person(dn: str | None) -> str:
             shown = uid
     except IdmError:
         shown = uid
-    cache[dn.lower()] = shown
     return shown
 
 
