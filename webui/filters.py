@@ -34,7 +34,7 @@ def lang() -> str:
 def label(_context: Any, value: Any, kind: str) -> str:
     """Takes the context so that Jinja never folds `'x'|label(...)` into the template at compile
     time, in whichever language the first request happened to use."""
-    return labels.label(kind, "" if value is None else str(value), lang())
+    return labels.label(kind, "" if value is None else str(value), _context.get("page_lang") or lang())
 
 
 def when(value: str | None) -> str:
@@ -78,12 +78,14 @@ def _node_of(dn: str) -> str:
     return dn
 
 
-def person(dn: str | None) -> str:
+@pass_context
+def person(_context: Any, dn: str | None) -> str:
     """An account by name and login (a DN is never shown); kept PERSON_TTL seconds per process
     (the audit page names the same few admins on every row and every reload)."""
     if not dn:
         return ""
-    key = f"{lang()} {dn.lower()}"  # services, forms and units are named in the page's language
+    # services, forms and units are named in the page's language
+    key = f"{_context.get('page_lang') or lang()} {dn.lower()}"
     kept = _people.get(key)
     if kept and time.monotonic() - kept[0] < PERSON_TTL:
         return kept[1]
@@ -136,3 +138,8 @@ def init(app: Flask) -> None:
     app.add_template_filter(unit_name)
     app.add_template_filter(person)
     app.jinja_env.globals["lang"] = lang
+
+    @app.context_processor
+    def page_language() -> dict[str, str]:
+        """Once per page, for the filters that name things in its language."""
+        return {"page_lang": lang()}
