@@ -68,10 +68,9 @@ def current_actor() -> Actor:
     """The signed-in admin as the rules see it (role, node, active), read once per request."""
     if getattr(g, "actor", None) is None:
         from idm import actor as actors
-        from idm.directory import fresh
 
-        with signin.admin_session(web().idm, g.user.dn) as session:  # kept like the lists
-            g.actor = fresh.LISTS.get(session, session.suffix, ("actor",), lambda: actors.load(session))
+        with signin.admin_session(web().idm, g.user.dn) as session:
+            g.actor = actors.load(session)
     return g.actor  # type: ignore[no-any-return]
 
 

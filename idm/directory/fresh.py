@@ -91,15 +91,14 @@ STAMP_AGE = 1.0
 
 def state(session: Session, database: str) -> tuple[str, ...]:
     """The database's `contextCSN` values (one per server that wrote), or () if unreadable.
-    Read once for several kept answers in one request: a connection remembers it for STAMP_AGE
-    seconds and forgets it at any write through it, so it never hides what it wrote itself."""
+    Read once for several kept answers in one request: a session remembers it for STAMP_AGE
+    seconds and forgets it at its own writes, so it never hides what it wrote itself."""
     now = time.monotonic()
-    key = f"{session.identity()} {database.lower()}"  # what one identity may read of it
-    memo = session.stamps.get(key)
+    memo = session.stamps.get(database.lower())
     if memo and now - memo[0] < STAMP_AGE:
         return memo[1]
     stamp = _read_state(session, database)
-    session.stamps[key] = (now, stamp)
+    session.stamps[database.lower()] = (now, stamp)
     return stamp
 
 

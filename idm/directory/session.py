@@ -56,6 +56,9 @@ class Session:
         self._ctrls: list[RequestControl] = []
         self.acting_dn: str | None = None
         self._opener = opener  # opens a session of another toolkit identity
+        self._bound_as: str | None = None
+        # databases' states read by this session (idm.directory.fresh), forgotten at its writes
+        self.stamps: dict[str, tuple[float, tuple[str, ...]]] = {}
 
     def whoami(self) -> str:
         from idm.directory import connection
@@ -63,26 +66,12 @@ class Session:
         return connection.whoami(self.conn, list(self._ctrls))
 
     def identity(self) -> str:
-        """Whom slapd evaluates its rules for: the proxied DN, else the bound one (asked once
-        per connection)."""
+        """Whom slapd evaluates its rules for: the proxied DN, else the bound one (asked once)."""
         if self.acting_dn:
             return f"dn:{self.acting_dn}".lower()
-        bound: str | None = getattr(self.conn, "_idm_bound_as", None)
-        if bound is None:
-            bound = self.whoami().lower()
-            self.conn._idm_bound_as = bound
-        return bound
-
-    @property
-    def stamps(self) -> dict[str, tuple[float, tuple[str, ...]]]:
-        """Databases' states read on this connection (idm.directory.fresh), by identity: every
-        session on a kept connection (one thread's, one per request) shares them, and a write
-        through any of them forgets them."""
-        memo: dict[str, tuple[float, tuple[str, ...]]] | None = getattr(self.conn, "_idm_stamps", None)
-        if memo is None:
-            memo = {}
-            self.conn._idm_stamps = memo
-        return memo
+        if self._bound_as is None:
+            self._bound_as = self.whoami().lower()
+        return self._bound_as
 
     def act_as(self, dn: str) -> Session:
         """From now on every operation runs as `dn` (RFC 4370 proxied authorization): slapd
