@@ -252,9 +252,8 @@ def subtree(session: Session, code: str | None, depth: int | None) -> list[tuple
 def unit_and_children(session: Session, node_dn: str) -> list[Node]:
     """A unit and the units directly under it (the choices of a console's unit filter), kept
     until the directory changes (`fresh`): every list page shows them."""
-    code = node_dn.split(",")[0].split("=", 1)[1]
     return fresh.LISTS.get(session, session.suffix, ("units", node_dn.lower()),
-                           lambda: [find(session, code), *children(session, node_dn)])
+                           lambda: [find(session, names.first_value(node_dn)), *children(session, node_dn)])
 
 
 def children(session: Session, parent_dn: str) -> list[Node]:

@@ -362,11 +362,6 @@ REPORT_COLUMNS = ("登录账号", "姓名", "类型", "状态", "角色", "授�
                   "撤销的授权", "申请单", "决定人", "决定时间")
 
 
-def _login(dn: str | None) -> str:
-    """The deciding admin's login, as people know it (the DN's first value)."""
-    return ldap.dn.str2dn(dn)[0][0][1] if dn else ""
-
-
 def report_rows(campaign: Campaign) -> Iterator[list[str]]:
     """In words, as the PDF (grants keep their codes: the report is read beside the grant table);
     every cell safe to open in a spreadsheet."""
@@ -375,7 +370,7 @@ def report_rows(campaign: Campaign) -> Iterator[list[str]]:
                  label("role", r.role) if r.role else "", " ".join(r.grants), r.last_signin or "从未",
                  "、".join(label("review_flag", f) for f in r.flags),
                  label("review_decision", r.decision) if r.decision else "未定", " ".join(r.revoke),
-                 r.form or "", _login(r.by), local_time(r.at)]
+                 r.form or "", names.first_value(r.by) if r.by else "", local_time(r.at)]
         yield [safe_cell(c) for c in cells]
 
 

@@ -27,7 +27,7 @@ from rich.progress import (
 from rich.text import Text
 
 from idm.bulk import load as engine
-from idm.bulk.plan import Plan
+from idm.bulk.plan import Plan, Planner
 from idm.bulk.source import ENCODINGS
 from idm.bulk.view import View
 from idm.directory.session import Session
@@ -131,28 +131,31 @@ def run(ctx: Context, file: Path, *, kind: str | None, encoding: str, dry_run: b
     shown = Shown()
     out: TextIO | None = open(plan_file, "w", encoding="utf-8") if plan_file else None  # noqa: SIM115
     try:
-        if offline:
-            settings = ctx.settings()
-            source: View = engine.offline_view(settings)
+        def checked(source: View) -> tuple[Plan, Planner] | None:
+            """The whole file checked and its plan shown; None when that was all (a dry run)."""
             plan, planner = engine.make_plan(source, file, encoding, kind, out, shown)
             show_plan(plan, kind == "tree")
             plan.raise_if_refused()
             if dry_run:
                 click.echo("演练，未写入 / dry run, nothing written")
+                return None
+            return plan, planner
+
+        if offline:
+            settings = ctx.settings()
+            planned = checked(engine.offline_view(settings))
+            if planned is None:
                 return
-            done = engine.write_offline(settings, plan, planner, shown)
+            done = engine.write_offline(settings, *planned, shown)
             click.echo(f"离线导入完成 / offline load done: {done.operations} entries in {done.seconds:.1f}s; "
                        "recorded in the write log")
             return
         with _writing_session(ctx) as session, Interrupt() as interrupt:
-            source = engine.online_view(session, None if ctx.ldapi else ctx.settings())
-            plan, planner = engine.make_plan(source, file, encoding, kind, out, shown)
-            show_plan(plan, kind == "tree")
-            plan.raise_if_refused()
-            if dry_run:
-                click.echo("演练，未写入 / dry run, nothing written")
+            planned = checked(engine.online_view(session, None if ctx.ldapi else ctx.settings()))
+            if planned is None:
                 return
-            done = engine.write_online(session, plan, planner, batch, shown, lambda: interrupt.asked, atomic)
+            plan = planned[0]
+            done = engine.write_online(session, *planned, batch, shown, lambda: interrupt.asked, atomic)
     finally:
         if out is not None:
             out.close()

@@ -4,6 +4,7 @@ units and people by name. Nothing a person reads is a DN, a code word or a UTC t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -19,6 +20,18 @@ NAME_TTL = 300.0  # unit names change by import only: five minutes is fresh enou
 _units: dict[str, tuple[float, str]] = {}
 PERSON_TTL = 60.0  # a renamed account shows its new name within a minute
 _people: dict[str, tuple[float, str]] = {}
+
+
+def _kept(store: dict[str, tuple[float, str]], key: str, ttl: float, read: Callable[[], str]) -> str:
+    """A name read through the lookup account, kept `ttl` seconds per process."""
+    kept = store.get(key)
+    if kept and time.monotonic() - kept[0] < ttl:
+        return kept[1]
+    name = read()
+    if len(store) > 10_000:
+        store.clear()
+    store[key] = (time.monotonic(), name)
+    return name
 
 
 def lang() -> str:
@@ -50,10 +63,10 @@ def unit_name(value: str | None) -> str:
     """A unit by its Chinese name: from its code or the DN of the unit (or of anything in it)."""
     if not value:
         return ""
-    key = value.lower()
-    cached = _units.get(key)
-    if cached and time.monotonic() - cached[0] < NAME_TTL:
-        return cached[1]
+    return _kept(_units, value.lower(), NAME_TTL, lambda: _unit_name(value))
+
+
+def _unit_name(value: str) -> str:
     name = value
     try:
         with _lookup() as session:
@@ -65,7 +78,6 @@ def unit_name(value: str | None) -> str:
                 name = org.find(session, value).name
     except IdmError:
         pass
-    _units[key] = (time.monotonic(), name)
     return name
 
 
@@ -86,14 +98,7 @@ def person(_context: Any, dn: str | None) -> str:
         return ""
     # services, forms and units are named in the page's language
     key = f"{_context.get('page_lang') or lang()} {dn.lower()}"
-    kept = _people.get(key)
-    if kept and time.monotonic() - kept[0] < PERSON_TTL:
-        return kept[1]
-    shown = _person(dn)
-    if len(_people) > 10_000:
-        _people.clear()
-    _people[key] = (time.monotonic(), shown)
-    return shown
+    return _kept(_people, key, PERSON_TTL, lambda: _person(dn))
 
 
 def _person(dn: str) -> str:

@@ -91,17 +91,24 @@ def _send(conn: LDAPObject, op: Op, controls: list[RequestControl]) -> int:
     return int(conn.modify_ext(op.dn, op.payload, serverctrls=controls))
 
 
+def _wave(conn: LDAPObject, wave: Sequence[Op], controls: list[RequestControl]
+          ) -> tuple[Op, ldap.LDAPError] | None:
+    """Send a wave's operations at once, then read every answer; the first refusal, if any."""
+    refused: tuple[Op, ldap.LDAPError] | None = None
+    sent = [(_send(conn, op, controls), op) for op in wave]
+    for msgid, op in sent:
+        try:
+            conn.result3(msgid)
+        except ldap.LDAPError as err:
+            refused = refused or (op, err)
+    return refused
+
+
 def pipelined(conn: LDAPObject, ops: Sequence[Op]) -> None:
     """Apply `ops` without a transaction, a wave per depth; raise Failed with the first refusal
     (the other operations of the batch stand: a rerun's plan sees them)."""
-    refused: tuple[Op, ldap.LDAPError] | None = None
     for wave in _waves(ops):
-        sent = [(_send(conn, op, []), op) for op in wave]
-        for msgid, op in sent:
-            try:
-                conn.result3(msgid)
-            except ldap.LDAPError as err:
-                refused = refused or (op, err)
+        refused = _wave(conn, wave, [])
         if refused is not None:
             raise Failed(*refused)
 
@@ -112,12 +119,7 @@ def run(conn: LDAPObject, ops: Sequence[Op]) -> None:
     control = RequestControl(SPECIFICATION, True, txn_id)
     refused: tuple[Op, ldap.LDAPError] | None = None
     for wave in _waves(ops):
-        sent = [(_send(conn, op, [control]), op) for op in wave]
-        for msgid, op in sent:
-            try:
-                conn.result3(msgid)
-            except ldap.LDAPError as err:
-                refused = refused or (op, err)
+        refused = refused or _wave(conn, wave, [control])
     if refused is not None:
         try:
             _end(conn, txn_id, commit=False)
