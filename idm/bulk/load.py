@@ -15,7 +15,6 @@ and accounts, and reading what it compares. It acts for nobody: slapd's log name
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from idm import bootstrap
+from idm.backup import sha256
 from idm.bulk import plan as planning
 from idm.bulk import txn, view, write
 from idm.bulk.plan import Plan, Planner
@@ -139,14 +139,6 @@ def write_online(session: Session, plan: Plan, planner: Planner, batch: int = DE
     return done
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def offline_view(settings: Settings) -> view.Offline:
     require_stopped(settings)
     return view.Offline(settings.suffix, SLAPCAT, settings.config_dir)
@@ -214,7 +206,7 @@ def record_offline(settings: Settings, plan: Plan, operations: int) -> str:
     its SHA-256, and the counts. Written with slapadd too: the server is still stopped."""
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S.%fZ")
     c = plan.counts
-    message = (f"idm load --offline {plan.path.resolve()} sha256={sha256_of(plan.path)} entries={operations} "
+    message = (f"idm load --offline {plan.path.resolve()} sha256={sha256(plan.path)} entries={operations} "
                f"units={c.units} containers={c.containers} accounts={c.accounts} unchanged={c.unchanged}")
     dn = f"reqStart={stamp},cn=accesslog"
     top = "dn: cn=accesslog\nobjectClass: auditContainer\ncn: accesslog\n\n"
