@@ -24,7 +24,7 @@ from typing import Any
 import ldap
 
 from idm.actor import now
-from idm.directory import names
+from idm.directory import fresh, names
 from idm.directory.session import Session
 from idm.errors import NotFound
 
@@ -96,6 +96,13 @@ def list_seals(session: Session, server_id: int | None = None) -> list[Seal]:
     except NotFound:  # no seal yet
         return []
     return sorted(seals, key=lambda s: s.sealed_at)
+
+
+def latest(session: Session) -> Seal | None:
+    """The newest seal of any server. The audit page shows it on every load: kept until the
+    directory changes (`fresh`), so a reload does not read a year of daily seals again."""
+    seals = fresh.LISTS.get(session, session.suffix, ("seal.latest",), lambda: list_seals(session)[-1:])
+    return seals[0] if seals else None
 
 
 def seal(session: Session, server_id: int = 1) -> Seal:

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from idm import accounts, audit, seal
 from idm.errors import NotFound
+from webui import rendered
 from webui.console import admin_only, as_admin, home_crumb
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
@@ -55,10 +56,10 @@ def index() -> Any:
             return Response(audit.to_csv(found), mimetype="text/csv",
                             headers={"Content-Disposition": "attachment; filename=audit.csv"})
         ops, cursor = audit.page(session, size=PAGE, before=request.args.get("before") or None, **filters)
-        seals = seal.list_seals(session)
+        last_seal = seal.latest(session)
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "before"}
     next_url = url_for("audit.index", before=cursor, **args) if cursor else None
-    return render_template("audit/index.html", ops=ops, next_url=next_url, args=args, ops_kinds=OPS,
-                           last_seal=seals[-1] if seals else None,
+    return render_template("audit/index.html", rows=rendered.rows(ops, "audit/_rows.html", ops=ops),
+                           next_url=next_url, args=args, ops_kinds=OPS, last_seal=last_seal,
                            csv_url=url_for("audit.index", format="csv", **args),
                            crumbs=[home_crumb(), (_("审计"), None)])

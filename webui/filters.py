@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app, g
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from jinja2 import pass_context
+from jinja2.ext import _make_new_gettext
 
 from idm import labels, org, validation
 from idm.directory import lookup, names
@@ -145,6 +146,9 @@ def init(app: Flask) -> None:
     app.jinja_env.globals["lang"] = lang
 
     @app.context_processor
-    def page_language() -> dict[str, str]:
-        """Once per page, for the filters that name things in its language."""
-        return {"page_lang": lang()}
+    def page_language() -> dict[str, Any]:
+        """Once per page, for the filters that name things in its language, and the page's own
+        `gettext`: Flask-Babel's looks up the request's catalogue again for every `_()` (about
+        thirty a page, a tenth of a kept page's time); this one has it already. Jinja's `_()`
+        takes `gettext` from the context before its globals."""
+        return {"page_lang": lang(), "gettext": _make_new_gettext(get_translations().ugettext)}

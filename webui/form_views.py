@@ -14,6 +14,7 @@ from idm import accounts, form_pdf, forms, grants, operations, org
 from idm.errors import InvalidInput, NotFound
 from idm.form_fields import CHANGE_TYPES, KINDS, Address, FormData, from_dict
 from idm.validation import ADMIN_ROLES
+from webui import rendered
 from webui.console import admin_only, as_admin, duty, home_crumb, node_code, one_time
 from webui.i18n import pick
 
@@ -44,9 +45,9 @@ def index() -> Any:
                            kind=kind if kind in KINDS else None,
                            unit=unit if unit in {u.code for u in units} else None,
                            since=since or None, number=page, size=PAGE)
-    return render_template("forms/index.html", forms=found.forms, total=found.total,
-                           complete=found.complete, page=page,
-                           more=found.more, state=state, kind=kind, unit=unit, since=since,
+    rows = rendered.rows(found, "forms/_rows.html", forms=found.forms)
+    return render_template("forms/index.html", rows=rows, total=found.total, complete=found.complete,
+                           page=page, more=found.more, state=state, kind=kind, unit=unit, since=since,
                            kinds=KINDS, units=units, crumbs=[home_crumb(), (_("申请单"), None)])
 
 
