@@ -5,13 +5,18 @@ users with the same {ARGON2} hash) and are measured one after the other with the
 loop. The vanilla one has no overlays and two plain ACL clauses; the ratio is the price of the
 toolkit's configuration (ppolicy, accesslog, unique, constraint, syncprov, ACLs).
 
-    .venv/bin/python benches/bind_search.py [--users 2000] [--seconds 5]
+    .venv/bin/python benches/bind_search.py [--users 2000] [--seconds 5] [--rounds 5]
+
+The servers are measured in turns, `--rounds` times each (`--seconds` per measurement), and each
+ratio is the median of the rounds' ratios with its range: on a 2-core machine one-off ratios
+swing by a tenth or more as the other processes come and go, the rounds show how far.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +28,7 @@ import _common as c  # noqa: E402
 
 
 def measure(settings, users: list[str], seconds: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """One measurement of binds/s and searches/s, on connections of its own."""
     rng = random.Random(7)
     picks = [rng.choice(users) for _ in range(100_000)]
     conn = ldap.initialize(settings.ldap_uri)
@@ -47,6 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="idm-bench-") as tmp:
         folder = Path(tmp)
@@ -56,29 +63,41 @@ def main() -> None:
             started.append(idm)
             vanilla = c.start_vanilla(folder)
             started.append(vanilla)
-            results = {}
             loaded: dict[str, list[str]] = {}
             for name, settings in (("idm", idm), ("vanilla", vanilla)):
                 counties = c.load_tree(settings)
-                users = c.load_users(settings, counties, args.users, ppolicy=name == "idm")
-                loaded[name] = users
-                results[name] = measure(settings, users, args.seconds)
+                loaded[name] = c.load_users(settings, counties, args.users, ppolicy=name == "idm")
+            rounds: list[dict[str, dict[str, float]]] = []
+            for _ in range(args.rounds):
+                rounds.append({name: measure(settings, loaded[name], args.seconds)
+                               for name, settings in (("idm", idm), ("vanilla", vanilla))})
             # the same server with its rules replaced by one permissive clause: what the rules cost
             with c.ops(idm) as session:
                 db = next(dn for dn, _ in session.search("cn=config", f"(olcSuffix={idm.suffix})", ["1.1"]))
                 session.replace(db, {"olcAccess": ["to * by * read"]})
-            results["idm, no rules"] = measure(idm, loaded["idm"], args.seconds)
+            for each in rounds:
+                each["idm, no rules"] = measure(idm, loaded["idm"], args.seconds)
+                again = measure(vanilla, loaded["vanilla"], args.seconds)
+                each["vanilla"]["search/s, again"] = again["search/s"]
         finally:
             c.stop(*started)
-    print(f"entries: demo tree (116 nodes) + {args.users} users; {args.seconds:.0f}s per measurement")
-    print(f"{'':10}{'idm':>12}{'vanilla':>12}{'idm/vanilla':>14}")
+    print(f"entries: demo tree (116 nodes) + {args.users} users; {args.rounds} rounds of "
+          f"{args.seconds:.0f}s per measurement; medians, ratios as median [min-max] of the rounds")
+    print(f"{'':10}{'idm':>12}{'vanilla':>12}{'idm/vanilla':>24}")
     for metric in ("bind/s", "search/s"):
-        a, b = results["idm"][metric], results["vanilla"][metric]
-        print(f"{metric:10}{a:12.1f}{b:12.1f}{a / b:14.2f}")
-    free = results["idm, no rules"]["search/s"]
-    rules, rest = results["idm"]["search/s"] / free, free / results["vanilla"]["search/s"]
-    print(f"idm with its rules replaced by `to * by * read`: {free:.1f} searches/s; "
-          f"with rules / without: {rules:.2f}; without rules / vanilla: {rest:.2f}")
+        a = [r["idm"][metric] for r in rounds]
+        b = [r["vanilla"][metric] for r in rounds]
+        print(f"{metric:10}{statistics.median(a):12.1f}{statistics.median(b):12.1f}"
+              f"{spread([x / y for x, y in zip(a, b, strict=True)]):>24}")
+    free = [r["idm, no rules"]["search/s"] for r in rounds]
+    with_rules = spread([r["idm"]["search/s"] / f for r, f in zip(rounds, free, strict=True)])
+    rest = spread([f / r["vanilla"]["search/s, again"] for r, f in zip(rounds, free, strict=True)])
+    print(f"idm with its rules replaced by `to * by * read`: {statistics.median(free):.1f} searches/s; "
+          f"with rules / without: {with_rules}; without rules / vanilla: {rest}")
+
+
+def spread(ratios: list[float]) -> str:
+    return f"{statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]"
 
 
 if __name__ == "__main__":
