@@ -54,6 +54,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--clauses", action="store_true",
+                        help="also measure searches under single clauses of the kinds the rules use")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="idm-bench-") as tmp:
         folder = Path(tmp)
@@ -79,6 +81,14 @@ def main() -> None:
                 each["idm, no rules"] = measure(idm, loaded["idm"], args.seconds)
                 again = measure(vanilla, loaded["vanilla"], args.seconds)
                 each["vanilla"]["search/s, again"] = again["search/s"]
+            clauses = {label: [] for label in CLAUSES} if args.clauses else {}
+            for _ in range(args.rounds if args.clauses else 0):
+                for label, rules in CLAUSES.items():
+                    with c.ops(idm) as session:
+                        session.replace(db, {"olcAccess": [r.replace("SUFFIX", idm.suffix) for r in rules]})
+                    mine = measure(idm, loaded["idm"], args.seconds)["search/s"]
+                    theirs = measure(vanilla, loaded["vanilla"], args.seconds)["search/s"]
+                    clauses[label].append(mine / theirs)
         finally:
             c.stop(*started)
     print(f"entries: demo tree (116 nodes) + {args.users} users; {args.rounds} rounds of "
@@ -94,6 +104,25 @@ def main() -> None:
     rest = spread([f / r["vanilla"]["search/s, again"] for r, f in zip(rounds, free, strict=True)])
     print(f"idm with its rules replaced by `to * by * read`: {statistics.median(free):.1f} searches/s; "
           f"with rules / without: {with_rules}; without rules / vanilla: {rest}")
+    for label, ratios in clauses.items():
+        print(f"searches/s against vanilla, the rules replaced by {label}: {spread(ratios)}")
+
+
+# What one clause of each kind the rules use costs a downstream search on its own (each followed
+# by `to * by * read`): the reader at the province reads a county's user, as in `measure`.
+_PEOPLE = r'to dn.regex="^uid=[^,]+,ou=people,(ou=[0-9]+,(ou=[0-9]+,(ou=[0-9]+,(SUFFIX))))$"'
+_ATTRS = " attrs=entry,objectClass,uid,cn,idmGrant"
+_SERVICES = " ".join(f'by dn.onelevel,expand="ou=services,${k}" read' for k in (1, 2, 3)) + " by * break"
+CLAUSES = {
+    "a subtree clause for its attributes (by * read)": [f'to dn.subtree="SUFFIX"{_ATTRS} by * read'],
+    "a regex clause for them (by * read)": [f"{_PEOPLE}{_ATTRS} by * read"],
+    "the downstream clause (3 expanded DNs)": [f"{_PEOPLE}{_ATTRS} {_SERVICES}"],
+    "the downstream clause with its filter": [
+        f"{_PEOPLE} filter=(&(idmStatus=active)(!(pwdAccountLockedTime=000001010000Z))){_ATTRS} {_SERVICES}"],
+    "a subtree clause with a requester regex": [
+        f'to dn.subtree="SUFFIX"{_ATTRS} by dn.regex="^cn=[^,]+,ou=services,.+$" read by * break'],
+}
+CLAUSES = {label: [*rules, "to * by * read"] for label, rules in CLAUSES.items()}
 
 
 def spread(ratios: list[float]) -> str:
