@@ -7,7 +7,7 @@ is no longer read. So the rows are kept beside the answer they were rendered fro
 the answer object itself (held here, so its identity cannot pass to another object while kept)
 and the page's language. A new answer, after any write, is rendered afresh. Nothing crosses
 identities: an answer is already kept per identity, and its rows carry nothing else of the
-request.
+request. The names in the rows (units, people) are as fresh as the answer: at most a minute old.
 """
 
 from __future__ import annotations
