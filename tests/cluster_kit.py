@@ -153,6 +153,33 @@ class Kit:
             found = session.conn.search_s(session.suffix, ldap.SCOPE_BASE, "(objectClass=*)", ["contextCSN"])
         return cluster.csns_of([v.decode() for v in found[0][1].get("contextCSN", [])])
 
+    def explain(self) -> str:
+        """What a stalled run looks like, in a few lines for a test report: each node's state of
+        its directory and of its log (per server ID), and every log record and entry, on any
+        node, newer than the first provider's own state of its own changes."""
+        lines = []
+        for n in self.names:
+            with self.ops(n) as session:
+                states = {base: cluster.csns_of([v.decode() for v in session.conn.search_s(
+                    base, ldap.SCOPE_BASE, "(objectClass=*)", ["contextCSN"])[0][1].get("contextCSN", [])])
+                    for base in (session.suffix, "cn=accesslog")}
+            data_state, log_state = _short(states[self.nodes[n].suffix]), _short(states["cn=accesslog"])
+            lines.append(f"{n}: data {data_state} log {log_state}")
+        own = self.context(self.names[0]).get(self.nodes[self.names[0]].server_id, "")
+        for n in self.names:
+            with self.ops(n) as session:
+                logged = session.conn.search_s("cn=accesslog", ldap.SCOPE_ONELEVEL, f"(entryCSN>={own})",
+                                               ["entryCSN", "reqType", "reqDN", "reqResult", "reqAuthzID"])
+                data = session.conn.search_s(session.suffix, ldap.SCOPE_SUBTREE, f"(entryCSN>={own})",
+                                             ["entryCSN", "modifiersName"])
+            rows = sorted((_when(a["entryCSN"][0].decode()), *(a.get(k, [b"?"])[0].decode()[:40] for k in
+                           ("reqType", "reqResult", "reqDN", "reqAuthzID"))) for _, a in logged)
+            ents = sorted((_when(a["entryCSN"][0].decode()), dn[:40]) for dn, a in data)
+            more = "..." if len(rows) > 4 else ""
+            lines.append(f"{n} after {_when(own)}: {len(rows)} in log {rows[:4]}{more}; "
+                         f"{len(ents)} entries {ents[:3]}{'...' if len(ents) > 3 else ''}")
+        return "\n".join(lines)
+
     def provider_ids(self) -> set[int]:
         return {n.server_id for n in self.cluster.providers}
 
@@ -265,6 +292,17 @@ class Kit:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
+
+def _when(csn: str) -> str:
+    """A CSN as time of day and server ID: `050748.546383#1`."""
+    parts = csn.split("#")
+    return f"{parts[0][8:21]}#{int(parts[2], 16)}" if len(parts) == 4 else csn
+
+
+def _short(csns: dict[int, str]) -> str:
+    """Server ID: time of day of its newest change (the date is the same in a run)."""
+    return " ".join(f"{sid}:{csn[8:21]}" for sid, csn in sorted(csns.items()))
+
 
 def _diff(a: dict[str, list[str]], b: dict[str, list[str]]) -> dict[str, tuple[object, object]]:
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
