@@ -1,8 +1,11 @@
 """The second pass of a load: the file is read again and what the plan decided is written, in
 batches that never split a unit from its containers.
 
-Online, each batch is one RFC 5805 transaction of the loader (`idm.bulk.txn`): after a `kill -9`
-at any moment a batch is either all there or not at all, and a rerun plans only what is missing.
+Online, the loader sends each batch pipelined (`idm.bulk.txn.pipelined`, the default), or as one
+RFC 5805 transaction with `--atomic` (`idm.bulk.txn.run`: a batch is all there or not at all; not
+the default, as slapd 2.5.13 crashes when a client holding an open transaction is killed). Either
+way a rerun after a `kill -9` plans only what is missing, and a unit's containers are never
+split from it.
 Offline, the same entries go to an LDIF file for `slapadd -q`.
 """
 
