@@ -7,6 +7,7 @@ its log goes to `<data>/log/slapd.log` rather than to a syslog that may not exis
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shutil
 import signal
@@ -20,8 +21,9 @@ import ldif
 from idm.config import Settings, save_settings
 from idm.directory import connection
 from idm.errors import DirectoryUnavailable, ServerError
-from idm.server import render
+from idm.server import crash, render
 
+log = logging.getLogger(__name__)
 SLAPD = os.environ.get("IDM_SLAPD", "/usr/sbin/slapd")
 SLAPADD = os.environ.get("IDM_SLAPADD", "/usr/sbin/slapadd")
 START_TIMEOUT = 20.0
@@ -155,8 +157,18 @@ def run(settings: Settings) -> None:
     settings.socket_path.parent.mkdir(parents=True, exist_ok=True)
     if settings.socket_path.exists():
         settings.socket_path.unlink()
+    _after_a_crash(settings)
     argv = command(settings)
     os.execv(argv[0], argv)
+
+
+def _after_a_crash(settings: Settings) -> None:
+    """slapd left its pid file behind (killed, power lost): its databases' stored states are
+    put right before it starts (`idm.server.crash`), or replication through it may stall."""
+    if crash.crashed(settings):
+        raised = crash.restate(settings)
+        log.warning("slapd had not stopped cleanly; stored states raised: %s", raised or "none needed")
+        settings.pid_file.unlink(missing_ok=True)
 
 
 def start(settings: Settings) -> bool:
@@ -168,6 +180,7 @@ def start(settings: Settings) -> bool:
         return False
     if current.pid is not None:
         stop(settings)
+    _after_a_crash(settings)
     _require(SLAPD)
     settings.socket_path.parent.mkdir(parents=True, exist_ok=True)
     if settings.socket_path.exists():
