@@ -34,11 +34,15 @@ LOG_BASE = "cn=accesslog"
 
 
 def crashed(settings: Settings) -> bool:
-    """slapd's pid file is there but its process is not: it did not stop cleanly."""
+    """slapd's pid file is there but its process is not: it did not stop cleanly. In a container
+    the dead slapd was PID 1, which is now this very process (`idm server run` before it becomes
+    slapd): that file is stale too."""
     try:
         pid = int(settings.pid_file.read_text().strip())
     except (OSError, ValueError):
         return False
+    if pid == os.getpid():
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
