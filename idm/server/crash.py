@@ -1,26 +1,29 @@
-"""After slapd died without shutting down (kill -9, power loss, the OOM killer): each database's
-`contextCSN` put right before slapd starts again.
+"""After slapd died without shutting down (kill -9, power loss, the OOM killer): its replication
+consumers started from what the database really holds.
 
 syncprov keeps a database's `contextCSN` (the newest change it holds of each server) in memory
 and writes it to the database's base entry only at a checkpoint or a clean stop. After a crash
-the stored one is behind what the database holds. The restarted provider then asks its peers
-for changes "since" that old state, and they send back changes it already has, its own
-included. Applying one fails (the entry already exists), and slapd 2.5.13 leaves that change's
-CSN pending for good: no later write of that server moves the database's state again, so the
-provider refuses every consumer that has seen more ("consumer state is newer than provider")
-and replication through it stalls. This was the fault run's stall after `kill -9`
-(tests/test_replication.py): the crashed provider's own state stayed at the CSN of a change its
-peer had sent back to it, with its newer writes, a seal included, going nowhere.
+the stored one is behind what the database holds. A restarted provider's consumers start from
+that old state and ask the peers for changes it already has, its own included. Applying one
+fails (the entry is already there), and slapd 2.5.13 then leaves that change's CSN pending for
+good: no later write of that server moves the database's state again, the provider refuses
+every consumer that has seen more ("consumer state is newer than provider"), and replication
+through it stalls. That was the fault run's stall after `kill -9` (tests/test_replication.py):
+the crashed provider's own state stayed at the CSN of a change its peer had sent back to it,
+and its newer writes, a seal included, went nowhere.
 
-So, before slapd starts after a crash, the stored `contextCSN` of the directory and of the
-write log is raised, server by server, to the newest `entryCSN` each database holds (read with
-`slapcat`, written with `slapmodify`, both offline). It never lowers a value. A crash is told by
-slapd's pid file: slapd removes it when it stops cleanly.
+So, when slapd starts after a crash, each consumer of the directory is given a cookie
+(`slapd -c rid=...,csn=...`) holding the newest `entryCSN` per server found in the database
+(read offline with `slapcat`). The stored state itself is not rewritten: `slapmodify` gives the
+base entry a new `entryUUID`, which would set it apart from its copies on the other nodes. A
+crash is told by slapd's pid file: slapd removes it when it stops cleanly.
 """
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -29,7 +32,6 @@ from idm.config import Settings
 from idm.errors import ServerError
 
 SLAPCAT = os.environ.get("IDM_SLAPCAT", "/usr/sbin/slapcat")
-SLAPMODIFY = os.environ.get("IDM_SLAPMODIFY", "/usr/sbin/slapmodify")
 LOG_BASE = "cn=accesslog"
 
 
@@ -52,18 +54,34 @@ def crashed(settings: Settings) -> bool:
     return False
 
 
-def restate(settings: Settings) -> dict[str, dict[int, str]]:
-    """Raise each database's stored `contextCSN` to the newest change it holds per server
-    (slapd must be stopped). Returns, per database base, the values that were raised."""
-    raised: dict[str, dict[int, str]] = {}
+def cookies(settings: Settings) -> list[str]:
+    """`slapd -c` cookies that start each replication consumer of the directory from the newest
+    change the database holds of each server (slapd must be stopped; after a crash). Empty for a
+    server that replicates from nobody."""
     with tempfile.TemporaryDirectory(prefix="idm-restate-") as tmp:
-        for base in (settings.suffix, LOG_BASE):
-            stored, held = _states(settings, base, Path(tmp) / "db.ldif")
-            higher = {sid: csn for sid, csn in held.items() if csn > stored.get(sid, "")}
-            if higher:
-                _write(settings, base, {**stored, **higher}, Path(tmp) / "change.ldif")
-                raised[base] = higher
-    return raised
+        rids = _rids(settings, Path(tmp) / "config.ldif")
+        if not rids:
+            return []
+        stored, held = _states(settings, settings.suffix, Path(tmp) / "db.ldif")
+    newest = {sid: max(csn, stored.get(sid, "")) for sid, csn in held.items()}
+    newest.update({sid: csn for sid, csn in stored.items() if sid not in newest})
+    csns = ";".join(csn for _, csn in sorted(newest.items()))
+    return [f"rid={rid},csn={csns}" for rid in rids] if csns else []
+
+
+def _rids(settings: Settings, out: Path) -> list[str]:
+    """The replication IDs of the directory database's consumers, from the offline config."""
+    _tool([SLAPCAT, "-F", str(settings.config_dir), "-n", "0", "-o", "ldif_wrap=no", "-l", str(out)],
+          "slapcat")
+    rids = []
+    for line in out.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.lower().startswith("olcsyncrepl:: "):
+            line = "olcSyncrepl: " + base64.b64decode(line.split(":: ", 1)[1]).decode("utf-8", "replace")
+        if line.lower().startswith("olcsyncrepl:"):
+            found = re.search(r"\brid=(\d+)", line)
+            if found and f"searchbase=\"{settings.suffix}\"".lower() in line.lower():
+                rids.append(found.group(1))
+    return rids
 
 
 def _states(settings: Settings, base: str, out: Path) -> tuple[dict[int, str], dict[int, str]]:
@@ -94,12 +112,6 @@ def _keep_newest(states: dict[int, str], csn: str) -> None:
     sid = int(parts[2], 16)
     if csn > states.get(sid, ""):
         states[sid] = csn
-
-
-def _write(settings: Settings, base: str, states: dict[int, str], change: Path) -> None:
-    values = "".join(f"contextCSN: {csn}\n" for _, csn in sorted(states.items()))
-    change.write_text(f"dn: {base}\nchangetype: modify\nreplace: contextCSN\n{values}-\n\n", encoding="utf-8")
-    _tool([SLAPMODIFY, "-F", str(settings.config_dir), "-b", base, "-l", str(change)], "slapmodify")
 
 
 def _tool(args: list[str], name: str) -> None:

@@ -140,12 +140,14 @@ def status(settings: Settings) -> Status:
     )
 
 
-def command(settings: Settings) -> list[str]:
-    """slapd in the foreground on the LDAP port, the ldapi socket and (with TLS) the ldaps port."""
+def command(settings: Settings, cookies: list[str] | None = None) -> list[str]:
+    """slapd in the foreground on the LDAP port, the ldapi socket and (with TLS) the ldaps port;
+    after a crash, with where its replication consumers start (`idm.server.crash`)."""
     urls = f"{settings.plain_uri}/ {settings.ldapi_uri}"
     if settings.tls_port:
         urls += f" ldaps://{settings.host}:{settings.tls_port}/"
-    return [SLAPD, "-d", "0", "-F", str(settings.config_dir), "-h", urls]
+    starts = [arg for cookie in cookies or [] for arg in ("-c", cookie)]
+    return [SLAPD, "-d", "0", "-F", str(settings.config_dir), "-h", urls, *starts]
 
 
 def run(settings: Settings) -> None:
@@ -157,18 +159,19 @@ def run(settings: Settings) -> None:
     settings.socket_path.parent.mkdir(parents=True, exist_ok=True)
     if settings.socket_path.exists():
         settings.socket_path.unlink()
-    _after_a_crash(settings)
-    argv = command(settings)
+    argv = command(settings, _after_a_crash(settings))
     os.execv(argv[0], argv)
 
 
-def _after_a_crash(settings: Settings) -> None:
-    """slapd left its pid file behind (killed, power lost): its databases' stored states are
-    put right before it starts (`idm.server.crash`), or replication through it may stall."""
-    if crash.crashed(settings):
-        raised = crash.restate(settings)
-        log.warning("slapd had not stopped cleanly; stored states raised: %s", raised or "none needed")
-        settings.pid_file.unlink(missing_ok=True)
+def _after_a_crash(settings: Settings) -> list[str]:
+    """slapd left its pid file behind (killed, power lost): where its replication consumers
+    start (`idm.server.crash`), or replication through it may stall."""
+    if not crash.crashed(settings):
+        return []
+    cookies = crash.cookies(settings)
+    log.warning("slapd had not stopped cleanly; its consumers start from: %s", cookies or "(none)")
+    settings.pid_file.unlink(missing_ok=True)
+    return cookies
 
 
 def start(settings: Settings) -> bool:
@@ -180,7 +183,7 @@ def start(settings: Settings) -> bool:
         return False
     if current.pid is not None:
         stop(settings)
-    _after_a_crash(settings)
+    cookies = _after_a_crash(settings)
     _require(SLAPD)
     settings.socket_path.parent.mkdir(parents=True, exist_ok=True)
     if settings.socket_path.exists():
@@ -189,7 +192,7 @@ def start(settings: Settings) -> bool:
     log_path = settings.data_dir / "log" / "slapd.log"
     log_path.parent.mkdir(exist_ok=True)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(command(settings), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        proc = subprocess.Popen(command(settings, cookies), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 start_new_session=True)
     _children[proc.pid] = proc
     deadline = time.monotonic() + START_TIMEOUT
