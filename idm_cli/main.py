@@ -107,6 +107,17 @@ def server_status(ctx: Context) -> None:
         sys.exit(3)
 
 
+@server.command("monitor")
+@pass_ctx
+@friendly
+def server_monitor(ctx: Context) -> None:
+    """slapd 计数器（连接、操作、线程）/ slapd's counters (cn=Monitor): connections, operations."""
+    from idm.server import monitor
+
+    for name, value in monitor.counters(ctx.settings()).items():
+        click.echo(f"{name:32} {value}")
+
+
 @server.command("tls")
 @click.option("--host-name", "host_names", multiple=True, help="DNS name clients use (repeatable)")
 @click.option("--tls-port", type=int, default=None, help="ldaps port (default: LDAP port + 247)")

@@ -89,6 +89,19 @@ def test_a_clean_stop_leaves_no_pid_file_and_a_crash_is_told_at_the_next_start(t
     embedded.stop(settings)
 
 
+def test_cli_monitor_shows_slapds_counters_to_the_operator_only(slapd: Settings) -> None:
+    result = run_cli(slapd, "server", "monitor")
+    assert result.exit_code == 0, result.output
+    lines = dict(line.rsplit(None, 1) for line in result.output.splitlines())
+    assert int(lines["connections current"]) >= 1 and int(lines["operations search initiated"]) >= 1
+    anonymous = ldap.initialize(slapd.ldap_uri)
+    try:
+        seen = anonymous.search_s("cn=Monitor", ldap.SCOPE_SUBTREE, "(objectClass=*)")
+    except ldap.NO_SUCH_OBJECT:
+        seen = []
+    assert seen == []  # nobody but the local operator
+
+
 def test_cli_status_reports_running(slapd: Settings) -> None:
     result = run_cli(slapd, "server", "status")
     assert result.exit_code == 0, result.output
