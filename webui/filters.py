@@ -11,7 +11,7 @@ from flask import Flask, current_app, g
 from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from jinja2 import pass_context
-from jinja2.ext import _make_new_gettext
+from markupsafe import Markup
 
 from idm import labels, org, validation
 from idm.directory import lookup, names
@@ -137,6 +137,20 @@ def masked(value: str | None) -> str:
     return validation.mask_id_number(value) if value else ""
 
 
+def _page_gettext(translate: Callable[[str], str]) -> Callable[..., str]:
+    """Jinja's new-style `gettext` (autoescaped, always %-formatted with its keywords, as
+    jinja2.ext installs it) over one catalogue."""
+
+    @pass_context
+    def gettext(context: Any, message: str, **variables: Any) -> str:
+        text = translate(message)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables
+
+    return gettext
+
+
 def init(app: Flask) -> None:
     app.add_template_filter(masked)
     app.add_template_filter(label)
@@ -151,4 +165,4 @@ def init(app: Flask) -> None:
         `gettext`: Flask-Babel's looks up the request's catalogue again for every `_()` (about
         thirty a page, a tenth of a kept page's time); this one has it already. Jinja's `_()`
         takes `gettext` from the context before its globals."""
-        return {"page_lang": lang(), "gettext": _make_new_gettext(get_translations().ugettext)}
+        return {"page_lang": lang(), "gettext": _page_gettext(get_translations().ugettext)}
