@@ -30,6 +30,9 @@ def friendly(func: F) -> F:
             sys.exit(1)
         except click.exceptions.Exit:
             raise
+        except BrokenPipeError:  # the reader went away (`idm ... | head`): nothing wrong here
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except Exception:
             if os.environ.get("IDM_DEBUG"):
                 raise

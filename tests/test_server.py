@@ -102,6 +102,18 @@ def test_cli_monitor_shows_slapds_counters_to_the_operator_only(slapd: Settings)
     assert seen == []  # nobody but the local operator
 
 
+def test_a_cli_read_by_a_closed_pipe_ends_quietly(slapd: Settings) -> None:
+    """`idm server monitor | head -1`: the reader goes away; no 'internal error', exit 0."""
+    import sys
+    from pathlib import Path
+
+    idm = Path(sys.executable).parent / "idm"
+    done = subprocess.run(f"'{idm}' --data-dir '{slapd.data_dir}' server monitor | head -1; "
+                          "exit ${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stderr == "" and done.stdout.startswith("connections"), done
+
+
 def test_cli_status_reports_running(slapd: Settings) -> None:
     result = run_cli(slapd, "server", "status")
     assert result.exit_code == 0, result.output
