@@ -7,6 +7,7 @@ so callers see only the toolkit's public errors.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import ldap
 from ldap.controls import RequestControl, SimplePagedResultsControl
@@ -149,9 +150,16 @@ class Session:
     def exists(self, dn: str) -> bool:
         return self.get(dn, ["1.1"]) is not None
 
-    def add(self, dn: str, attrs: Mapping[str, Sequence[str]]) -> None:
+    @contextmanager
+    def _writing(self, what_zh: str, what_en: str) -> Iterator[None]:
+        """A write: the databases' states this session remembered (`idm.directory.fresh`) are
+        forgotten first, so a kept answer never hides the session's own write."""
         self.stamps.clear()
-        with translated("新增条目", "add entry"):
+        with translated(what_zh, what_en):
+            yield
+
+    def add(self, dn: str, attrs: Mapping[str, Sequence[str]]) -> None:
+        with self._writing("新增条目", "add entry"):
             self.conn.add_ext_s(dn, list(_encode(attrs).items()), serverctrls=self._ctrls)
 
     def replace(self, dn: str, attrs: Mapping[str, Sequence[str]]) -> None:
@@ -165,14 +173,12 @@ class Session:
 
     def modify_raw(self, dn: str, changes: Sequence[tuple[int, str, Sequence[bytes] | None]]) -> None:
         """Modify with byte values (binary attributes, compare-and-swap pairs)."""
-        self.stamps.clear()
-        with translated("修改条目", "modify entry"):
+        with self._writing("修改条目", "modify entry"):
             self.conn.modify_ext_s(dn, [(op, name, list(values) if values else None)
                                         for op, name, values in changes], serverctrls=self._ctrls)
 
     def add_binary(self, dn: str, attr: str, value: bytes) -> None:
-        self.stamps.clear()
-        with translated("附加文件", "attach file"):
+        with self._writing("附加文件", "attach file"):
             self.conn.modify_ext_s(dn, [(ldap.MOD_ADD, attr, [value])], serverctrls=self._ctrls)
 
     def get_binary(self, dn: str, attr: str) -> bytes | None:
@@ -183,20 +189,17 @@ class Session:
 
     def delete(self, dn: str) -> None:
         """Only the local operator's sessions can delete (records past retention)."""
-        self.stamps.clear()
-        with translated("删除条目", "delete entry"):
+        with self._writing("删除条目", "delete entry"):
             self.conn.delete_ext_s(dn, serverctrls=self._ctrls)
 
     def change_password(self, dn: str, old: str, new: str) -> None:
         """RFC 3062 with the old password (as the session's identity, or the proxied one)."""
-        self.stamps.clear()
-        with translated("修改密码", "change password"):
+        with self._writing("修改密码", "change password"):
             self.conn.passwd_s(dn, old, new, serverctrls=self._ctrls)
 
     def set_password(self, dn: str, new_password: str | None = None) -> str:
         """RFC 3062 Password Modify: slapd hashes the value; None lets slapd generate one."""
-        self.stamps.clear()
-        with translated("设置密码", "set password"):
+        with self._writing("设置密码", "set password"):
             _, generated = self.conn.passwd_s(dn, None, new_password, serverctrls=self._ctrls,
                                               extract_newpw=True)
         return new_password if new_password is not None else str(generated)

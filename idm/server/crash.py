@@ -25,14 +25,10 @@ from __future__ import annotations
 import base64
 import os
 import re
-import subprocess
 import tempfile
 from pathlib import Path
 
 from idm.config import Settings
-from idm.errors import ServerError
-
-SLAPCAT = os.environ.get("IDM_SLAPCAT", "/usr/sbin/slapcat")
 
 
 def crashed(settings: Settings) -> bool:
@@ -71,8 +67,7 @@ def cookies(settings: Settings) -> list[str]:
 
 def _rids(settings: Settings, out: Path) -> list[str]:
     """The replication IDs of the directory database's consumers, from the offline config."""
-    _tool([SLAPCAT, "-F", str(settings.config_dir), "-n", "0", "-o", "ldif_wrap=no", "-l", str(out)],
-          "slapcat")
+    _slapcat(settings, ["-n", "0"], out)
     rids = []
     for line in out.read_text(encoding="utf-8", errors="replace").splitlines():
         if line.lower().startswith("olcsyncrepl:: "):
@@ -87,8 +82,7 @@ def _rids(settings: Settings, out: Path) -> list[str]:
 def _states(settings: Settings, base: str, out: Path) -> tuple[dict[int, str], dict[int, str]]:
     """The stored `contextCSN` of the database at `base` and the newest `entryCSN` per server
     among the entries below it."""
-    _tool([SLAPCAT, "-F", str(settings.config_dir), "-o", "ldif_wrap=no", "-b", base, "-l", str(out)],
-          "slapcat")
+    _slapcat(settings, ["-b", base], out)
     stored: dict[int, str] = {}
     held: dict[int, str] = {}
     base_dn = f"dn: {base}".lower()
@@ -114,8 +108,8 @@ def _keep_newest(states: dict[int, str], csn: str) -> None:
         states[sid] = csn
 
 
-def _tool(args: list[str], name: str) -> None:
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise ServerError(f"{name} 失败：{proc.stderr.strip()[-1000:]}",
-                          f"{name} failed: {proc.stderr.strip()[-1000:]}")
+def _slapcat(settings: Settings, args: list[str], out: Path) -> None:
+    # the backup's slapcat, imported here: idm.backup imports the server module that imports this
+    from idm.backup import _slapcat as slapcat
+
+    slapcat(settings, args, out)
