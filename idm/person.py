@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pypinyin import lazy_pinyin
-
 from idm import validation
 from idm.errors import InvalidInput, ProblemList
 
@@ -75,6 +73,8 @@ class Person:
 
 def uid_candidates(name: str) -> list[str]:
     """Login names from the pinyin of a name: wangmin, wangmin2, wangmin3, ..."""
+    from pypinyin import lazy_pinyin  # its dictionaries take 0.15 s to load: only when asked
+
     base = "".join(ch for ch in "".join(lazy_pinyin(name.replace("·", ""))).lower()
                    if ch.isascii() and ch.isalnum())
     if not base or not base[0].isalpha():

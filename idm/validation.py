@@ -6,6 +6,7 @@ wrong; callers that read files collect problems per line before writing anything
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -109,7 +110,9 @@ def person_name(value: str) -> str:
 
 
 def id_check_digit(first17: str) -> str:
-    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
+    if len(first17) != len(_ID_WEIGHTS):
+        raise ValueError("the first 17 characters of an ID number")
+    total = sum(map(operator.mul, map(int, first17), _ID_WEIGHTS))  # a bulk load checks millions
     return _ID_CHECK[total % 11]
 
 

@@ -15,7 +15,6 @@ import click
 from idm import sessions
 from idm.errors import ServerError
 from idm_cli.common import Context, friendly, pass_ctx
-from webui.ratelimit_store import SqliteStorage
 
 
 def _pid_file(ctx: Context) -> Path:
@@ -54,6 +53,8 @@ def web_start(ctx: Context, bind: str, workers: int, insecure_cookies: bool) -> 
         env["IDM_WEB_INSECURE_COOKIES"] = "1"
     # shared files made once, here, before any worker: workers never race to create them
     sessions.prepare(settings.sessions_db)
+    from webui.ratelimit_store import SqliteStorage  # Flask and limits: only for this command
+
     SqliteStorage(f"idmsqlite://{settings.data_dir / 'webui-limits.sqlite'}")
     log = ctx.data_dir / "log" / "web.log"
     gunicorn = Path(sys.executable).with_name("gunicorn")

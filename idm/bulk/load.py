@@ -18,8 +18,9 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,36 +162,52 @@ def write_offline(settings: Settings, plan: Plan, planner: Planner, progress: Pr
     progress = progress or Quiet()
     done = Written()
     started = time.monotonic()
-    out_path = settings.data_dir / "run" / "offline-load.ldif"
-    progress.phase("生成 / preparing", plan.counts.entries)
-    with open(out_path, "w", encoding="utf-8") as out:
+    progress.phase("写入 / writing", plan.counts.entries)
+
+    def ldif() -> Iterator[str]:
         for ops in write.batches(plan, planner, DEFAULT_BATCH):
             buffer = io.StringIO()
             write.to_ldif(ops, buffer)
-            out.write(buffer.getvalue())
+            yield buffer.getvalue()
             done.operations += len(ops)
             done.batches += 1
             progress.advance(len(ops))
-    progress.done()
+
     try:
-        _slapadd(settings, settings.suffix, out_path)
+        _slapadd(settings, settings.suffix, ldif())
     finally:
-        out_path.unlink(missing_ok=True)
+        progress.done()
     record_offline(settings, plan, done.operations)
     done.seconds = time.monotonic() - started
     return done
 
 
-def _slapadd(settings: Settings, base: str, path: Path) -> None:
+def _slapadd(settings: Settings, base: str, chunks: Iterable[str]) -> None:
+    """slapadd reads the LDIF as it is made: on two cores the entries are written while the next
+    ones are prepared. Should making them fail half way, slapadd is killed, never handed an end
+    of file (that would be a clean end of a shorter load): what it wrote stays, and a rerun plans
+    the rest, as after any interrupted offline load."""
     # -S: the entries' change stamps carry this server's ID (a cluster tells its nodes' writes
     # apart by it); -w: the database's contextCSN then covers them, so replicas and kept answers
     # (idm.directory.fresh) see that it changed
     args = [embedded.SLAPADD, "-q", "-w", "-S", str(settings.server_id), "-F", str(settings.config_dir),
-            "-b", base, "-l", str(path)]
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise ServerError(f"slapadd 失败：{proc.stderr.strip()[-2000:]}",
-                          f"slapadd failed: {proc.stderr.strip()[-2000:]}")
+            "-b", base]
+    with tempfile.TemporaryFile() as errors, \
+            subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors) as proc:
+        assert proc.stdin is not None
+        try:
+            for chunk in chunks:
+                proc.stdin.write(chunk.encode("utf-8"))
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass  # slapadd stopped reading: its exit status and message say why
+        except BaseException:
+            proc.kill()
+            raise
+        if proc.wait() != 0:
+            errors.seek(0)
+            message = errors.read().decode("utf-8", "replace").strip()[-2000:]
+            raise ServerError(f"slapadd 失败：{message}", f"slapadd failed: {message}")
 
 
 def _log_started(settings: Settings) -> bool:
@@ -214,10 +231,5 @@ def record_offline(settings: Settings, plan: Plan, operations: int) -> str:
     text += (f"dn: {dn}\nobjectClass: auditObject\nreqStart: {stamp}\nreqEnd: {stamp}\n"
             f"reqType: extended\nreqSession: 0\nreqAuthzID: {render.ops_dn()}\nreqDN: {settings.suffix}\n"
             f"reqResult: 0\nreqMessage: {message}\n")
-    path = settings.data_dir / "run" / "offline-load-log.ldif"
-    path.write_text(text, encoding="utf-8")
-    try:
-        _slapadd(settings, "cn=accesslog", path)
-    finally:
-        path.unlink(missing_ok=True)
+    _slapadd(settings, "cn=accesslog", [text])
     return message

@@ -8,20 +8,20 @@ answers from a `slapcat` of the stopped server's database.
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import ldap
 
-from idm.bulk.source import Entry, ldif_entries
 from idm.directory import names
 from idm.directory.session import Session, _decode
-from idm.errors import NotFound
+from idm.errors import NotFound, ServerError
 
 ACCOUNTS = "(|(objectClass=idmAdminAccount)(objectClass=idmBusinessAccount))"
 CONTAINERS = ("admins", "people", "forms", "certs", "reviews", "services")  # as idm.bulk.records
@@ -193,18 +193,11 @@ class Offline:
         self._accounts: dict[str, Account] = {}
         self._numbers: dict[str, list[Holder]] = {}
         self._apps: dict[str, set[str]] = {}
-        with tempfile.NamedTemporaryFile(suffix=".ldif") as dump:
-            subprocess.run([slapcat, "-F", str(config_dir), "-b", suffix, "-o", "ldif-wrap=no",
-                            "-l", dump.name], check=True, capture_output=True)
-            for entry in ldif_entries(Path(dump.name)):
-                if isinstance(entry, Entry):
-                    self._take(entry)
+        for dn, lower in _slapcat(slapcat, config_dir, suffix):
+            self._take(dn, lower)
 
-    def _take(self, entry: Entry) -> None:
-        a = {k: v for k, v in entry.attrs.items()}
-        lower = {k.lower(): v for k, v in a.items()}
+    def _take(self, dn: str, lower: dict[str, list[str]]) -> None:
         classes = {c.lower() for c in lower.get("objectclass", [])}
-        dn = entry.dn
         if "idmorgunit" in classes:
             unit = _unit(dn, {k: lower.get(k.lower(), []) for k in ORG_ATTRS})
             self._units[unit.code] = unit
@@ -244,6 +237,45 @@ class Offline:
 
     def catalogue(self) -> dict[str, set[str]]:
         return self._apps
+
+
+# what the plan needs of each entry; slapcat gives every attribute, the rest is skipped unread
+_WANTED = frozenset(a.lower() for a in (*ORG_ATTRS, *ACCOUNT_ATTRS, "idmIDNumber", "idmRecordStatus",
+                                        "idmRecordData", "idmAppRole"))
+
+
+def _slapcat(slapcat: str, config_dir: Path, suffix: str) -> Iterator[tuple[str, dict[str, list[str]]]]:
+    """The database's entries as slapcat writes them (unwrapped, `name: value` or `name:: base64`),
+    read as they come: its output is slapd's own, so this reader is lean (a national database is
+    millions of entries) where `idm.bulk.source` is strict with a user's file."""
+    args = [slapcat, "-F", str(config_dir), "-b", suffix, "-o", "ldif-wrap=no"]
+    with tempfile.TemporaryFile() as errors, \
+            subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors) as proc:
+        assert proc.stdout is not None
+        dn = ""
+        attrs: dict[str, list[str]] = {}
+        for raw in proc.stdout:
+            line = raw.rstrip(b"\n")
+            if not line:
+                if dn:
+                    yield dn, attrs
+                dn, attrs = "", {}
+                continue
+            name, _, value = line.partition(b":")
+            key = name.decode("ascii").lower()
+            if key != "dn" and key not in _WANTED:
+                continue
+            text = (base64.b64decode(value[1:]) if value.startswith(b":") else value[1:]).decode("utf-8")
+            if key == "dn":
+                dn = text
+            else:
+                attrs.setdefault(key, []).append(text)
+        if dn:
+            yield dn, attrs
+        if proc.wait() != 0:
+            errors.seek(0)
+            error = errors.read().decode("utf-8", "replace").strip()
+            raise ServerError(f"slapcat 失败：{error[-2000:]}", f"slapcat failed: {error[-2000:]}")
 
 
 def chunks(values: Iterable[str], size: int) -> Iterable[list[str]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections.abc import Iterator
 
 import ldap
@@ -105,10 +106,13 @@ def batches(plan: Plan, planner: Planner, size: int) -> Iterator[list[Op]]:
         yield batch
 
 
+_UNSAFE = re.compile(rb"[^\x20-\x7e]|^[ :<]| $")
+
+
 def _ldif_line(name: str, value: bytes) -> str:
     """RFC 2849: a SAFE-STRING as it is, anything else (non-ASCII, a leading space, colon or
     '<', a trailing space, control characters) in base64."""
-    if (value and (value[0] in b" :<" or value[-1:] == b" ")) or any(b < 0x20 or b > 0x7E for b in value):
+    if _UNSAFE.search(value):
         return f"{name}:: {base64.b64encode(value).decode()}\n"
     return f"{name}: {value.decode()}\n"
 

@@ -6,6 +6,7 @@ Values are escaped with python-ldap's own `ldap.dn.escape_dn_chars` and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import ldap.dn
@@ -54,7 +55,15 @@ def any_of(*filters: str) -> str:
     return "(|" + "".join(filters) + ")"
 
 
+# a DN whose values need no escaping and carry no spaces at their edges: the parent is what follows
+# the first comma, as explode_dn would give it (a bulk load asks this for every entry it writes)
+_PLAIN_RDN = r'[A-Za-z][A-Za-z0-9-]*=[^\s,=+\\"#<>;]([^,=+\\"<>;]*[^\s,=+\\"<>;])?'
+_PLAIN_DN = re.compile(rf"{_PLAIN_RDN}(,{_PLAIN_RDN})*")
+
+
 def parent_of(dn: str) -> str:
+    if _PLAIN_DN.fullmatch(dn):
+        return dn.partition(",")[2]
     parts = ldap.dn.explode_dn(dn)
     return ",".join(parts[1:])
 
