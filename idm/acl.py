@@ -166,6 +166,38 @@ def downstream_by_position(suffix: str) -> list[str]:
     return out
 
 
+# The kinds of account a load adds, by the class every entry of that kind carries and no other
+# kind may (each kind's objectClass rules admit only its own class, and only at its place).
+LOADED_CLASSES = {"person": "idmBusinessAccount", "admin": "idmAdminAccount"}
+POSITIONAL = ("entry", "children", "objectclass", "rest")
+
+
+def loader_shortcuts(suffix: str) -> list[str]:
+    """The loader's plain attribute rules on accounts, once more, ahead of every admin clause.
+    A bulk add is checked attribute by attribute, and each check walked the twenty to forty
+    account clauses before it, each a regular expression run on the entry's DN: two fifths of
+    the loader's write rate. Here a check finds the loader's access within a few clauses, and
+    costs anyone else a suffix comparison (and, for these attributes only, an objectClass test)
+    before `break` sends them on as if the clause were not there.
+    Only groups where the loader has exactly one rule, with no condition and no value, are
+    taken, so its access is the one the later clauses would give; where an entry may be added
+    and of which class (entry, children, objectClass) is still decided by the positional
+    clauses, so a class names exactly the accounts those places hold."""
+    loader = f'dn.exact="{service_dn(LOADER, suffix)}"'
+    out = []
+    for target, account_class in LOADED_CLASSES.items():
+        by_access: dict[str, list[str]] = {}
+        for group, attrs in GROUPS.items():
+            mine = [r for r in RULES if r.who == LOADER and r.target == target and r.group == group]
+            if group in POSITIONAL or len(mine) != 1 or mine[0].when or mine[0].value:
+                continue
+            by_access.setdefault(mine[0].access, []).extend(attrs)
+        for access, names in by_access.items():
+            out.append(f'to dn.subtree="{suffix}" attrs={",".join(names)} '
+                       f"filter=(objectClass={account_class}) by {loader} {access} by * break")
+    return out
+
+
 def generated_rules(suffix: str) -> list[str]:
     """One `to` clause per (kind of target, attribute group) that the table mentions, preceded
     by one per filter that some rule of that group depends on (those end in `break`, so whoever
@@ -232,6 +264,7 @@ def main_acl(suffix: str) -> list[str]:
         f'to dn.regex="{ACCOUNT_REGEX}" attrs=objectClass val=oathTOTPToken '
         f'by dn.exact="{service_dn(LOOKUP_SERVICE, suffix)}" =rscxda by * break',
         *downstream_by_position(suffix),
+        *loader_shortcuts(suffix),
         *generated_rules(suffix),
         "to * by * none",
     ]

@@ -249,6 +249,11 @@ def test_the_loader_adds_and_nothing_more(fresh: Settings, tmp_path: Path) -> No
             ("idmStatus", [b"active"])]),
         lambda: conn.add_s(f"cn=x,ou=system,{SUFFIX}", [("objectClass", [b"idmServiceAccount"]),
                                                        ("cn", [b"x"])]),
+        # the loader's shortcuts (idm.acl.loader_shortcuts) name accounts by class: a business
+        # account is still refused where no business account belongs
+        *(lambda where=where: conn.add_s(f"uid=l.three,ou={where},{COUNTY}", [
+            ("objectClass", [b"idmBusinessAccount"]), ("uid", [b"l.three"]), ("cn", [b"x"]), ("sn", [b"x"]),
+            ("idmStatus", [b"active"])]) for where in ("admins", "forms", "services")),
         lambda: conn.modify_s(f"uid=POST-01,ou=people,{COUNTY}",
                               [(ldap.MOD_ADD, "idmGrant", [b"teacher#viewer"])]),
         lambda: conn.modify_s(f"uid=nmg.sys,ou=admins,ou=150000,{SUFFIX}", [(ldap.MOD_ADD, "idmAdminRole",
@@ -258,6 +263,7 @@ def test_the_loader_adds_and_nothing_more(fresh: Settings, tmp_path: Path) -> No
         with pytest.raises((ldap.INSUFFICIENT_ACCESS, ldap.NO_SUCH_OBJECT)):
             attempt()
     assert conn.search_s(dn, ldap.SCOPE_BASE, attrlist=["mobile"])[0][1] == {}  # written, never read
+    assert conn.search_s(dn, ldap.SCOPE_BASE, attrlist=["idmIdNumber"])[0][1] == {}  # compared, never read
     conn.unbind_s()
     with ops(fresh) as session:
         logged = session.conn.search_s("cn=accesslog", ldap.SCOPE_ONELEVEL, f"(&(reqType=add)(reqDN={dn}))",
