@@ -4,8 +4,9 @@ The same LDIF (a slice of the synthetic national set: units, their containers, a
 added with `ldapadd` into fresh servers whose configuration differs from the project's in one
 part each: without an overlay (accesslog, syncprov, unique, constraint, ppolicy, lastbind,
 otp), with the access rules replaced by one permissive rule, with the databases' syncs relaxed
-(`nometasync`, `nosync`), and a vanilla slapd. Added twice per server kind: as the rootDN over
-ldapi (no access rules apply) and as the loader (`idm-loader`, through the rules).
+(`nometasync`, `nosync`; `nosync` on the write log alone), and a vanilla slapd. Added twice
+per server kind: as the rootDN over ldapi (no access rules apply) and as the loader
+(`idm-loader`, through the rules).
 
     .venv/bin/python benches/write_costs.py [--units 500] [--accounts 2000] [--rounds 3]
 """
@@ -56,6 +57,18 @@ def db_setting(line: str) -> Callable[[str], str]:
     return lambda text: text.replace("olcDbCheckpoint: 1024 5\n", f"olcDbCheckpoint: 1024 5\n{line}\n")
 
 
+def log_setting(line: str) -> Callable[[str], str]:
+    """A setting of the write log's database ({1}mdb, cn=accesslog) only."""
+    def change(text: str) -> str:
+        start = text.index("dn: olcDatabase={1}mdb,cn=config")
+        end = text.index("\n\n", start)
+        block = text[start:end].replace("olcDbCheckpoint: 1024 5\n", f"olcDbCheckpoint: 1024 5\n{line}\n")
+        assert line in block
+        return text[:start] + block + text[end:]
+
+    return change
+
+
 def permissive(text: str) -> str:
     start = text.index("dn: olcDatabase={2}mdb,cn=config")
     end = text.index("\n\n", start)
@@ -77,6 +90,7 @@ VARIANTS: dict[str, Callable[[str], str] | None] = {
     "no rules": permissive,
     "nometasync": db_setting("olcDbEnvFlags: nometasync"),
     "nosync": db_setting("olcDbNoSync: TRUE"),
+    "log nosync": log_setting("olcDbNoSync: TRUE"),
     "vanilla slapd": None,
 }
 
