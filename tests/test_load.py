@@ -13,8 +13,10 @@ from pathlib import Path
 import ldap
 import pytest
 
+from idm.bulk import load as engine
 from idm.config import Settings
 from idm.directory import connection, lookup
+from idm.errors import ServerError
 from idm.permissions import LOADER
 from idm.server import embedded
 from tests.conftest import DEMO, ops, run_cli, snapshot, start_server
@@ -272,6 +274,33 @@ def test_the_loader_adds_and_nothing_more(fresh: Settings, tmp_path: Path) -> No
 
 
 # ---------------------------------------------------------------- offline
+def test_slapadd_through_a_pipe_tells_its_errors_and_is_killed_when_the_feed_breaks(tmp_path: Path) -> None:
+    """The offline path hands slapadd the LDIF as it is made. slapadd's own refusal reaches the
+    user as its message; a feed that ends in an exception (Ctrl-C) kills slapadd rather than
+    giving it a clean end of file, and the caller sees that exception, not a broken pipe."""
+    settings = start_server(tmp_path / "pipe")
+    embedded.stop(settings)
+    with pytest.raises(ServerError, match="slapadd failed"):
+        engine._slapadd(settings, settings.suffix, ["dn: ou=x,dc=elsewhere\nobjectClass: organizationalUnit\n"
+                                                    "ou: x\n\n"])
+
+    def interrupted() -> Iterator[str]:
+        yield f"dn: ou=a,{settings.suffix}\nobjectClass: organizationalUnit\nou: a\n\n"
+        # a whole entry but for its blank line: at a clean end of file slapadd would add it
+        yield (f"dn: ou=b,{settings.suffix}\nobjectClass: organizationalUnit\nou: b\n"
+               + "".join(f"description: v{i}\n" for i in range(2000)))
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        engine._slapadd(settings, settings.suffix, interrupted())
+    embedded.start(settings)
+    try:
+        with ops(settings) as session:
+            assert not session.exists(f"ou=b,{settings.suffix}")  # never given its end
+    finally:
+        embedded.stop(settings)
+
+
 def test_offline_refuses_while_slapd_runs_then_loads_with_slapadd_and_logs_it(tmp_path: Path) -> None:
     settings = start_server(tmp_path / "offline")
     try:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import IO, Protocol, TextIO
 
 from idm import bootstrap
 from idm.backup import sha256
@@ -198,16 +198,25 @@ def _slapadd(settings: Settings, base: str, chunks: Iterable[str]) -> None:
         try:
             for chunk in chunks:
                 proc.stdin.write(chunk.encode("utf-8"))
-            proc.stdin.close()
         except BrokenPipeError:
             pass  # slapadd stopped reading: its exit status and message say why
-        except BaseException:
+        except BaseException:  # Ctrl-C included: that, not a broken pipe, is what the caller sees
             proc.kill()
+            _close(proc.stdin)
             raise
+        _close(proc.stdin)
         if proc.wait() != 0:
             errors.seek(0)
             message = errors.read().decode("utf-8", "replace").strip()[-2000:]
             raise ServerError(f"slapadd 失败：{message}", f"slapadd failed: {message}")
+
+
+def _close(pipe: IO[bytes]) -> None:
+    """Close a pipe whose reader may be gone: the buffered rest is then lost, which is the point."""
+    try:
+        pipe.close()
+    except BrokenPipeError:
+        pass
 
 
 def _log_started(settings: Settings) -> bool:
