@@ -65,6 +65,8 @@ def level(value: str) -> str:
 
 
 def _has_control(value: str) -> bool:
+    if value.isprintable():  # no character of any C* category (the usual case, checked in C)
+        return False
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value)
 
 

@@ -30,9 +30,12 @@ def _encode(attrs: dict[str, list[str]]) -> list[tuple[str, list[bytes]]]:
     return [(k, [v.encode("utf-8") for v in vs]) for k, vs in attrs.items() if vs]
 
 
-def _container(dn: str, where: str) -> Op:
-    return Op("add", dn, _encode({"objectClass": ["organizationalUnit"], "ou": [names.first_value(dn)]}),
-              where)
+# a unit's six containers differ only by name: their attributes are made once
+_CONTAINER_ATTRS = {c: _encode({"objectClass": ["organizationalUnit"], "ou": [c]}) for c in CONTAINERS}
+
+
+def _container(name: str, unit_dn: str, where: str) -> Op:
+    return Op("add", f"ou={name},{unit_dn}", _CONTAINER_ATTRS[name], where)
 
 
 def unit_attrs(item: Item, dn: str) -> dict[str, list[str]]:
@@ -72,14 +75,13 @@ def operations(plan: Plan, planner: Planner) -> Iterator[list[Op]]:
             dn = plan.units[item.code][0]
             if decision == ADD:
                 ops.append(Op("add", dn, _encode(unit_attrs(item, dn)), item.where))
-                ops += [_container(names.child_dn("ou", c, dn), item.where) for c in CONTAINERS]
+                ops += [_container(c, dn, item.where) for c in CONTAINERS]
             elif decision == CHANGE:
                 current_dn, change, _ = plan.changes[ordinal]
                 ops.append(Op("modify", current_dn,
                               [(ldap.MOD_REPLACE, k, [v.encode() for v in vs] or None)
                                for k, vs in change.items()], item.where))
-            ops += [_container(names.child_dn("ou", c, dn), item.where)
-                    for c in plan.missing.get(ordinal, [])]
+            ops += [_container(c, dn, item.where) for c in plan.missing.get(ordinal, [])]
         elif item.kind in ("business", "admin", "legacy") and decision == ADD:
             unit_dn = planner.unit_dn(item.code)
             assert unit_dn is not None  # checked by the plan
@@ -120,13 +122,19 @@ def _ldif_line(name: str, value: bytes) -> str:
 def to_ldif(ops: list[Op], out: io.StringIO) -> None:
     """Adds as plain LDIF entries for slapadd, which sets the operational attributes itself.
     Written directly (python-ldap's LDIFWriter was a third of an offline national load)."""
+    lines: list[str] = []
+    unsafe = _UNSAFE.search
     for op in ops:
         if op.kind != "add":
             raise ValueError("an offline load only adds")
-        out.write(_ldif_line("dn", op.dn.encode("utf-8")))
+        lines.append(_ldif_line("dn", op.dn.encode("utf-8")))
         for pair in op.payload:
             name, values = pair[0], pair[1]
             assert isinstance(name, str) and isinstance(values, list)
-            for value in values:
-                out.write(_ldif_line(name, value))
-        out.write("\n")
+            for value in values:  # _ldif_line, inlined: millions of values in a national load
+                if unsafe(value):
+                    lines.append(f"{name}:: {base64.b64encode(value).decode()}\n")
+                else:
+                    lines.append(f"{name}: {value.decode()}\n")
+        lines.append("\n")
+    out.write("".join(lines))
