@@ -18,6 +18,11 @@ printed. The LDIF is the engine's own output for the files (units, their six con
 accounts), so every tool writes exactly the same entries.
 
     .venv/bin/python benches/load.py [--units 2000] [--accounts 10000] [--rounds 3]
+                                     [--offline-units 100000]
+
+With --offline-units N, the offline comparison is made once more on a tree of N units alone
+(each with its six containers), where slapadd's own time outweighs the fixed costs of a load
+(process start, the plan): the national tree is 500,000 units, 3,500,000 entries.
 """
 
 from __future__ import annotations
@@ -236,11 +241,42 @@ def one_round(data: Path, ldif_path: Path, entries: int, work: Path) -> dict[str
     return out
 
 
+def offline_at_scale(work: Path, units: int, rounds: int) -> list[float]:
+    """idm load --offline of a tree of `units` units against slapadd -q of the same entries, each
+    into a fresh stopped server, alternating: the ratios of the times."""
+    data = work / "big"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "gen-national.py"), str(data), "--units",
+                    str(units), "--accounts", "1", "--legacy-share", "0"], check=True, capture_output=True)
+    planner = fresh(work / "big-planner", start=False)
+    plan, made = load.make_plan(load.offline_view(planner), data / "tree.csv")
+    ldif_path = work / "big.ldif"
+    with open(ldif_path, "w", encoding="utf-8") as handle:
+        for ops in write.batches(plan, made, 500):
+            buffer = io.StringIO()
+            write.to_ldif(ops, buffer)
+            handle.write(buffer.getvalue())
+    ratios = []
+    for n in range(rounds):
+        reference_server = fresh(work / f"big-slapadd{n}", start=False)
+        theirs = slapadd(reference_server, ldif_path)
+        mine = fresh(work / f"big-idm{n}", start=False)
+        env = {**os.environ, "IDM_DATA_DIR": str(mine.data_dir)}
+        started = time.perf_counter()
+        subprocess.run([IDM, "load", "--offline", str(data / "tree.csv")], env=env, check=True,
+                       capture_output=True)
+        ratios.append((time.perf_counter() - started) / theirs)
+        print(f"  {units} units offline: slapadd -q {theirs:.1f} s, idm load --offline x{ratios[-1]:.2f}",
+              flush=True)
+    return ratios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=2000)
     parser.add_argument("--accounts", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--offline-units", type=int, default=0,
+                        help="also compare the offline path on a tree of this many units")
     args = parser.parse_args()
     samples: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="idm-load-bench-") as tmp:
@@ -250,6 +286,7 @@ def main() -> None:
         for n in range(args.rounds):
             for metric, value in one_round(data, ldif_path, entries, work / f"round{n}").items():
                 samples.setdefault(metric, []).append(value)
+        at_scale = offline_at_scale(work, args.offline_units, args.rounds) if args.offline_units else []
     m = {k: statistics.median(v) for k, v in samples.items()}
     print(f"{entries} entries ({args.units} units with their containers, {args.accounts} accounts); "
           f"median of {args.rounds} rounds; load average now {os.getloadavg()[0]:.1f}")
@@ -266,6 +303,9 @@ def main() -> None:
     print(f"  last 10% / first 10% rate:                  {m['last/first 10%']:.2f}  (aim >= 0.7)")
     print(f"  resumed / uninterrupted (time):             {m['resumed/uninterrupted']:.2f}  (aim <= 1.1)")
     print(f"  peak RSS of the loader:                     {m['peak RSS MB']:.0f} MB")
+    if at_scale:
+        print(f"  idm load --offline / slapadd -q, {args.offline_units} units: "
+              f"{statistics.median(at_scale):.2f}  (aim <= 1.15; {', '.join(f'{r:.2f}' for r in at_scale)})")
 
 
 if __name__ == "__main__":
