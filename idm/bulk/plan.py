@@ -313,7 +313,7 @@ class Planner:
             if item.grants and not self._grants_known(item):
                 continue
             ready.append((ordinal, item, dn))
-        existing = self.view.accounts([i.uid for _, i, _ in ready])
+        existing = self.view.accounts([i.uid for _, i, _ in ready], details=False)  # where, not what
         fresh: list[tuple[int, Item, str]] = []
         for ordinal, item, dn in ready:
             found = existing.get(item.uid.lower())

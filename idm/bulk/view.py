@@ -68,7 +68,7 @@ class View(Protocol):
 
     def units(self, codes: Sequence[str]) -> dict[str, Unit]: ...
     def containers(self, unit_dns: Sequence[str]) -> dict[str, set[str]]: ...
-    def accounts(self, uids: Sequence[str]) -> dict[str, Account]: ...
+    def accounts(self, uids: Sequence[str], details: bool = True) -> dict[str, Account]: ...
     def holders(self, pairs: Sequence[tuple[str, str]]) -> dict[str, list[Holder]]: ...
     def catalogue(self) -> dict[str, set[str]]: ...
 
@@ -135,9 +135,11 @@ class Online:
             out[dn.lower()] = {names.first_value(d).lower() for d, _ in found if d}
         return out
 
-    def accounts(self, uids: Sequence[str]) -> dict[str, Account]:
+    def accounts(self, uids: Sequence[str], details: bool = True) -> dict[str, Account]:
+        """Accounts by login; without `details` only where they are (grants, legacy and status
+        unread: each is one more access check per account, and a rerun asks for every login)."""
         out = {}
-        for dn, a in self._many(self.session, "", "uid", uids, ACCOUNT_ATTRS):
+        for dn, a in self._many(self.session, "", "uid", uids, ACCOUNT_ATTRS if details else ["uid"]):
             place = _ACCOUNT_PLACE.match(dn)
             if place is None:
                 continue  # not an account (no other entry the loader sees carries uid today)
@@ -239,7 +241,7 @@ class Offline:
         bits = {dn.lower(): self._containers.get(dn.lower(), 0) for dn in unit_dns}
         return {dn: {c for i, c in enumerate(CONTAINERS) if mask >> i & 1} for dn, mask in bits.items()}
 
-    def accounts(self, uids: Sequence[str]) -> dict[str, Account]:
+    def accounts(self, uids: Sequence[str], details: bool = True) -> dict[str, Account]:
         return {u.lower(): self._accounts[u.lower()] for u in uids if u.lower() in self._accounts}
 
     def holders(self, pairs: Sequence[tuple[str, str]]) -> dict[str, list[Holder]]:
