@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from idm import org, org_input
+from idm.bulk import load
 from idm.config import Settings, new_settings
 from idm.directory import connection
 from idm.directory.session import Session
-from idm.server import embedded, reference, render
+from idm.ops import embedded, reference, render
+from idm.tree import org
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Bench-Passw0rd!"
@@ -50,9 +51,8 @@ def ops(settings: Settings) -> Session:
 
 def load_tree(settings: Settings) -> list[str]:
     """The demo tree; returns the DNs of the county-level nodes."""
+    load.load_file(settings, ROOT / "data" / "demo" / "inner-mongolia.csv", kind="tree")
     with ops(settings) as session:
-        specs = org_input.read_nodes(ROOT / "data" / "demo" / "inner-mongolia.csv")
-        org.apply(session, org.plan(session, specs))
         return [n.dn for n in org.all_nodes(session) if n.level == "county"]
 
 

@@ -27,11 +27,11 @@ from ldap.controls.simple import ProxyAuthzControl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c  # noqa: E402
 
-from idm import bootstrap, org  # noqa: E402
-from idm.config import Settings, new_settings  # noqa: E402
-from idm.directory import lookup  # noqa: E402
-from idm.permissions import WRITER  # noqa: E402
-from idm.server import embedded, render  # noqa: E402
+from idm.config import Settings, new_settings
+from idm.directory import lookup
+from idm.ops import bootstrap, embedded, render
+from idm.rules.terms import WRITER
+from idm.tree import org
 
 SUFFIX = "dc=edu,dc=cn"
 PROVINCE = f"ou=150000,{SUFFIX}"

@@ -22,11 +22,14 @@ from cryptography.x509.oid import NameOID
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c  # noqa: E402
 
-from idm import accounts, bootstrap, ca, certs, forms, signin  # noqa: E402
-from idm import actor as actors  # noqa: E402
-from idm.form_fields import FormData  # noqa: E402
-from idm.server import embedded  # noqa: E402
-from idm.validation import mask_id_number  # noqa: E402
+from idm.auth import signin
+from idm.filing import forms
+from idm.filing.fields import FormData
+from idm.identity import accounts
+from idm.ops import bootstrap, embedded
+from idm.pki import ca, certs
+from idm.rules import actor as actors
+from idm.validation import mask_id_number
 
 
 def name_of(i: int) -> str:

@@ -41,9 +41,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c  # noqa: E402
 
-from idm.bulk import load, write  # noqa: E402
-from idm.config import Settings, new_settings  # noqa: E402
-from idm.server import embedded, reference  # noqa: E402
+from idm.bulk import load, write
+from idm.config import Settings, new_settings
+from idm.ops import embedded, reference
 
 ROOT = Path(__file__).resolve().parents[1]
 IDM = str(Path(sys.executable).parent / "idm")

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benches"))
 import _common as c  # noqa: E402
 
-from idm.server import embedded  # noqa: E402
+from idm.ops import embedded  # noqa: E402
 from tests import cluster_kit  # noqa: E402
 
 BASE = "ou=bench,dc=edu,dc=cn"

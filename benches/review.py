@@ -24,9 +24,11 @@ import ldap
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c  # noqa: E402
 
-from idm import org, reviews, signin  # noqa: E402
-from idm.bulk import load  # noqa: E402
-from idm.server import embedded  # noqa: E402
+from idm.auth import signin
+from idm.bulk import load
+from idm.ops import embedded
+from idm.oversight import reviews
+from idm.tree import org
 
 COUNTY = "150102"
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c  # noqa: E402
 from load import generate  # noqa: E402
 
-from idm.server import embedded  # noqa: E402
+from idm.ops import embedded
 
 IDM = str(Path(sys.executable).parent / "idm")
 

@@ -35,12 +35,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c  # noqa: E402
 
-from idm import actor as actors  # noqa: E402
-from idm import bootstrap, forms, signin  # noqa: E402
-from idm.config import Settings, new_settings  # noqa: E402
-from idm.directory import lookup  # noqa: E402
-from idm.form_fields import FormData  # noqa: E402
-from idm.server import embedded  # noqa: E402
+from idm.auth import signin
+from idm.config import Settings, new_settings
+from idm.directory import lookup
+from idm.filing import forms
+from idm.filing.fields import FormData
+from idm.ops import bootstrap, embedded
+from idm.rules import actor as actors
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORDS = ("Bench-Alpha-Grass-1", "Bench-Beta-River-2")

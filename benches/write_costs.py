@@ -28,10 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c  # noqa: E402
 from load import as_ldif, generate  # noqa: E402
 
-from idm import bootstrap  # noqa: E402
-from idm.config import Settings, new_settings, save_settings  # noqa: E402
-from idm.permissions import LOADER  # noqa: E402
-from idm.server import embedded, reference, render  # noqa: E402
+from idm.config import Settings, new_settings, save_settings
+from idm.ops import bootstrap, embedded, reference, render
+from idm.rules.terms import LOADER
 
 MAIN = "olcDatabase={2}mdb,cn=config"
 

@@ -115,7 +115,7 @@ def new_settings(data_dir: Path, **overrides: object) -> Settings:
     settings = Settings(data_dir=data_dir, **known)  # type: ignore[arg-type]
     if not 1 <= settings.port <= 65535:
         raise InvalidInput(f"端口无效：{settings.port}", f"invalid port: {settings.port}")
-    from idm.policy import PROFILES
+    from idm.auth.policy import PROFILES
 
     if settings.password_profile not in PROFILES:
         raise InvalidInput(f"密码策略应为：{'、'.join(PROFILES)}",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from idm import operations
-from idm.form_fields import KINDS, KINDS_EN
+from idm.filing.fields import KINDS, KINDS_EN
 from idm.validation import ADMIN_ROLE_ZH, CHINA, LEVEL_ZH
 
 Pair = tuple[str, str]

@@ -13,11 +13,15 @@ from typing import Any
 
 import click
 
-from idm import accounts, delegation, formal, forms, grants, legacy, operations, policy, selfservice, signin
-from idm.accounts import Account
-from idm.actor import Actor
-from idm.bootstrap import write_secret
+from idm import operations
+from idm.auth import policy, selfservice, signin
 from idm.directory.session import Session
+from idm.filing import forms
+from idm.identity import accounts, formal, grants, legacy
+from idm.identity.accounts import Account
+from idm.ops.bootstrap import write_secret
+from idm.rules.actor import Actor
+from idm.tree import delegation
 from idm.validation import ADMIN_ROLE_ZH, ADMIN_ROLES
 from idm_cli.common import Context, friendly, pass_ctx
 from idm_cli.signin_cmds import _address, _code, _password, acting

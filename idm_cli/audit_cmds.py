@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
-from idm import accounts, audit, labels, seal
-from idm.actor import Actor
+from idm import labels
 from idm.directory.session import Session
+from idm.identity import accounts
+from idm.oversight import audit, seal
+from idm.rules.actor import Actor
 from idm_cli.common import Context, friendly, pass_ctx
 from idm_cli.signin_cmds import acting
 

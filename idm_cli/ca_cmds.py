@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 from cryptography.hazmat.primitives import serialization
 
-from idm import accounts, ca, certs, services
-from idm.actor import Actor
-from idm.bootstrap import write_secret
 from idm.directory.session import Session
+from idm.identity import accounts, services
+from idm.ops.bootstrap import write_secret
+from idm.pki import ca, certs
+from idm.rules.actor import Actor
 from idm_cli.common import Context, friendly, pass_ctx
 from idm_cli.signin_cmds import acting
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from idm import backup, ca, cluster, cluster_certs
 from idm.config import save_settings
 from idm.errors import InvalidInput
-from idm.server import embedded
+from idm.ops import backup, cluster, cluster_config, cluster_state, embedded
+from idm.pki import ca, cluster_certs
 from idm_cli.common import Context, friendly, pass_ctx
 
 CLUSTER_ARG = click.argument("cluster_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -56,7 +56,7 @@ def cluster_certs_cmd(ctx: Context, cluster_file: Path, out_dir: Path) -> None:
 def cluster_show(ctx: Context, cluster_file: Path, node_name: str) -> None:
     """输出该节点的 cn=config 修改（LDIF）/ print the node's cn=config changes as LDIF."""
     c = cluster.load(cluster_file)
-    click.echo(cluster.to_ldif(cluster.changes(c, c.node(node_name), ctx.settings())), nl=False)
+    click.echo(cluster_config.to_ldif(cluster_config.changes(c, c.node(node_name), ctx.settings())), nl=False)
 
 
 @cluster_group.command("apply")
@@ -87,7 +87,7 @@ def cluster_apply(ctx: Context, cluster_file: Path, node_name: str, bundle: Path
     if not was_running:
         embedded.start(settings)
     with ctx.ops_session() as session:
-        updated = cluster.configure(session, c, node, settings, require_tls=not allow_plain,
+        updated = cluster_config.configure(session, c, node, settings, require_tls=not allow_plain,
                                     listen_port=listen_port)
     embedded.stop(updated)
     if was_running:
@@ -110,8 +110,8 @@ def cluster_status(ctx: Context, cluster_file: Path | None) -> None:
     settings = ctx.settings()
     c = cluster.load(cluster_file or settings.data_dir / cluster.CLUSTER_FILE)
     files = cluster.NodeFiles(settings.data_dir / "tls")
-    states = [cluster.node_state(n, files, settings.suffix) for n in c.nodes]
-    lags = cluster.lag_seconds(states)
+    states = [cluster_state.node_state(n, files, settings.suffix) for n in c.nodes]
+    lags = cluster_state.lag_seconds(states)
     worst = 0
     for s in states:
         if s.error:
@@ -137,7 +137,7 @@ def cluster_recover(ctx: Context, since: str | None) -> None:
     if node is None or not node.is_provider:
         raise InvalidInput("本机不是集群中的 provider", "this server is not a provider of its cluster")
     with ctx.ops_session() as session:
-        found = cluster.recover(session, node, since)
+        found = cluster_state.recover(session, node, since)
     for o in found:
         click.echo(f"{o.dn}\t{o.csn}")
     click.echo(f"已补发 / re-issued: {len(found)}")

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
-from idm import form_fields, form_pdf, forms, org
-from idm.actor import Actor
 from idm.directory.session import Session
 from idm.errors import InvalidInput
+from idm.filing import fields, form_pdf, forms
+from idm.rules.actor import Actor
+from idm.tree import org
 from idm.validation import ADMIN_ROLE_ZH
 from idm_cli.common import Context, friendly, pass_ctx
 from idm_cli.signin_cmds import acting, open_acting
@@ -21,17 +22,17 @@ def form_group() -> None:
     """申请单（用户注册/变更的唯一依据，R10-R12）/ request forms, the basis of every admin action."""
 
 
-def _load(path: Path) -> form_fields.FormData:
+def _load(path: Path) -> fields.FormData:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"{path}: 不是 UTF-8 的 JSON：{exc}", f"{path}: not UTF-8 JSON: {exc}") from None
-    return form_fields.from_dict(raw, str(path))
+    return fields.from_dict(raw, str(path))
 
 
 def _print(form: forms.Form) -> None:
     d = form.data
-    kind = f"{form_fields.KINDS.get(d.kind, d.kind)} {d.kind}"
+    kind = f"{fields.KINDS.get(d.kind, d.kind)} {d.kind}"
     click.echo(f"编号 id:          {form.form_id}")
     click.echo(f"类型 kind:        {kind}" + (f" / {forms.CHANGE_TYPES[d.change_type]} {d.change_type}"
                                               if d.change_type else ""))

@@ -27,7 +27,8 @@ from rich.progress import (
 from rich.text import Text
 
 from idm.bulk import load as engine
-from idm.bulk.plan import Plan, Planner
+from idm.bulk.plan import Plan
+from idm.bulk.planner import Planner
 from idm.bulk.source import ENCODINGS
 from idm.bulk.view import View
 from idm.directory.session import Session

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from idm import __version__, bootstrap, config, org
-from idm.server import embedded, site
+from idm import __version__, config
+from idm.ops import bootstrap, embedded, site
+from idm.tree import org
 from idm.validation import LEVEL_ZH
 from idm_cli import acting, cluster_cmds, load_cmds
 from idm_cli.common import Context, friendly, pass_ctx
@@ -112,7 +113,7 @@ def server_status(ctx: Context) -> None:
 @friendly
 def server_monitor(ctx: Context) -> None:
     """slapd 计数器（连接、操作、线程）/ slapd's counters (cn=Monitor): connections, operations."""
-    from idm.server import monitor
+    from idm.ops import monitor
 
     for name, value in monitor.counters(ctx.settings()).items():
         click.echo(f"{name:32} {value}")
@@ -127,8 +128,8 @@ def server_monitor(ctx: Context) -> None:
 @friendly
 def server_tls(ctx: Context, host_names: tuple[str, ...], tls_port: int | None, allow_plain: bool) -> None:
     """为 slapd 启用 TLS（StartTLS 与 ldaps）/ TLS for slapd with a certificate from the education CA."""
-    from idm import ca
-    from idm.server import tls
+    from idm.ops import tls
+    from idm.pki import ca
 
     settings = ctx.settings()
     issuer = ca.load(ca.load_config(ctx.data_dir / "ca"))
@@ -225,7 +226,8 @@ def bootstrap_cmd(ctx: Context, admins_file: Path) -> None:
 @friendly
 def require_otp_bind(ctx: Context, uid: str) -> None:
     """本机运维：该账号的 LDAP 登录须“密码+动态码” / LDAP binds of UID need password+code."""
-    from idm import accounts, totp
+    from idm.auth import totp
+    from idm.identity import accounts
 
     with ctx.ops_session() as session:
         account = accounts.find(session, uid)

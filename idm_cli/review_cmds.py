@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from idm import review_pdf, reviews
-from idm.actor import Actor
 from idm.directory.session import Session
+from idm.oversight import review_report, reviews
+from idm.rules.actor import Actor
 from idm_cli.signin_cmds import acting
 
 
@@ -84,17 +84,17 @@ def review_countersign(session: Session, actor: Actor, review_id: str) -> None:
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--pdf", "pdf_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @acting
-def review_report(session: Session, actor: Actor, review_id: str, csv_out: Path | None,
-                  pdf_out: Path | None) -> None:
+def review_report_cmd(session: Session, actor: Actor, review_id: str, csv_out: Path | None,
+                      pdf_out: Path | None) -> None:
     """核查报告（CSV 与 PDF）/ the report as CSV and PDF."""
     campaign = reviews.get(session, review_id)
     if csv_out is None and pdf_out is None:
-        click.echo(reviews.report_csv(campaign), nl=False)
+        click.echo(review_report.csv_text(campaign), nl=False)
     if csv_out is not None:
-        csv_out.write_text(reviews.report_csv(campaign), encoding="utf-8")
+        csv_out.write_text(review_report.csv_text(campaign), encoding="utf-8")
         click.echo(f"CSV: {csv_out}")
     if pdf_out is not None:
-        pdf_out.write_bytes(review_pdf.render(campaign))
+        pdf_out.write_bytes(review_report.pdf(campaign))
         click.echo(f"PDF: {pdf_out}")
 
 

@@ -19,11 +19,11 @@ from typing import Any
 
 import click
 
-from idm import actor as actors
-from idm import sessions, signin
-from idm.bootstrap import write_secret
+from idm.auth import sessions, signin
 from idm.config import Settings
 from idm.directory.session import Session
+from idm.ops.bootstrap import write_secret
+from idm.rules import actor as actors
 from idm_cli.common import Context, friendly, pass_ctx
 
 

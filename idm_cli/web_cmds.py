@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from idm import sessions
+from idm.auth import sessions
 from idm.errors import ServerError
 from idm_cli.common import Context, friendly, pass_ctx
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import ldap
 
-from idm import backup, cluster, seal
 from idm.config import Settings, load_settings, new_settings
 from idm.directory import connection
 from idm.directory.session import Session
-from idm.server import embedded
+from idm.ops import backup, cluster, cluster_state, embedded, slapcat
+from idm.oversight import seal
 from tests.conftest import DEMO, run_cli
 
 # operational attributes that differ between nodes by design: each server's contextCSN holds
@@ -151,7 +151,7 @@ class Kit:
     def context(self, name: str) -> dict[int, str]:
         with self.ops(name) as session:
             found = session.conn.search_s(session.suffix, ldap.SCOPE_BASE, "(objectClass=*)", ["contextCSN"])
-        return cluster.csns_of([v.decode() for v in found[0][1].get("contextCSN", [])])
+        return cluster_state.csns_of([v.decode() for v in found[0][1].get("contextCSN", [])])
 
     def explain(self) -> str:
         """What a stalled run looks like, in a few lines for a test report: each node's state of
@@ -160,7 +160,7 @@ class Kit:
         lines = []
         for n in self.names:
             with self.ops(n) as session:
-                states = {base: cluster.csns_of([v.decode() for v in session.conn.search_s(
+                states = {base: cluster_state.csns_of([v.decode() for v in session.conn.search_s(
                     base, ldap.SCOPE_BASE, "(objectClass=*)", ["contextCSN"])[0][1].get("contextCSN", [])])
                     for base in (session.suffix, "cn=accesslog")}
             data_state, log_state = _short(states[self.nodes[n].suffix]), _short(states["cn=accesslog"])
@@ -201,7 +201,7 @@ class Kit:
         """slapcat of the node's directory, as {dn: {attr: sorted values}}, minus BY_DESIGN."""
         s = self.nodes[name]
         out_file = self.folder / f"{name}.slapcat.ldif"
-        backup._slapcat(s, ["-b", s.suffix], out_file)
+        slapcat.dump(s, ["-b", s.suffix], out_file)
         entries: dict[str, dict[str, list[str]]] = {}
         for record in backup._records(out_file):
             attrs: dict[str, list[str]] = {}

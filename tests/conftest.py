@@ -11,11 +11,10 @@ import ldap
 import pytest
 from click.testing import CliRunner, Result
 
-from idm import org, org_input
 from idm.config import Settings, new_settings
 from idm.directory import connection
 from idm.directory.session import Session
-from idm.server import embedded
+from idm.ops import embedded
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
@@ -44,16 +43,17 @@ def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 @pytest.fixture(scope="session")
 def demo_tree(slapd: Settings) -> Settings:
     """The Inner Mongolia tree with the sample schools, loaded once per session."""
-    from idm import bootstrap
-    from idm.permissions import LOADER
-
-    with ops(slapd) as session:
-        for name in ("inner-mongolia.csv", "schools-sample.csv"):
-            org.apply(session, org.plan(session, org_input.read_nodes(DEMO / name)))
-        # the loader, as a first `idm load` makes it: tests that compare snapshots around a load
-        # then see only what the load itself wrote
-        bootstrap.service_accounts(session, slapd.secrets_dir, only=(LOADER,))
+    for name in ("inner-mongolia.csv", "schools-sample.csv"):
+        load_tree(slapd, DEMO / name)
     return slapd
+
+
+def load_tree(settings: Settings, path: Path) -> None:
+    """Units from a file, the way `idm org import` loads them: planned whole, then written by
+    the loader (made by the first load, as on a new deployment)."""
+    from idm.bulk import load
+
+    load.load_file(settings, path, kind="ldif" if path.suffix == ".ldif" else "tree")
 
 
 PASSWORD_LINE = re.compile(r"one-time password \(shown once, must change at first login\): (\S+)")
@@ -131,7 +131,7 @@ def totp_code(secret_b32: str, steps_ahead: int = 0) -> str:
 
 def enrol_factor(settings: Settings, dn: str) -> str:
     """Enrol a second factor for an account, as the web UI's enrolment page does; its secret."""
-    from idm import totp
+    from idm.auth import totp
     from idm.directory import lookup
 
     enrolment = totp.begin("t")

@@ -10,9 +10,11 @@ import subprocess
 import ldap
 import pytest
 
-from idm import accounts, audit, formal, grants, seal, signin
+from idm.auth import signin
 from idm.config import Settings
 from idm.errors import PermissionDenied
+from idm.identity import accounts, formal, grants
+from idm.oversight import audit, seal
 from tests import world as w
 from tests.conftest import ops, run_cli
 
@@ -157,7 +159,7 @@ def test_log_retention_is_at_least_half_a_year_by_default(slapd: Settings) -> No
 
 def test_the_auditor_does_not_see_business_users_own_changes(world: w.World) -> None:
     """A business user's own password change is no admin operation (R6 audits the admins)."""
-    from idm import policy, selfservice
+    from idm.auth import policy, selfservice
 
     dn = world.target("person", "own")
     with ops(world.settings) as session:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from idm import backup, seal
 from idm.config import Settings, load_settings
 from idm.errors import InvalidInput
-from idm.server import embedded
+from idm.ops import backup, embedded
+from idm.oversight import seal
 from tests.conftest import DEMO, free_port, ops, run_cli, start_server
 
 LOAD = "ou=load,dc=edu,dc=cn"

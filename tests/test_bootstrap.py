@@ -9,10 +9,10 @@ from pathlib import Path
 import ldap
 import pytest
 
-from idm import bootstrap
 from idm.config import Settings
 from idm.directory import connection
 from idm.errors import InvalidInput
+from idm.ops import bootstrap
 from tests.conftest import DEMO, ops, run_cli, snapshot
 
 

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from idm import ca
 from idm.errors import InvalidInput
+from idm.pki import ca
 
 SUBJECT = ca.Subject(name="阿拉坦·其其格", uid="alatan", email="alatan@demo.edu.cn", unit="新城区")
 

@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from idm import accounts, ca, certs, formal
 from idm.errors import InvalidInput, PermissionDenied
+from idm.identity import accounts, formal
+from idm.pki import ca, certs
 from tests import world as w
 from tests.conftest import ops, run_cli
 

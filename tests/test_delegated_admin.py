@@ -9,10 +9,11 @@ from pathlib import Path
 import ldap
 import pytest
 
-from idm import accounts, grants, legacy, policy, selfservice
+from idm.auth import policy, selfservice
 from idm.config import Settings
 from idm.errors import InvalidInput, NotFound, PermissionDenied
-from idm.person import Person
+from idm.identity import accounts, grants, legacy
+from idm.identity.person import Person
 from tests import world as w
 from tests.conftest import enrol_factor, ops, run_cli, snapshot, totp_code
 

@@ -29,10 +29,10 @@ def test_every_cli_command_is_in_the_readme() -> None:
 
 
 def test_permissions_doc_is_generated_from_the_table() -> None:
-    from idm import permissions_doc
+    from idm.rules import doc
 
     committed = (ROOT / "docs" / "permissions.md").read_text(encoding="utf-8")
-    assert committed == permissions_doc.render(), "run: python -m idm.permissions_doc > docs/permissions.md"
+    assert committed == doc.render(), "run: python -m idm.rules.doc > docs/permissions.md"
 
 
 def test_every_ui_string_has_an_english_translation(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from idm import form_pdf, forms
 from idm.directory import names
+from idm.filing import form_pdf, forms
 from tests import world as w
 from tests.conftest import ROOT, ops, run_cli
 

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import ldap
 import pytest
 
-from idm import accounts, formal, forms
 from idm.errors import InvalidInput, PermissionDenied
-from idm.forms import FormData
+from idm.filing import forms
+from idm.filing.forms import FormData
+from idm.identity import accounts, formal
 from tests import world as w
 from tests.conftest import ops, snapshot
 

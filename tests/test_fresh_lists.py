@@ -9,8 +9,9 @@ import time
 import ldap
 import pytest
 
-from idm import audit, forms
 from idm.directory import fresh
+from idm.filing import forms
+from idm.oversight import audit
 from tests import world as w
 
 

@@ -11,8 +11,8 @@ import ldap3
 import pytest
 from ldap3.utils.conv import escape_filter_chars
 
-from idm import services
 from idm.errors import PermissionDenied
+from idm.identity import services
 from tests import world as w
 from tests.conftest import ops, run_cli
 

@@ -17,8 +17,8 @@ from idm.bulk import load as engine
 from idm.config import Settings
 from idm.directory import connection, lookup
 from idm.errors import ServerError
-from idm.permissions import LOADER
-from idm.server import embedded
+from idm.ops import embedded
+from idm.rules.terms import LOADER
 from tests.conftest import DEMO, ops, run_cli, snapshot, start_server
 from tests.world import id_number
 

@@ -16,7 +16,7 @@ import ldap
 import pytest
 
 from idm.config import Settings
-from idm.server import embedded
+from idm.ops import embedded
 from tests.conftest import ROOT, ops, start_server
 
 IDM = str(Path(sys.executable).parent / "idm")

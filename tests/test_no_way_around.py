@@ -11,13 +11,16 @@ import ldap
 import pytest
 from ldap.controls.simple import ProxyAuthzControl
 
-from idm import accounts, formal, forms, grants, seal, selfservice, signin
-from idm import actor as actors
+from idm.auth import selfservice, signin
+from idm.auth.policy import PROFILES
 from idm.directory import connection, lookup
 from idm.errors import InvalidInput, PermissionDenied
-from idm.form_fields import FormData
-from idm.permissions import WRITER
-from idm.policy import PROFILES
+from idm.filing import forms
+from idm.filing.fields import FormData
+from idm.identity import accounts, formal, grants
+from idm.oversight import seal
+from idm.rules import actor as actors
+from idm.rules.terms import WRITER
 from tests import world as w
 from tests.conftest import ops, snapshot
 

@@ -9,7 +9,7 @@ import subprocess
 import ldap
 import pytest
 
-from idm import policy, selfservice
+from idm.auth import policy, selfservice
 from idm.errors import AuthenticationFailed, ConstraintViolation, InvalidInput
 from tests import world as w
 from tests.conftest import ops

@@ -19,16 +19,20 @@ import ldap
 import pytest
 from ldap.controls.simple import ProxyAuthzControl
 
-from idm import accounts, acl, certs, delegation, formal, forms, grants, legacy, org, org_input, services
-from idm import actor as actors
-from idm.actor import Actor
 from idm.directory import lookup
 from idm.directory.session import Session
 from idm.errors import NotFound, PermissionDenied
-from idm.form_fields import FormData
-from idm.permissions import SELFSERVICE, WRITER
+from idm.filing import forms
+from idm.filing.fields import FormData
+from idm.identity import accounts, formal, grants, legacy, services
+from idm.pki import certs
+from idm.rules import acl
+from idm.rules import actor as actors
+from idm.rules.actor import Actor
+from idm.rules.terms import SELFSERVICE, WRITER
+from idm.tree import delegation, org
 from tests import world as w
-from tests.conftest import ops
+from tests.conftest import load_tree, ops
 
 ROLES = ("sysadmin", "secadmin", "auditor")
 RELATIONS = tuple(w.RELATION_CODES)
@@ -312,8 +316,8 @@ def test_delegation_by_the_parents_security_admin_on_a_form(world: w.World, tmp_
     """R2: only the parent's security admin delegates a school, and only on a delegation form."""
     csv = tmp_path / "school.csv"
     csv.write_text("code,name,level,parent\n2115019902,样例·委托测试学校,school,150100\n", encoding="utf-8")
+    load_tree(world.settings, csv)
     with ops(world.settings) as session:
-        org.apply(session, org.plan(session, org_input.read_nodes(csv)))
         school = org.find(session, "2115019902")
     for role in ("sysadmin", "auditor"):
         form = world.form("delegation", school.dn, delegate=True)
@@ -344,6 +348,5 @@ def test_the_live_rules_are_the_generated_ones_and_do_not_grow(world: w.World, t
     more = tmp_path / "more.csv"
     more.write_text("code,name,level,parent\n" + "".join(
         f"21150299{i:02d},样例·学校{i},school,150203\n" for i in range(50)), encoding="utf-8")
-    with ops(world.settings) as session:
-        org.apply(session, org.plan(session, org_input.read_nodes(more)))
+    load_tree(world.settings, more)
     assert live() == generated

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from idm.config import Settings, new_settings
-from idm.server import embedded, reference
+from idm.ops import embedded, reference
 from tests.conftest import DEMO, free_port
 
 

@@ -14,9 +14,9 @@ import pytest
 from ldap.controls import SimplePagedResultsControl
 from ldap.controls.simple import ProxyAuthzControl
 
-from idm import accounts, formal
 from idm.directory import lookup
-from idm.permissions import WRITER
+from idm.identity import accounts, formal
+from idm.rules.terms import WRITER
 from tests import world as w
 from tests.conftest import ops
 
@@ -46,9 +46,9 @@ def people(world: w.World) -> dict[str, str]:
     world.form("registration", world.nodes["child"], name="隐私乙", id_number=w.id_number(701),
                mobile="13712340003", role="auditor")  # pending, for a county admin
     province_session = signin_session(world, f"uid=p.sysadmin,ou=admins,{province}")
-    from idm import actor as actors
-    from idm import forms
-    from idm.form_fields import FormData
+    from idm.filing import forms
+    from idm.filing.fields import FormData
+    from idm.rules import actor as actors
 
     with province_session:
         forms.add(province_session, actors.load(province_session), FormData(
@@ -58,7 +58,7 @@ def people(world: w.World) -> dict[str, str]:
 
 
 def signin_session(world: w.World, dn: str):  # type: ignore[no-untyped-def]
-    from idm.signin import admin_session
+    from idm.auth.signin import admin_session
 
     return admin_session(world.settings, dn)
 

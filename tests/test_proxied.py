@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from idm import accounts, signin
-from idm import actor as actors
+from idm.auth import signin
 from idm.errors import NotFound, PermissionDenied
+from idm.identity import accounts
+from idm.rules import actor as actors
 from tests import world as w
 from tests.conftest import ops
 

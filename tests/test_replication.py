@@ -15,10 +15,10 @@ from pathlib import Path
 import ldap
 import pytest
 
-from idm import cluster, seal
 from idm.directory import connection
 from idm.errors import AccountLocked, AuthenticationFailed, InvalidInput
-from idm.server import crash
+from idm.ops import cluster, cluster_config, crash
+from idm.oversight import seal
 from tests import cluster_kit
 from tests.cluster_kit import Kit
 from tests.conftest import run_cli
@@ -347,20 +347,20 @@ def test_the_generated_configuration_of_each_role() -> None:
         {"name": "p2", "role": "provider", "server_id": 2, "uri": "ldap://p2.example:389"},
         {"name": "s1", "role": "consumer", "server_id": 11, "uri": "ldaps://s1.example:636"}]})
     settings = Settings(data_dir=Path("/var/lib/idm"))
-    p1 = cluster.to_ldif(cluster.changes(c, c.node("p1"), settings))
+    p1 = cluster_config.to_ldif(cluster_config.changes(c, c.node("p1"), settings))
     assert "olcMultiProvider: TRUE" in p1 and "olcServerID: 1" in p1
     assert "rid=002 provider=ldap://p2.example:389 starttls=critical bindmethod=sasl saslmech=external" in p1
     assert "syncdata=accesslog" in p1 and 'logfilter="(&(objectClass=auditWriteObject)(reqResult=0))"' in p1
     assert "rid=001" not in p1 and "chain" not in p1
-    s1 = cluster.to_ldif(cluster.changes(c, c.node("s1"), settings))
+    s1 = cluster_config.to_ldif(cluster_config.changes(c, c.node("s1"), settings))
     assert "olcMultiProvider: FALSE" in s1 and "rid=001" in s1 and "rid=002" not in s1  # one source
     c2 = cluster.follow(c, "s1", "p2")
-    moved = cluster.to_ldif(cluster.changes(c2, c2.node("s1"), settings))
+    moved = cluster_config.to_ldif(cluster_config.changes(c2, c2.node("s1"), settings))
     assert "rid=002" in moved and "rid=001" not in moved
     with pytest.raises(InvalidInput, match="only a consumer follows a provider"):
         cluster.follow(c, "p1", "p2")
     assert "olcUpdateRef: ldaps://p1.example:636" in s1 and "olcPPolicyForwardUpdates: TRUE" in s1
     assert "olcDbIDAssertAuthzFrom: dn.exact:cn=slapd-internal,dc=edu,dc=cn" in s1
     assert "credentials" not in p1 + s1  # no replication password anywhere
-    assert cluster.client_uris(c, c.node("s1")) == ("ldaps://p1.example:636", "ldap://p2.example:389")
-    assert cluster.client_uris(c, c.node("p2"))[0] == "ldap://p2.example:389"
+    assert cluster_config.client_uris(c, c.node("s1")) == ("ldaps://p1.example:636", "ldap://p2.example:389")
+    assert cluster_config.client_uris(c, c.node("p2"))[0] == "ldap://p2.example:389"

@@ -15,8 +15,9 @@ import ldap
 import pytest
 from playwright.sync_api import Browser, expect
 
-from idm import actor as actors
-from idm import reviews, signin
+from idm.auth import signin
+from idm.oversight import reviews
+from idm.rules import actor as actors
 from idm.validation import mask_id_number
 from tests import world as w
 from tests.conftest import ops, run_cli

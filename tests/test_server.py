@@ -7,7 +7,7 @@ import subprocess
 import ldap
 
 from idm.config import Settings
-from idm.server import embedded, render
+from idm.ops import embedded, render
 from tests.conftest import ops, run_cli, start_server
 
 
@@ -64,7 +64,7 @@ def test_a_clean_stop_leaves_no_pid_file_and_a_crash_is_told_at_the_next_start(t
     import signal
     import time
 
-    from idm.server import crash
+    from idm.ops import crash
 
     settings = start_server(tmp_path / "idm")
     embedded.stop(settings)

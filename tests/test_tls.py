@@ -11,7 +11,7 @@ import pytest
 
 from idm import config
 from idm.directory import connection
-from idm.server import embedded
+from idm.ops import embedded
 from tests.conftest import DEMO, run_cli, start_server
 
 

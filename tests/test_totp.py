@@ -12,7 +12,7 @@ import ldap
 import pyotp
 import pytest
 
-from idm import totp
+from idm.auth import totp
 from idm.directory import lookup
 from tests import world as w
 from tests.conftest import ops
@@ -141,7 +141,7 @@ def test_concurrent_wrong_codes_all_count(world: w.World) -> None:
 
 
 def test_a_lost_factor_is_reset_by_the_system_admin_with_a_change_form(world: w.World) -> None:
-    from idm import accounts, formal
+    from idm.identity import accounts, formal
 
     dn, _ = enrolled_user(world)
     with ops(world.settings) as session:

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from idm.config import new_settings
-from idm.server import embedded
+from idm.ops import embedded
 from tests.conftest import free_port, run_cli
 
 

@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 from flask import Flask
 from flask.testing import FlaskClient
 
-from idm import ca
+from idm.pki import ca
 from tests import world as w
 from tests.conftest import ops, run_cli, web_app
 from tests.test_webui_http import csrf, login

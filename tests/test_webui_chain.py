@@ -16,10 +16,9 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from idm import org, org_input
 from idm.config import Settings
 from tests import world as w
-from tests.conftest import DEMO, PASSWORD_LINE, ops, run_cli, start_server
+from tests.conftest import DEMO, PASSWORD_LINE, load_tree, run_cli, start_server
 from tests.test_webui_browser import SHOTS, serve
 from webui import create_app
 from webui.settings import WebSettings
@@ -32,12 +31,11 @@ _shots = iter(range(1, 1000))
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, dict[str, str]]]:
     """A fresh directory as `make demo` makes it: the tree, the sample schools, the province's
     three admins with their one-time passwords."""
-    from idm.server import embedded
+    from idm.ops import embedded
 
     settings = start_server(tmp_path_factory.mktemp("chain"))
-    with ops(settings) as session:
-        for name in ("inner-mongolia.csv", "schools-sample.csv"):
-            org.apply(session, org.plan(session, org_input.read_nodes(DEMO / name)))
+    for name in ("inner-mongolia.csv", "schools-sample.csv"):
+        load_tree(settings, DEMO / name)
     result = run_cli(settings, "bootstrap", str(DEMO / "province-admins.csv"))
     assert run_cli(settings, "ca", "init").exit_code == 0
     created = re.findall(r"created: uid=([^,]+),", result.output)

@@ -148,8 +148,9 @@ def test_search_fields_are_escaped(app: Flask, q: str) -> None:
 def test_first_login_shows_role_next_to_the_form_and_records_the_confirmation(
     world: w.World, app: Flask
 ) -> None:
-    from idm import accounts, formal, forms
-    from idm.forms import FormData
+    from idm.filing import forms
+    from idm.filing.forms import FormData
+    from idm.identity import accounts, formal
 
     session, actor = world.session("sysadmin")
     with session:
@@ -203,7 +204,7 @@ def test_scan_upload_and_seal_status(world: w.World, app: Flask) -> None:
     import base64
     import io
 
-    from idm import seal
+    from idm.oversight import seal
 
     sysadmin = signed_in(app, "sysadmin")
     form_id = fill(sysadmin, "registration", unit=w.CITY, name="扫描丁", id_number=w.id_number(447),

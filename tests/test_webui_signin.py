@@ -15,8 +15,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from idm import audit, labels, signin, totp
+from idm import labels
+from idm.auth import signin, totp
 from idm.directory import lookup
+from idm.oversight import audit
 from tests import world as w
 from tests.conftest import enrol_factor, ops, totp_code, web_app
 from tests.test_webui_http import csrf, login
@@ -122,7 +124,7 @@ def test_replacing_the_factor_needs_the_password_and_the_current_code(world: w.W
 def test_first_login_confirms_only_a_match_and_reports_a_mismatch(world: w.World, app: Flask) -> None:
     """An admin whose role does not match its form cannot confirm; it reports the mismatch, which
     the creating level's system admin reads. An admin with no role sees a waiting page."""
-    from idm import accounts
+    from idm.identity import accounts
 
     dn, uid, secret = account(world, role="auditor", factor=True)
     with ops(world.settings) as session:

@@ -9,15 +9,17 @@ from typing import Any
 
 import ldap
 
-from idm import actor as actors
-from idm import forms, org, org_input, signin
-from idm.actor import Actor
+from idm.auth import signin
 from idm.config import Settings
 from idm.directory import names
 from idm.directory.session import Session
-from idm.form_fields import FormData, check
+from idm.filing import forms
+from idm.filing.fields import FormData, check
+from idm.rules import actor as actors
+from idm.rules.actor import Actor
+from idm.tree import org
 from idm.validation import id_check_digit, mask_id_number
-from tests.conftest import ops
+from tests.conftest import load_tree, ops
 
 CITY = "150100"
 RELATION_CODES = {
@@ -143,8 +145,8 @@ def make_admin(session: Session, node_dn: str, uid: str, role: str | None) -> st
 def build(settings: Settings, tmp_csv) -> World:  # type: ignore[no-untyped-def]
     tmp_csv.write_text("code,name,level,parent,managed_by\n"
                        "2115019901,样例·呼和浩特市委托学校,school,150100,150100\n", encoding="utf-8")
+    load_tree(settings, tmp_csv)
     with ops(settings) as session:
-        org.apply(session, org.plan(session, org_input.read_nodes(tmp_csv)))
         nodes = {rel: org.find(session, code).dn for rel, code in RELATION_CODES.items()}
         city = nodes["own"]
         admins = {role: make_admin(session, city, f"m.{role}", role)

@@ -8,9 +8,10 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from idm import accounts, grants, policy, selfservice, signin
+from idm.auth import policy, selfservice, signin
 from idm.directory import lookup
 from idm.errors import AuthenticationFailed, IdmError, InvalidInput
+from idm.identity import accounts, grants
 from webui.auth import advance, stages, web
 from webui.forms import PasswordForm
 from webui.i18n import pick

@@ -10,8 +10,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
 
-from idm import accounts, audit, seal
 from idm.errors import NotFound
+from idm.identity import accounts
+from idm.oversight import audit, seal
 from webui import rendered
 from webui.console import admin_only, as_admin, home_crumb
 

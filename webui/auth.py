@@ -26,10 +26,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from idm import signin
-from idm.actor import Actor
+from idm.auth import signin
+from idm.auth.sessions import Record, Store
 from idm.errors import AuthenticationFailed, IdmError
-from idm.sessions import Record, Store
+from idm.rules.actor import Actor
 from webui.forms import LoginForm
 from webui.i18n import pick
 from webui.security import account_key, client_address, limiter
@@ -67,7 +67,7 @@ def declared(endpoint: str | None) -> frozenset[str]:
 def current_actor() -> Actor:
     """The signed-in admin as the rules see it (role, node, active), read once per request."""
     if getattr(g, "actor", None) is None:
-        from idm import actor as actors
+        from idm.rules import actor as actors
 
         with signin.admin_session(web().idm, g.user.dn) as session:
             g.actor = actors.load(session)

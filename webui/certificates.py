@@ -10,10 +10,12 @@ from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from idm import accounts, ca, certs, selfservice
+from idm.auth import selfservice
 from idm.directory import lookup
 from idm.directory.session import Session
 from idm.errors import IdmError, NotFound
+from idm.identity import accounts
+from idm.pki import ca, certs
 from webui.auth import store, web
 from webui.i18n import pick
 

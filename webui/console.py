@@ -12,11 +12,17 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from idm import accounts, certs, formal, forms, grants, labels, operations, org, permissions, signin
-from idm import actor as actors
-from idm.actor import Actor
+from idm import labels, operations
+from idm.auth import signin
 from idm.directory.session import Session
 from idm.errors import NotFound
+from idm.filing import forms
+from idm.identity import accounts, formal, grants
+from idm.pki import certs
+from idm.rules import actor as actors
+from idm.rules import permissions
+from idm.rules.actor import Actor
+from idm.tree import org
 from webui.auth import current_actor, web
 
 bp = Blueprint("console", __name__, url_prefix="/admin")

@@ -13,9 +13,10 @@ from flask_babel import gettext as _
 from jinja2 import pass_context
 from markupsafe import Markup
 
-from idm import labels, org, validation
+from idm import labels, validation
 from idm.directory import lookup, names
 from idm.errors import IdmError
+from idm.tree import org
 
 NAME_TTL = 300.0  # unit names change by import only: five minutes is fresh enough
 _units: dict[str, tuple[float, str]] = {}

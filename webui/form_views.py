@@ -10,9 +10,12 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from idm import accounts, form_pdf, forms, grants, operations, org
+from idm import operations
 from idm.errors import InvalidInput, NotFound
-from idm.form_fields import CHANGE_TYPES, KINDS, Address, FormData, from_dict
+from idm.filing import form_pdf, forms
+from idm.filing.fields import CHANGE_TYPES, KINDS, Address, FormData, from_dict
+from idm.identity import accounts, grants
+from idm.tree import org
 from idm.validation import ADMIN_ROLES
 from webui import rendered
 from webui.console import admin_only, as_admin, duty, home_crumb, node_code, one_time

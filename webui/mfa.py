@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
-from idm import signin, totp
+from idm.auth import signin, totp
 from idm.directory import lookup
 from idm.directory.session import Session
 from idm.errors import AuthenticationFailed, InvalidInput

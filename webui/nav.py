@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, g, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from idm import signin
+from idm.auth import signin
 from webui.auth import current_actor
 
 MENU = {

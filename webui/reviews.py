@@ -9,8 +9,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from idm import grants, review_pdf, reviews
 from idm.errors import IdmError
+from idm.identity import grants
+from idm.oversight import review_report, reviews
 from webui.console import admin_only, as_admin, home_crumb, node_code
 from webui.i18n import pick
 
@@ -75,9 +76,9 @@ def report(review_id: str, fmt: str) -> Any:
     with as_admin() as (session, _actor):
         campaign = reviews.get(session, review_id)
     if fmt == "csv":
-        return Response(reviews.report_csv(campaign), mimetype="text/csv; charset=utf-8",
+        return Response(review_report.csv_text(campaign), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment; filename={review_id}.csv"})
     if fmt == "pdf":
-        return Response(review_pdf.render(campaign), mimetype="application/pdf",
+        return Response(review_report.pdf(campaign), mimetype="application/pdf",
                         headers={"Content-Disposition": f"attachment; filename={review_id}.pdf"})
     abort(404)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from idm import config
-from idm.bootstrap import write_secret
+from idm.ops.bootstrap import write_secret
 
 
 @dataclass(frozen=True)

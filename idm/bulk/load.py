@@ -16,7 +16,6 @@ and accounts, and reading what it compares. It acts for nobody: slapd's log name
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import tempfile
 import time
@@ -26,20 +25,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Protocol, TextIO
 
-from idm import bootstrap
-from idm.backup import sha256
-from idm.bulk import plan as planning
+from idm.bulk import planner as planning
 from idm.bulk import txn, view, write
-from idm.bulk.plan import Plan, Planner
+from idm.bulk.plan import Plan
+from idm.bulk.planner import Planner
 from idm.config import Settings
 from idm.directory import connection, lookup
 from idm.directory.session import Session
 from idm.errors import IdmError, InvalidInput, ServerError
-from idm.permissions import LOADER, LOOKUP_SERVICE
-from idm.server import embedded, render
+from idm.ops import bootstrap, embedded, render
+from idm.ops.backup import sha256
+from idm.ops.slapcat import SLAPCAT
+from idm.rules.terms import LOADER, LOOKUP_SERVICE
 
 DEFAULT_BATCH = 500
-SLAPCAT = os.environ.get("IDM_SLAPCAT", "/usr/sbin/slapcat")
 
 
 class Progress(Protocol):
@@ -242,3 +241,13 @@ def record_offline(settings: Settings, plan: Plan, operations: int) -> str:
             f"reqResult: 0\nreqMessage: {message}\n")
     _slapadd(settings, "cn=accesslog", [text])
     return message
+
+
+def load_file(settings: Settings, path: Path, kind: str | None = None, encoding: str = "utf-8") -> Written:
+    """`idm load FILE` without a terminal: the whole file planned, refused with every problem
+    if anything is wrong, then written online as the loader. Scripts, the test suite and the
+    benches build their trees this way, the way a deployment does."""
+    with loader_session(settings) as session:
+        plan, planner = make_plan(online_view(session, settings), path, encoding, kind)
+        plan.raise_if_refused()
+        return write_online(session, plan, planner)

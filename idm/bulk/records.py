@@ -18,9 +18,9 @@ import ldap.dn
 from idm import validation
 from idm.bulk.source import FORMULA_START, Entry, Refused, Row, csv_header, csv_rows, ldif_entries
 from idm.errors import InvalidInput
-from idm.person import Person
+from idm.identity.person import Person
+from idm.tree.org import CONTAINERS
 
-CONTAINERS = ("admins", "people", "forms", "certs", "reviews", "services")
 # CSV kinds: required columns, optional columns
 CSV_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tree": (("code", "name", "level", "parent"), ("managed_by",)),

@@ -50,6 +50,25 @@ class Refused(Exception):
         self.where, self.zh, self.en = where, zh, en
 
 
+MAX_WHOLE_FILE = 256 * 1024 * 1024
+
+
+def read_text(path: Path) -> str:
+    """A small file read whole (a bootstrap or post-account list): UTF-8, a BOM allowed;
+    anything else is refused with the offending byte's line."""
+    raw = path.read_bytes()
+    if len(raw) > MAX_WHOLE_FILE:
+        raise InvalidInput(f"{path}: 文件过大", f"{path}: file is too large")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InvalidInput(
+            f"{path}:{line}: 文件不是 UTF-8 编码（第 {exc.start} 字节）",
+            f"{path}:{line}: file is not UTF-8 (byte {exc.start}); save it as UTF-8",
+        ) from None
+
+
 def check_encoding(encoding: str) -> str:
     name = codecs.lookup(encoding).name.replace("_", "-")
     if name not in ENCODINGS:

@@ -23,9 +23,9 @@ import ldap
 from idm.directory import names
 from idm.directory.session import Session, _decode
 from idm.errors import NotFound, ServerError
+from idm.tree.org import CONTAINERS
 
 ACCOUNTS = "(|(objectClass=idmAdminAccount)(objectClass=idmBusinessAccount))"
-CONTAINERS = ("admins", "people", "forms", "certs", "reviews", "services")  # as idm.bulk.records
 ORG_ATTRS = ["idmCode", "idmNameZh", "idmLevel", "idmManagedBy"]
 # an account's kind is its place (ou=admins or ou=people: the rules admit each class only at its
 # own), so neither the filter nor the answer needs objectClass: each costs the loader an access

@@ -18,12 +18,14 @@ from collections.abc import Iterator
 
 import ldap
 
-from idm.actor import normal, now
-from idm.bulk.plan import ADD, CHANGE, Plan, Planner, stream
-from idm.bulk.records import CONTAINERS, Item
+from idm.bulk.plan import ADD, CHANGE, Plan
+from idm.bulk.planner import Planner, stream
+from idm.bulk.records import Item
 from idm.bulk.source import Refused
 from idm.bulk.txn import Op
 from idm.directory import names
+from idm.rules.actor import normal, now
+from idm.tree.org import CONTAINERS
 
 
 def _encode(attrs: dict[str, list[str]]) -> list[tuple[str, list[bytes]]]:

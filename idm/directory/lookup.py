@@ -15,7 +15,7 @@ import ldap
 from idm.directory import connection, names
 from idm.directory.session import Session
 from idm.errors import AuthenticationFailed, ServerError
-from idm.permissions import LOOKUP_SERVICE, WRITER
+from idm.rules.terms import LOOKUP_SERVICE, WRITER
 
 ACCOUNTS = "(|(objectClass=idmAdminAccount)(objectClass=idmBusinessAccount))"
 

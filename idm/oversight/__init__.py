@@ -1,0 +1,3 @@
+"""What the auditors and reviewers work with: the write log, its seals, and the six-monthly access
+reviews (R6, R16).
+"""

@@ -1,0 +1,3 @@
+"""The education CA (R19): its keys, user certificates and their records, the cluster's node
+certificates.
+"""

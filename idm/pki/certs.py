@@ -1,0 +1,236 @@
+"""Certificate records (R19): applied for by the security admin of the user's level, for an
+active business user holding at least one grant; issued from the user's CSR or as a PKCS#12 with
+a one-time password; published on the user (`userCertificate;binary`); revoked on request or,
+automatically, when the account is disabled (in the same operation).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import ldap
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from idm.directory import names
+from idm.directory.session import Session
+from idm.errors import InvalidInput, NotFound
+from idm.filing import forms
+from idm.identity.accounts import Account
+from idm.pki import ca
+from idm.rules import actor as actors
+from idm.rules.actor import Actor, now
+from idm.validation import free_text
+
+CERT_ATTRS = ["cn", "idmRecordStatus", "idmRecordData", "idmRecordState", "idmRecordTarget"]
+
+
+@dataclass(frozen=True)
+class CertRecord:
+    dn: str
+    serial: int
+    status: str  # issued, downloaded, revoked
+    target: str
+    data: dict[str, str]
+    state: dict[str, Any]
+
+
+def _record(dn: str, a: dict[str, list[str]]) -> CertRecord:
+    data = json.loads(a["idmRecordData"][0])
+    state = json.loads(a["idmRecordState"][0]) if a.get("idmRecordState") else {}
+    serial = state.get("serial") or data.get("serial") or "0"
+    return CertRecord(dn, int(serial, 16), a["idmRecordStatus"][0],
+                      (a.get("idmRecordTarget") or [""])[0], data, state)
+
+
+def subject_of(session: Session, account: Account) -> ca.Subject:
+    unit = session.get(account.node_dn, ["idmNameZh"])
+    return ca.Subject(name=account.name, uid=account.uid, email=account.mail,
+                      unit=(unit[1].get("idmNameZh") or ["-"])[0] if unit else "-")
+
+
+def _eligible(account: Account) -> None:
+    if account.kind != "business":
+        raise InvalidInput("管理类用户不申请业务证书", "admin accounts do not get user certificates")
+    if account.status != "active":
+        raise InvalidInput(f"账号 {account.uid} 已停用", f"account {account.uid} is disabled")
+    if account.legacy or not account.grants:
+        raise InvalidInput(f"{account.uid} 尚未获授权，不能申请证书（R19）",
+                           f"{account.uid} holds no grant yet: no certificate (R19)")
+
+
+def application(session: Session, actor: Actor, form_id: str, account: Account) -> forms.Form:
+    """The certificate application this rests on (for this user, at its unit, unused), once
+    the actor may apply at all."""
+    actors.require(session, actor, "apply_cert", names.child_dn("ou", "certs", account.node_dn))
+    form = forms.expect(session, form_id, "cert", unit_dn=account.node_dn, account_uid=account.uid)
+    forms.require_same_person(form, account.id_number, account.id_masked)
+    return form
+
+
+def _store(session: Session, actor: Actor, account: Account, cert: x509.Certificate, method: str,
+           form: str) -> CertRecord:
+    container = names.child_dn("ou", "certs", account.node_dn)
+    actors.require(session, actor, "apply_cert", container)
+    serial = format(cert.serial_number, "x")
+    dn = names.child_dn("cn", f"C{serial}", container)
+    data = {"serial": serial, "subject": cert.subject.rfc4514_string(), "method": method,
+            "not_after": cert.not_valid_after_utc.strftime("%Y%m%d%H%M%SZ"), "requested_by": actor.dn,
+            "form": form, "profile": "user"}
+    state = {"history": [{"status": "issued", "by": actor.dn, "at": now()}]}
+    session.add(dn, {"objectClass": ["idmRecord"], "cn": [f"C{serial}"], "idmRecordKind": ["cert"],
+                     "idmRecordStatus": ["issued"], "idmRecordTarget": [account.dn],
+                     "idmRecordData": [json.dumps(data, ensure_ascii=False, sort_keys=True)],
+                     "idmRecordState": [json.dumps(state, ensure_ascii=False, sort_keys=True)],
+                     "idmFormRef": [form]})
+    _publish(session, account.dn, cert)
+    return CertRecord(dn, cert.serial_number, "issued", account.dn, data, state)
+
+
+def _publish(session: Session, account_dn: str, cert: x509.Certificate) -> None:
+    """R19 publication: the certificate on the user entry, where downstream systems read it."""
+    session.modify_raw(account_dn, [(ldap.MOD_REPLACE, "userCertificate;binary",
+                                     [cert.public_bytes(serialization.Encoding.DER)])])
+
+
+def issue_from_csr(session: Session, actor: Actor, issuer: ca.Issuer, account: Account, csr_pem: bytes,
+                   form: str) -> tuple[CertRecord, x509.Certificate]:
+    """The key never leaves the user: only its CSR comes in."""
+    _eligible(account)
+    application_form = application(session, actor, form, account)
+    subject = subject_of(session, account)
+    csr = ca.check_csr(csr_pem, subject)
+    cert = ca.issue(issuer, csr.public_key(), subject)
+    record = _store(session, actor, account, cert, "csr", application_form.form_id)
+    forms.record_step(session, actor, application_form, "apply", record.dn, final=True)
+    return record, cert
+
+
+def issue_pkcs12(session: Session, actor: Actor, issuer: ca.Issuer, account: Account,
+                 form: str) -> tuple[CertRecord, bytes, str]:
+    """A key made here, handed over once as PKCS#12 under a one-time password; not kept."""
+    _eligible(account)
+    application_form = application(session, actor, form, account)
+    blob, password, cert = ca.pkcs12_bundle(issuer, subject_of(session, account))
+    record = _store(session, actor, account, cert, "pkcs12", application_form.form_id)
+    forms.record_step(session, actor, application_form, "apply", record.dn, final=True)
+    return record, blob, password
+
+
+def apply(session: Session, actor: Actor, account: Account, form: str) -> CertRecord:
+    """The security admin applies for a user (R19); the user then sends a CSR or takes a
+    PKCS#12 in the web UI, where the request is fulfilled."""
+    _eligible(account)
+    container = names.child_dn("ou", "certs", account.node_dn)
+    actors.require(session, actor, "apply_cert", container)
+    application_form = application(session, actor, form, account)
+    form = application_form.form_id
+    name = f"R{secrets.token_hex(6)}"
+    dn = names.child_dn("cn", name, container)
+    data = {"requested_by": actor.dn, "form": form, "profile": "user", "requested_at": now()}
+    state = {"history": [{"status": "requested", "by": actor.dn, "at": now()}]}
+    session.add(dn, {"objectClass": ["idmRecord"], "cn": [name], "idmRecordKind": ["cert"],
+                     "idmRecordStatus": ["requested"], "idmRecordTarget": [account.dn],
+                     "idmRecordData": [json.dumps(data, ensure_ascii=False, sort_keys=True)],
+                     "idmRecordState": [json.dumps(state, ensure_ascii=False, sort_keys=True)],
+                     "idmFormRef": [form]})
+    forms.record_step(session, actor, application_form, "apply", dn, final=True)
+    return CertRecord(dn, 0, "requested", account.dn, data, state)
+
+
+def fulfil(service: Session, issuer: ca.Issuer, record: CertRecord, account: Account,
+           csr_pem: bytes | None) -> tuple[x509.Certificate, bytes | None, str | None]:
+    """Issue a requested certificate for the user it names: from their CSR, or as a PKCS#12
+    (returned with its one-time password). Written by the web UI's service account, which may
+    do so only for requests in state `requested` and active users."""
+    if record.status != "requested" or record.target.lower() != account.dn.lower():
+        raise InvalidInput("没有待签发的证书申请", "no pending certificate request for this account")
+    _eligible(account)
+    subject = subject_of(service, account)
+    blob = password = None
+    if csr_pem is not None:
+        cert = ca.issue(issuer, ca.check_csr(csr_pem, subject).public_key(), subject)
+    else:
+        blob, password, cert = ca.pkcs12_bundle(issuer, subject)
+    serial = format(cert.serial_number, "x")
+    history = [*record.state.get("history", []), {"status": "issued", "at": now(),
+                                                  "method": "csr" if csr_pem else "pkcs12"}]
+    state = {**record.state, "history": history, "serial": serial,
+             "not_after": cert.not_valid_after_utc.strftime("%Y%m%d%H%M%SZ")}
+    service.replace(record.dn, {"idmRecordStatus": ["issued"], "idmRecordState": [
+        json.dumps(state, ensure_ascii=False, sort_keys=True)]})
+    _publish(service, account.dn, cert)
+    return cert, blob, password
+
+
+def mark_downloaded(service: Session, record: CertRecord) -> None:
+    if record.status == "issued":
+        history = [*record.state.get("history", []), {"status": "downloaded", "at": now()}]
+        service.replace(record.dn, {"idmRecordStatus": ["downloaded"], "idmRecordState": [
+            json.dumps({**record.state, "history": history}, ensure_ascii=False, sort_keys=True)]})
+
+
+def status_now(record: CertRecord) -> str:
+    """`expired` is read off the certificate's end date; the others are stored."""
+    not_after = record.state.get("not_after") or record.data.get("not_after")
+    if record.status in ("issued", "downloaded") and not_after and not_after < now():
+        return "expired"
+    return record.status
+
+
+def get(session: Session, name: str) -> CertRecord:
+    flt = names.all_of("(objectClass=idmRecord)", "(idmRecordKind=cert)", names.eq("cn", name))
+    for dn, a in session.search(session.suffix, flt, CERT_ATTRS):
+        return _record(dn, a)
+    raise NotFound(f"找不到证书记录 {name}", f"no certificate record {name}")
+
+
+def of_account(session: Session, account_dn: str) -> list[CertRecord]:
+    flt = names.all_of("(objectClass=idmRecord)", "(idmRecordKind=cert)",
+                       names.eq("idmRecordTarget", account_dn))
+    return [_record(dn, a) for dn, a in session.search(session.suffix, flt, CERT_ATTRS)]
+
+
+def revoke(session: Session, actor: Actor, record: CertRecord, reason: str) -> None:
+    if reason not in ca.REASONS:
+        raise InvalidInput(f"吊销原因应为：{'、'.join(ca.REASONS)}",
+                           f"reason must be one of: {', '.join(ca.REASONS)}")
+    if record.status == "revoked":
+        return
+    free_text(reason)
+    actors.require(session, actor, "revoke_cert", record.dn)
+    history = [*record.state.get("history", []),
+               {"status": "revoked", "by": actor.dn, "at": now(), "reason": reason}]
+    session.replace(record.dn, {"idmRecordStatus": ["revoked"], "idmRecordState": [
+        json.dumps({**record.state, "history": history, "revoked_at": now(), "reason": reason},
+                   ensure_ascii=False, sort_keys=True)]})
+
+
+def revoke_all_for_disable(session: Session, actor: Actor, account: Account) -> int:
+    """With a disable: revoke every live certificate and withdraw the published one, so a
+    restored account does not get its old certificate back."""
+    live = [r for r in of_account(session, account.dn) if r.status != "revoked"]
+    for record in live:
+        revoke(session, actor, record, "affiliation_changed")
+    if live:
+        session.modify_raw(account.dn, [(ldap.MOD_DELETE, "userCertificate;binary", None)])
+    return len(live)
+
+
+def revoked_list(session: Session) -> list[tuple[int, datetime, str]]:
+    """(serial, when, reason) of every revoked certificate, for the CRL (local operator)."""
+    out = []
+    flt = "(&(objectClass=idmRecord)(idmRecordKind=cert)(idmRecordStatus=revoked))"
+    for dn, a in session.search(session.suffix, flt, CERT_ATTRS):
+        r = _record(dn, a)
+        when = datetime.strptime(str(r.state.get("revoked_at", now())), "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+        out.append((r.serial, when, str(r.state.get("reason", "unspecified"))))
+    return out
+
+
+def apply_on_form(session: Session, actor: Actor, form_id: str, account: Account) -> CertRecord:
+    return apply(session, actor, account, form_id)
