@@ -49,10 +49,12 @@ def ops(settings: Settings) -> Session:
     return Session(connection.ops_connection(settings.ldapi_uri), settings.suffix)
 
 
-def load_tree(settings: Settings) -> list[str]:
-    """The demo tree; returns the DNs of the county-level nodes."""
-    load.load_file(settings, ROOT / "data" / "demo" / "inner-mongolia.csv", kind="tree")
+def load_tree(settings: Settings, vanilla: bool = False) -> list[str]:
+    """The demo tree, loaded as `idm org import` does (on the vanilla slapd, which has no
+    toolkit accounts, as the local operator: `idm --ldapi`); returns the county-level nodes."""
+    tree = ROOT / "data" / "demo" / "inner-mongolia.csv"
     with ops(settings) as session:
+        load.load_file(settings, tree, kind="tree", session=session if vanilla else None)
         return [n.dn for n in org.all_nodes(session) if n.level == "county"]
 
 

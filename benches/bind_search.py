@@ -67,7 +67,7 @@ def main() -> None:
             started.append(vanilla)
             loaded: dict[str, list[str]] = {}
             for name, settings in (("idm", idm), ("vanilla", vanilla)):
-                counties = c.load_tree(settings)
+                counties = c.load_tree(settings, vanilla=name == "vanilla")
                 loaded[name] = c.load_users(settings, counties, args.users, ppolicy=name == "idm")
             rounds: list[dict[str, dict[str, float]]] = []
             for _ in range(args.rounds):

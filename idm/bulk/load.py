@@ -243,11 +243,18 @@ def record_offline(settings: Settings, plan: Plan, operations: int) -> str:
     return message
 
 
-def load_file(settings: Settings, path: Path, kind: str | None = None, encoding: str = "utf-8") -> Written:
+def load_file(settings: Settings, path: Path, kind: str | None = None, encoding: str = "utf-8",
+              session: Session | None = None) -> Written:
     """`idm load FILE` without a terminal: the whole file planned, refused with every problem
-    if anything is wrong, then written online as the loader. Scripts, the test suite and the
-    benches build their trees this way, the way a deployment does."""
-    with loader_session(settings) as session:
-        plan, planner = make_plan(online_view(session, settings), path, encoding, kind)
+    if anything is wrong, then written online as the loader (or, on a slapd the site already
+    runs, as the local operator's `session`, as `idm --ldapi ... load` does). Scripts, the test
+    suite and the benches build their trees this way, the way a deployment does."""
+    own = session is None
+    writer = loader_session(settings) if session is None else session
+    try:
+        plan, planner = make_plan(online_view(writer, settings if own else None), path, encoding, kind)
         plan.raise_if_refused()
-        return write_online(session, plan, planner)
+        return write_online(writer, plan, planner)
+    finally:
+        if own:
+            writer.close()
