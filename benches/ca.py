@@ -22,12 +22,13 @@ from cryptography.x509.oid import NameOID
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c  # noqa: E402
 
+from idm import pipeline
 from idm.auth import signin
 from idm.filing import forms
 from idm.filing.fields import FormData
 from idm.identity import accounts
 from idm.ops import bootstrap, embedded
-from idm.pki import ca, certs
+from idm.pki import ca
 from idm.rules import actor as actors
 from idm.validation import mask_id_number
 
@@ -88,8 +89,10 @@ def main() -> None:
             with signin.admin_session(settings, admins["secadmin"]) as session:
                 actor = actors.load(session)
                 start = time.perf_counter()
+                acting = pipeline.Acting(session, actor)
                 for dn, pem, form in zip(users, csrs, applications, strict=True):
-                    certs.issue_from_csr(session, actor, issuer, accounts.get(session, dn), pem, form)
+                    uid = accounts.get(session, dn).uid
+                    pipeline.run(acting, "issue-cert", form, uid, issuer=issuer, csr=pem)
                 toolkit = args.count / (time.perf_counter() - start)
         finally:
             embedded.stop(settings)

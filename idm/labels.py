@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from idm import operations
-from idm.filing.fields import KINDS, KINDS_EN
+from idm.filing.kinds import KINDS
 from idm.validation import ADMIN_ROLE_ZH, CHINA, LEVEL_ZH
 
 Pair = tuple[str, str]
@@ -30,7 +30,7 @@ VOCABULARY: dict[str, dict[str, Pair]] = {
     "review_status": {"open": ("进行中", "open"), "closing": ("待审计员会签", "awaiting the auditor's countersignature"),
                       "closed": ("已会签关闭", "closed and countersigned")},
     "account_kind": {"admin": ("管理类用户", "admin account"), "business": ("业务类用户", "business user")},
-    "form_kind": {k: (v, KINDS_EN[k]) for k, v in KINDS.items()},
+    "form_kind": {k: (kind.zh, kind.en) for k, kind in KINDS.items()},
     "form_state": {"received": ("已受理", "received"), "executed": ("已办结", "done"),
                    "rejected": ("已驳回", "rejected")},
     "change_type": {op.change_type: (op.zh, op.en) for op in operations.ALL if op.change_type},

@@ -1,4 +1,5 @@
-"""Commands an admin runs as themself (`--as UID`): users, admins, grants, delegation, legacy.
+"""Commands an admin runs as themself (`--as UID`) to read: users, admins, grants, the first-login
+check; and the groups the operations' generated commands join (`idm_cli.operation_cmds`).
 
 The CLI signs the admin in as the web UI does (password, then the second factor's code; or a
 session kept by `idm login`) and then acts through the writer as that admin, so slapd's access
@@ -7,22 +8,17 @@ rules and its write log see that admin and no one else.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
-from idm import operations
 from idm.auth import policy, selfservice, signin
 from idm.directory.session import Session
 from idm.filing import forms
-from idm.identity import accounts, formal, grants, legacy
+from idm.identity import accounts, first_login, grants, legacy
 from idm.identity.accounts import Account
-from idm.ops.bootstrap import write_secret
 from idm.rules.actor import Actor
-from idm.tree import delegation
-from idm.validation import ADMIN_ROLE_ZH, ADMIN_ROLES
+from idm.validation import ADMIN_ROLE_ZH
 from idm_cli.common import Context, friendly, pass_ctx
 from idm_cli.signin_cmds import _address, _code, _password, acting
 
@@ -52,62 +48,6 @@ def user() -> None:
     """业务类用户 / business users (R4, R9, R15)."""
 
 
-def password_out(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--password-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        help="把一次性密码写入 0600 文件而不显示 / write the one-time password to a "
-                             "0600 file instead of showing it")(func)
-
-
-def _hand_over(password: str, out: Path | None) -> None:
-    """R13: a one-time password reaches its holder by a safe means: shown once, or a 0600 file."""
-    if out is not None:
-        write_secret(out, password)
-        click.echo(f"一次性密码已写入 / one-time password written to: {out} (0600)")
-    else:
-        click.echo("一次性密码（仅显示一次，首次登录须修改）/ one-time password (shown once, must "
-                   f"change at first login): {password}")
-
-
-def form_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--form", "form_id", required=True,
-                        help="申请单编号（唯一依据，R12）/ the form this action rests on (R12)")(func)
-
-
-@user.command("create")
-@form_option
-@click.option("--uid", default=None, help="登录账号（默认为姓名拼音）/ login (default: pinyin of the name)")
-@password_out
-@acting
-def user_create(session: Session, actor: Actor, form_id: str, uid: str | None,
-                password_out: Path | None) -> None:
-    """按注册申请单创建业务用户（系统管理员）/ create the business user a registration form asks for."""
-    created = formal.create_business_user(session, actor, form_id, uid)
-    click.echo(f"已创建 / created: {created.uid}  ({created.dn})")
-    _hand_over(created.password, password_out)
-
-
-def _account_command(op: operations.Operation) -> None:
-    """`idm user <operation> UID --form F`, one per account operation on a change form."""
-    @user.command(op.name, help=f"按变更申请单{op.zh} / {op.en}, on its change form. {op.confirm_zh}")
-    @click.argument("uid")
-    @form_option
-    @password_out
-    @acting
-    def command(session: Session, actor: Actor, uid: str, form_id: str, password_out: Path | None) -> None:
-        result = op.run(session, actor, form_id, accounts.find(session, uid))
-        if op.shows_password:
-            _hand_over(str(result), password_out)
-        elif result is False:
-            click.echo(f"未改变 / unchanged: {op.zh} {uid}（{op.en}）")
-        else:
-            click.echo(f"完成 / done: {op.zh} {uid}（{op.en}, {form_id}）")
-
-
-for _op in operations.ALL:
-    if _op.form_kind == "change":
-        _account_command(_op)
-
-
 @user.command("show")
 @click.argument("uid")
 @acting
@@ -134,50 +74,26 @@ def admin() -> None:
     """管理类用户（三员）/ admin accounts (R3-R7)."""
 
 
-@admin.command("create")
-@form_option
-@click.option("--uid", default=None)
-@password_out
-@acting
-def admin_create(session: Session, actor: Actor, form_id: str, uid: str | None,
-                 password_out: Path | None) -> None:
-    """按注册申请单为下一级创建管理员账号（不含角色）/ create the admin account its form asks for."""
-    created = formal.create_admin(session, actor, form_id, uid)
-    click.echo(f"已创建 / created: {created.uid}  ({created.dn})")
-    _hand_over(created.password, password_out)
-
-
-@admin.command("set-role")
-@click.argument("uid")
-@click.argument("role", type=click.Choice(ADMIN_ROLES))
-@form_option
-@acting
-def admin_set_role(session: Session, actor: Actor, uid: str, role: str, form_id: str) -> None:
-    """按注册申请单授权角色和组织范围（安全管理员）/ set the role its registration form names."""
-    formal.set_role(session, actor, form_id, accounts.find(session, uid), role)
-    click.echo(f"已设置 / set: {uid} -> {ADMIN_ROLE_ZH[role]} ({role})")
-
-
 @admin.command("first-login")
 @click.option("--report", is_flag=True, help="报告不一致之处 / report what does not match")
 @acting
 def admin_first_login(session: Session, actor: Actor, report: bool) -> None:
     """首次登录核对：角色与范围对照注册申请单（R13）/ your role and scope next to your form."""
-    account, form = formal.first_login_view(session, accounts.get(session, actor.dn))
-    _print_account(account)
-    if form is not None:
-        d = form.data
-        click.echo(f"申请单 form:      {form.form_id} ({forms.STATUS_ZH.get(form.status, form.status)})")
+    check = first_login.check(session, accounts.get(session, actor.dn))
+    _print_account(check.account)
+    if check.form is not None:
+        d = check.form.data
+        click.echo(f"申请单 form:      {check.form.form_id} "
+                   f"({forms.STATUS_ZH.get(check.form.status, check.form.status)})")
         click.echo(f"申请角色 role:    {ADMIN_ROLE_ZH.get(d.role or '', '-')} {d.role or ''}")
         click.echo(f"申请单位 unit:    {d.unit}")
-    wrong = formal.first_login_mismatches(session, account, form)
-    if not wrong:
+    if not check.mismatches:
         click.echo("一致 / matches")
     elif report:
         click.echo("已报告上级用户管理部门 / reported to the parent department: "
-                   + formal.report_first_login_mismatch(session, account))
+                   + first_login.report_first_login_mismatch(session, check.account))
     else:
-        for what, mine, theirs in wrong:
+        for what, mine, theirs in check.mismatches:
             click.echo(f"不一致 MISMATCH {what}: 账号 {mine} / 申请单 {theirs}")
         click.echo("请用 --report 报告上级用户管理部门 / report it with --report")
 
@@ -204,28 +120,6 @@ def grant_group() -> None:
     """业务授权（安全管理员）/ business access (security admin)."""
 
 
-@grant_group.command("add")
-@click.argument("uid")
-@click.argument("grant")
-@click.option("--form", required=True, help="授权申请单编号 / the grant request this rests on")
-@acting
-def grant_add(session: Session, actor: Actor, uid: str, grant: str, form: str) -> None:
-    """按授权申请单授权 GRANT（系统#角色，如 teacher#viewer）/ grant GRANT (app#role) per its request."""
-    grants.add(session, actor, accounts.find(session, uid), grant, form)
-    click.echo(f"已授权 / granted: {uid} {grant}")
-
-
-@grant_group.command("remove")
-@click.argument("uid")
-@click.argument("grant")
-@click.option("--form", required=True, help="授权申请单编号 / the grant request this rests on")
-@acting
-def grant_remove(session: Session, actor: Actor, uid: str, grant: str, form: str) -> None:
-    """按授权申请单撤销授权 / revoke a grant per its request."""
-    grants.remove(session, actor, accounts.find(session, uid), grant, form)
-    click.echo(f"已撤销 / revoked: {uid} {grant}")
-
-
 @grant_group.command("list")
 @click.argument("uid", required=False)
 @acting
@@ -239,19 +133,7 @@ def grant_list(session: Session, actor: Actor, uid: str | None) -> None:
         click.echo(f"{app.code} {app.name}: " + ", ".join(f"{k} {v}" for k, v in app.roles.items()))
 
 
-# ---------------------------------------------------------------- delegation, password
-@click.command("delegate")
-@click.argument("school")
-@click.option("--undo", is_flag=True, help="撤销委托 / end the delegation")
-@click.option("--form", required=True, help="委托管理申请单编号 / the delegation request")
-@acting
-def delegate(session: Session, actor: Actor, school: str, undo: bool, form: str) -> None:
-    """按委托管理申请单委托上级管理（上级安全管理员，R2）/ delegate a school to its parent (R2)."""
-    changed = delegation.set_delegated(session, actor, school, not undo, form)
-    state = "已撤销委托 / delegation ended" if undo else "已委托上级管理 / delegated to its parent"
-    click.echo(state if changed else "未改变 / unchanged")
-
-
+# ---------------------------------------------------------------- password
 @click.group("password")
 def password_group() -> None:
     """本人密码 / your own password."""
@@ -300,19 +182,6 @@ def legacy_import(ctx: Context, file: Path) -> None:
     click.echo(f"新增 {added}，已存在 {existing} / added {added}, already there {existing}")
 
 
-@legacy_group.command("convert")
-@click.argument("uid")
-@click.option("--form", required=True,
-              help="业务用户注册申请单编号（其登录账号为该岗位账号）/ the business registration "
-                   "form naming it")
-@acting
-def legacy_convert(session: Session, actor: Actor, uid: str, form: str) -> None:
-    """按注册申请单把岗位账号绑定到实名人员（系统管理员）/ bind the form's person to a post account."""
-    password = legacy.convert(session, actor, accounts.find(session, uid), form)
-    click.echo(f"已转化 / converted: {uid}")
-    _hand_over(password, None)
-
-
 @legacy_group.command("report")
 @click.argument("unit", required=False)
 @pass_ctx
@@ -327,6 +196,7 @@ def legacy_report(ctx: Context, unit: str | None) -> None:
 
 
 def register(cli: click.Group) -> None:
+    from idm_cli import operation_cmds
     from idm_cli.audit_cmds import audit_group
     from idm_cli.ca_cmds import ca_group, cert_group, service_group
     from idm_cli.form_cmds import form_group
@@ -334,7 +204,9 @@ def register(cli: click.Group) -> None:
     from idm_cli.signin_cmds import login, logout
     from idm_cli.web_cmds import web_group
 
-    for command in (user, admin, grant_group, delegate, password_group, legacy_group, form_group,
+    for command in (user, admin, grant_group, password_group, legacy_group, form_group,
                     audit_group, web_group, ca_group, cert_group, service_group, review_group, login,
                     logout):
         cli.add_command(command)
+    operation_cmds.register(cli, {"user": user, "admin": admin, "grant": grant_group, "legacy": legacy_group,
+                                  "cert": cert_group, "service": service_group})

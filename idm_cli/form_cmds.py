@@ -9,7 +9,7 @@ import click
 
 from idm.directory.session import Session
 from idm.errors import InvalidInput
-from idm.filing import fields, form_pdf, forms
+from idm.filing import fields, form_pdf, forms, keeping, kinds, listing
 from idm.rules.actor import Actor
 from idm.tree import org
 from idm.validation import ADMIN_ROLE_ZH
@@ -32,9 +32,9 @@ def _load(path: Path) -> fields.FormData:
 
 def _print(form: forms.Form) -> None:
     d = form.data
-    kind = f"{fields.KINDS.get(d.kind, d.kind)} {d.kind}"
+    kind = f"{kinds.KINDS[d.kind].zh} {d.kind}"
     click.echo(f"编号 id:          {form.form_id}")
-    click.echo(f"类型 kind:        {kind}" + (f" / {forms.CHANGE_TYPES[d.change_type]} {d.change_type}"
+    click.echo(f"类型 kind:        {kind}" + (f" / {kinds.CHANGE_TYPES[d.change_type]} {d.change_type}"
                                               if d.change_type else ""))
     click.echo(f"状态 status:      {forms.STATUS_ZH.get(form.status, form.status)} {form.status}")
     click.echo(f"单位 unit:        {d.unit}")
@@ -73,7 +73,7 @@ def form_show(session: Session, actor: Actor, form_id: str) -> None:
 @acting
 def form_list(session: Session, actor: Actor, unit: str, status: str | None) -> None:
     """列出本单位登记的申请单 / list the forms recorded at UNIT."""
-    for form in forms.list_forms(session, unit, status):
+    for form in listing.list_forms(session, unit, status):
         click.echo(f"{form.form_id}\t{form.data.kind}\t{form.status}\t{form.data.unit}\t{form.data.name}")
 
 
@@ -83,7 +83,7 @@ def form_list(session: Session, actor: Actor, unit: str, status: str | None) -> 
 @acting
 def form_attach(session: Session, actor: Actor, form_id: str, file: Path) -> None:
     """附加盖章申请单扫描件（PDF/JPEG/PNG，≤2 MiB）/ attach the scan of the stamped form."""
-    digest = forms.attach_scan(session, actor, forms.get(session, form_id), file.read_bytes())
+    digest = keeping.attach_scan(session, actor, forms.get(session, form_id), file.read_bytes())
     click.echo(f"已附加 / attached: SHA-256 {digest}")
 
 
@@ -99,7 +99,7 @@ def form_reject(session: Session, actor: Actor, form_id: str, reason: str) -> No
 
 @form_group.command("pdf")
 @click.argument("form_id", required=False)
-@click.option("--blank", type=click.Choice(list(form_pdf.TITLES)), default=None,
+@click.option("--blank", type=click.Choice(list(kinds.KINDS)), default=None,
               help="空白申请单 / a blank form of this kind")
 @click.option("--business", is_flag=True,
               help="空白的业务类用户注册申请单 / a blank business user's registration")
@@ -131,7 +131,7 @@ def form_pdf_cmd(ctx: Context, form_id: str | None, blank: str | None, business:
 def form_retention(ctx: Context, unit: str | None) -> None:
     """列出已过保存期的申请单（不会自动删除）/ forms past their retention (never purged automatically)."""
     with ctx.ops_session() as session:
-        past = forms.past_retention(session, unit)
+        past = keeping.past_retention(session, unit)
     for form in past:
         click.echo(f"{form.form_id}\t{form.retain_until}\t{form.data.unit}\t{form.data.name}")
     click.echo(f"合计 / total: {len(past)}")
@@ -144,5 +144,5 @@ def form_retention(ctx: Context, unit: str | None) -> None:
 def form_purge(ctx: Context, form_id: str) -> None:
     """删除一份已过保存期的申请单（本机运维）/ purge one form past its retention (local operator)."""
     with ctx.ops_session() as session:
-        forms.purge(session, forms.get(session, form_id))
+        keeping.purge(session, forms.get(session, form_id))
     click.echo(f"已删除 / purged: {form_id}")

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from idm.errors import InvalidInput, PermissionDenied
-from idm.identity import accounts, formal
+from idm.identity import accounts
 from idm.pki import ca, certs
 from tests import world as w
 from tests.conftest import ops, run_cli
@@ -56,18 +56,16 @@ def test_issue_publish_disable_revokes_and_restore_does_not_bring_it_back(
 ) -> None:
     account = granted_user(world)
     application = world.form_about("cert", account.dn)
-    session, actor = world.session("secadmin")
-    with session:
-        record, cert = certs.issue_from_csr(session, actor, issuer, account, csr(account), application)
+    issued = world.act("secadmin", "issue-cert", application, account.uid, issuer=issuer,
+                       csr=csr(account)).result
+    record, cert = issued.record, issued.certificate
     assert record.status == "issued"
     with ops(world.settings) as op_session:
         published = op_session.get_binary(account.dn, "userCertificate;binary")
         assert published == cert.public_bytes(serialization.Encoding.DER)
         assert verify(issuer, cert, ca.crl(issuer, certs.revoked_list(op_session)), tmp_path)
     disable = world.form_about("change", account.dn, change_type="disable", reason="调离")
-    sys_session, sys_actor = world.session("sysadmin")
-    with sys_session:
-        formal.disable(sys_session, sys_actor, disable, account)
+    world.act("sysadmin", "disable", disable, account.uid)
     with ops(world.settings) as op_session:
         assert certs.get(op_session, record.dn.split(",")[0][3:]).status == "revoked"
         assert op_session.get_binary(account.dn, "userCertificate;binary") is None
@@ -75,9 +73,8 @@ def test_issue_publish_disable_revokes_and_restore_does_not_bring_it_back(
         assert cert.serial_number in [s for s, _, _ in revoked]
         assert not verify(issuer, cert, ca.crl(issuer, revoked), tmp_path)
         restored = accounts.get(op_session, account.dn)
-    sys_session, sys_actor = world.session("sysadmin")
-    with sys_session:
-        accounts.restore(sys_session, sys_actor, restored, "返岗")
+    restore = world.form_about("change", restored.dn, change_type="restore", reason="返岗")
+    world.act("sysadmin", "restore", restore, restored.uid)
     with ops(world.settings) as op_session:
         assert op_session.get_binary(account.dn, "userCertificate;binary") is None
 
@@ -86,18 +83,17 @@ def test_only_active_authorised_business_users(world: w.World, issuer: ca.Issuer
     no_grant = world.target("person", "own")
     disabled = world.target("person", "own", state="disabled")
     admin = world.target("admin", "child")
-    session, actor = world.session("secadmin")
     with ops(world.settings) as op_session:
         cases = [(accounts.get(op_session, dn), reason) for dn, reason in
-                 ((no_grant, "no grant"), (disabled, "disabled"), (admin, "admin accounts"))]
-    with session:
-        for account, reason in cases:
-            with pytest.raises(InvalidInput, match=reason):
-                certs.issue_pkcs12(session, actor, issuer, account, "F")
-    sys_session, sys_actor = world.session("sysadmin")
+                 ((no_grant, "no grant"), (disabled, "disabled"), (admin, "business permissions"))]
+    for account, reason in cases:
+        application = world.form_about("cert", account.dn)
+        with pytest.raises(InvalidInput, match=reason):
+            world.act("secadmin", "issue-cert", application, account.uid, issuer=issuer, pkcs12=True)
     account = granted_user(world)
-    with sys_session, pytest.raises(PermissionDenied):  # the security admin applies (R19)
-        certs.issue_pkcs12(sys_session, sys_actor, issuer, account, "F")
+    application = world.form_about("cert", account.dn)
+    with pytest.raises(PermissionDenied):  # the security admin applies (R19)
+        world.act("sysadmin", "issue-cert", application, account.uid, issuer=issuer, pkcs12=True)
 
 
 def test_pkcs12_and_the_cli(world: w.World, issuer: ca.Issuer, tmp_path: Path,

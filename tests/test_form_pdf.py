@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from idm.directory import names
-from idm.filing import form_pdf, forms
+from idm.filing import form_pdf, forms, kinds
 from tests import world as w
 from tests.conftest import ROOT, ops, run_cli
 
@@ -37,7 +37,7 @@ def test_blank_forms_have_the_fields_and_notes_of_the_originals(world: w.World, 
     assert result.exit_code == 0, result.output
     text = pdf_text(out)
     assert out.read_bytes().startswith(b"%PDF-")
-    assert form_pdf.TITLES[kind] in text
+    assert kinds.KINDS[kind].title in text
     for label in ("姓名", "身份证号", "管理类用户岗位", "申请人部门意见", "部门签章", "备注",
                   "系统管理员", "安全管理员", "安全审计员"):
         assert label in text, label

@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 import ldap
 import pytest
 
+from idm import pipeline
 from idm.errors import InvalidInput, PermissionDenied
-from idm.filing import forms
+from idm.filing import forms, keeping
 from idm.filing.forms import FormData
-from idm.identity import accounts, formal
+from idm.identity import accounts, first_login
 from tests import world as w
 from tests.conftest import ops, snapshot
 
@@ -37,6 +38,10 @@ def change(account: accounts.Account, change_type: str, unit: str, **kw: object)
                     reason="调离", **kw)  # type: ignore[arg-type]
 
 
+def run(session, actor, operation: str, form_id: str, uid: str | None = None):  # type: ignore[no-untyped-def]
+    return pipeline.run(pipeline.Acting(session, actor), operation, form_id, uid).result
+
+
 def add(world: w.World, data: FormData) -> forms.Form:
     session, actor = world.session("sysadmin")
     with session:
@@ -47,17 +52,16 @@ def test_registration_creates_exactly_that_account_then_the_role(world: w.World)
     form = add(world, registration())
     session, actor = world.session("sysadmin")
     with session:
-        created = formal.create_admin(session, actor, form.form_id)
-        with pytest.raises(InvalidInput, match="already created"):
-            formal.create_admin(session, actor, form.form_id)
+        created = run(session, actor, "create-admin", form.form_id)
+        with pytest.raises(InvalidInput, match="already done: create"):
+            run(session, actor, "create-admin", form.form_id)
+        with pytest.raises(PermissionDenied, match="secadmin's duty"):  # the role is not its to set
+            run(session, actor, "set-role", form.form_id, created.uid)
     sec, sec_actor = world.session("secadmin")
     with sec:
-        account = accounts.get(sec, created.dn)
-        with pytest.raises(InvalidInput, match="role is 'secadmin' on the form, 'auditor' here"):
-            formal.set_role(sec, sec_actor, form.form_id, account, "auditor")
-        formal.set_role(sec, sec_actor, form.form_id, account, "secadmin")
+        run(sec, sec_actor, "set-role", form.form_id, created.uid)  # the role the form names
         with pytest.raises(InvalidInput, match="cannot be used again"):
-            formal.set_role(sec, sec_actor, form.form_id, account, "secadmin")
+            run(sec, sec_actor, "set-role", form.form_id, created.uid)
         done = forms.get(sec, form.form_id)
     assert done.status == "executed" and created.dn.lower() in (t.lower() for t in done.targets)
     with ops(world.settings) as session:
@@ -73,9 +77,9 @@ def test_a_form_for_one_unit_cannot_create_at_another(world: w.World) -> None:
     session, actor = world.session("sysadmin")
     with session:
         with pytest.raises(PermissionDenied, match="may not create admin accounts"):
-            formal.create_admin(session, actor, form.form_id)
+            run(session, actor, "create-admin", form.form_id)
         with pytest.raises(InvalidInput, match="role"):
-            formal.create_admin(session, actor, business.form_id)
+            run(session, actor, "create-admin", business.form_id)
 
 
 def test_change_forms_do_only_what_they_say(world: w.World) -> None:
@@ -87,13 +91,13 @@ def test_change_forms_do_only_what_they_say(world: w.World) -> None:
     session, actor = world.session("sysadmin")
     with session:
         with pytest.raises(InvalidInput, match="account_uid"):
-            formal.unlock(session, actor, unlock.form_id, bystander)
+            run(session, actor, "unlock", unlock.form_id, bystander.uid)
         with pytest.raises(InvalidInput,
                            match="change_type is '账号解锁 unlock' on the form, '密码重置 reset' here"):
-            formal.reset_password(session, actor, unlock.form_id, account)
-        assert formal.unlock(session, actor, unlock.form_id, account) is True
+            run(session, actor, "reset-password", unlock.form_id, account.uid)
+        assert run(session, actor, "unlock", unlock.form_id, account.uid) is True
         with pytest.raises(InvalidInput, match="cannot be used again"):
-            formal.unlock(session, actor, unlock.form_id, account)
+            run(session, actor, "unlock", unlock.form_id, account.uid)
     with ops(world.settings) as session:
         assert not accounts.get(session, target).locked and accounts.get(session, other).locked
         assert accounts.get(session, target).dn and session.get(target, ["idmFormRef"])[1]["idmFormRef"] == [
@@ -111,8 +115,8 @@ def test_info_change_checks_before_and_applies_after(world: w.World) -> None:
     session, actor = world.session("sysadmin")
     with session:
         with pytest.raises(InvalidInput, match="before.mobile"):
-            formal.change_info(session, actor, wrong.form_id, account)
-        formal.change_info(session, actor, right.form_id, account)
+            run(session, actor, "update", wrong.form_id, account.uid)
+        run(session, actor, "update", right.form_id, account.uid)
     with ops(world.settings) as session:
         after = accounts.get(session, target)
     assert after.mobile == "13911112222" and after.name == "测试改"
@@ -122,22 +126,22 @@ def test_disable_by_form_sets_retention_and_purge_waits(world: w.World) -> None:
     reg = add(world, registration(unit="150100", role=None, name="郑保存"))
     session, actor = world.session("sysadmin")
     with session:
-        created = formal.create_business_user(session, actor, reg.form_id)
+        created = run(session, actor, "create-user", reg.form_id)
         account = accounts.get(session, created.dn)
     disable = add(world, change(account, "disable", "150100"))
     session, actor = world.session("sysadmin")
     with session:
-        formal.disable(session, actor, disable.form_id, account)
+        run(session, actor, "disable", disable.form_id, account.uid)
         kept = forms.get(session, reg.form_id)
     until = datetime.strptime(kept.retain_until or "", "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
     assert until - datetime.now(UTC) > timedelta(days=365)
     with ops(world.settings) as session:
-        assert reg.form_id not in {f.form_id for f in forms.past_retention(session)}
+        assert reg.form_id not in {f.form_id for f in keeping.past_retention(session)}
         with pytest.raises(InvalidInput, match="within retention"):
-            forms.purge(session, forms.get(session, reg.form_id))
+            keeping.purge(session, forms.get(session, reg.form_id))
         session.replace(kept.dn, {"idmRetainUntil": ["20200101000000Z"]})
-        assert reg.form_id in {f.form_id for f in forms.past_retention(session)}
-        forms.purge(session, forms.get(session, reg.form_id))
+        assert reg.form_id in {f.form_id for f in keeping.past_retention(session)}
+        keeping.purge(session, forms.get(session, reg.form_id))
         assert not session.exists(kept.dn)
     # admins never delete a form, even one past retention
     with ops(world.settings) as session:
@@ -151,15 +155,15 @@ def test_scans_are_recognised_by_content_bounded_and_attached_once(world: w.Worl
     session, actor = world.session("sysadmin")
     with session:
         with pytest.raises(InvalidInput, match="PDF, JPEG or PNG"):
-            forms.attach_scan(session, actor, form, b"MZ\x90\x00 not an image.png")
+            keeping.attach_scan(session, actor, form, b"MZ\x90\x00 not an image.png")
         with pytest.raises(InvalidInput, match="larger than 2 MiB"):
-            forms.attach_scan(session, actor, form, PNG + b"\0" * (2 * 1024 * 1024))
-        digest = forms.attach_scan(session, actor, form, PNG)
+            keeping.attach_scan(session, actor, form, PNG + b"\0" * (2 * 1024 * 1024))
+        digest = keeping.attach_scan(session, actor, form, PNG)
         again = forms.get(session, form.form_id)
         assert again.scan_sha256 == digest and again.scan_type == "image/png"
-        assert forms.scan(session, again) == PNG
+        assert keeping.scan(session, again) == PNG
         with pytest.raises(InvalidInput, match="already has a scan"):
-            forms.attach_scan(session, actor, again, PNG)
+            keeping.attach_scan(session, actor, again, PNG)
 
 
 @pytest.mark.parametrize(("field", "value", "reason"), [
@@ -197,10 +201,10 @@ def test_first_login_view_puts_role_next_to_form(world: w.World) -> None:
     form = add(world, registration(unit="150105", role="auditor", name="陈首登"))
     session, actor = world.session("sysadmin")
     with session:
-        created = formal.create_admin(session, actor, form.form_id)
+        created = run(session, actor, "create-admin", form.form_id)
     sec, sec_actor = world.session("secadmin")
     with sec:
-        formal.set_role(sec, sec_actor, form.form_id, accounts.get(sec, created.dn), "auditor")
+        run(sec, sec_actor, "set-role", form.form_id, created.uid)
     with ops(world.settings) as session:
-        account, shown = formal.first_login_view(session, accounts.get(session, created.dn))
+        account, shown = first_login.first_login_view(session, accounts.get(session, created.dn))
     assert shown is not None and shown.form_id == form.form_id and account.role == shown.data.role

@@ -10,7 +10,7 @@ import ldap
 import pytest
 
 from idm.directory import fresh
-from idm.filing import forms
+from idm.filing import listing
 from idm.oversight import audit
 from tests import world as w
 
@@ -22,14 +22,14 @@ def code(dn: str) -> str:
 def test_a_kept_form_list_shows_a_new_form_at_once(world: w.World) -> None:
     session, actor = world.session("sysadmin")
     with session:
-        first = forms.page(session, code(actor.node_dn))
+        first = listing.page(session, code(actor.node_dn))
         hits = fresh.LISTS.hits
-        again = forms.page(session, code(actor.node_dn))
+        again = listing.page(session, code(actor.node_dn))
         assert fresh.LISTS.hits == hits + 1 and again == first  # nothing written: kept
     form_id = world.form("registration", actor.node_dn)
     session, actor = world.session("sysadmin")
     with session:
-        after = forms.page(session, code(actor.node_dn))
+        after = listing.page(session, code(actor.node_dn))
     assert after.total == first.total + 1  # read again: a kept page would still say first.total
     assert form_id in {f.form_id for f in after.forms}  # among the newest (times are to the second)
 

@@ -12,7 +12,6 @@ import pytest
 from ldap3.utils.conv import escape_filter_chars
 
 from idm.errors import PermissionDenied
-from idm.identity import services
 from tests import world as w
 from tests.conftest import ops, run_cli
 
@@ -32,9 +31,7 @@ def collect_ldap3_sockets() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def service(world: w.World) -> tuple[str, str]:
     registration = world.form("service", world.nodes["own"], service_name="teacher-mis")
-    session, actor = world.session("sysadmin")
-    with session:
-        created = services.create(session, actor, w.CITY, "teacher-mis", registration)
+    created = world.act("sysadmin", "create-service", registration).result
     return created.dn, created.secret
 
 
@@ -94,22 +91,22 @@ def test_nothing_outside_scope_nothing_disabled_no_writes(world: w.World, servic
 
 def test_only_the_levels_system_admin_creates_them(world: w.World, cli_admins: dict[str, str],
                                                     tmp_path) -> None:  # type: ignore[no-untyped-def]
-    session, actor = world.session("secadmin")
-    with session, pytest.raises(PermissionDenied):
-        services.create(session, actor, w.CITY, "not-mine", "F")
-    session, actor = world.session("sysadmin")
-    with session, pytest.raises(PermissionDenied):
-        services.create(session, actor, "150200", "sibling-svc", "F")  # a sibling city
+    not_mine = world.form("service", world.nodes["own"], service_name="not-mine")
+    with pytest.raises(PermissionDenied):
+        world.act("secadmin", "create-service", not_mine)
+    sibling = world.form("service", world.nodes["sibling"], service_name="sibling-svc")  # by the operator
+    with pytest.raises(PermissionDenied):
+        world.act("sysadmin", "create-service", sibling)  # a sibling city
     out = tmp_path / "svc.secret"
-    made_up = run_cli(world.settings, "service", "create", "student-mis", "--scope", w.CITY,
-                      "--form", "NO-SUCH-FORM", "--secret-out", str(out), "--as", cli_admins["sysadmin"])
+    made_up = run_cli(world.settings, "service", "create", "--form", "NO-SUCH-FORM", "--secret-out", str(out),
+                      "--as", cli_admins["sysadmin"])
     assert made_up.exit_code == 1 and "NO-SUCH-FORM" in made_up.output and not out.exists()
-    other_name = world.form("service", world.nodes["own"], service_name="other-mis")
-    wrong = run_cli(world.settings, "service", "create", "student-mis", "--scope", w.CITY,
-                    "--form", other_name, "--secret-out", str(out), "--as", cli_admins["sysadmin"])
-    assert wrong.exit_code == 1 and "service_name" in wrong.output and not out.exists()
+    grant_form = world.form_about("grant", world.target("person", "own"), grants_add=["teacher#viewer"])
+    wrong = run_cli(world.settings, "service", "create", "--form", grant_form, "--secret-out", str(out),
+                    "--as", cli_admins["sysadmin"])
+    assert wrong.exit_code == 1 and "downstream service registration" in wrong.output and not out.exists()
     registration = world.form("service", world.nodes["own"], service_name="student-mis")
-    result = run_cli(world.settings, "service", "create", "student-mis", "--scope", w.CITY,
-                     "--form", registration, "--secret-out", str(out), "--as", cli_admins["sysadmin"])
+    result = run_cli(world.settings, "service", "create", "--form", registration, "--secret-out", str(out),
+                     "--as", cli_admins["sysadmin"])
     assert result.exit_code == 0, result.output
     assert out.stat().st_mode & 0o777 == 0o600

@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("idm", "webui", "idm_cli")
 TRANSPORTS = ("flask", "flask_babel", "flask_wtf", "flask_limiter", "flask_talisman", "werkzeug", "jinja2",
               "wtforms", "click", "rich", "gunicorn")
+PUBLIC_ERRORS = {"IdmError", "InvalidInput", "NotFound", "PermissionDenied", "AuthenticationFailed",
+                 "DirectoryUnavailable", "ConstraintViolation", "AlreadyExists"}
 MAX_LINES = 400  # a module past this holds more than one thing (STYLE.md: 100-300 for a domain module)
 
 
@@ -95,3 +97,47 @@ def test_the_domain_knows_nothing_of_its_transports() -> None:
 def test_modules_stay_small() -> None:
     sizes = {m: len(p.read_text(encoding="utf-8").splitlines()) for m, p in MODULES.items()}
     assert {m: n for m, n in sizes.items() if n > MAX_LINES} == {}
+
+
+def _calls(path: Path) -> set[str]:
+    """`module.function` for every call of a function through a module name in the file."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                isinstance(node.func.value, ast.Name):
+            found.add(f"{node.func.value.id}.{node.func.attr}")
+    return found
+
+
+def test_only_the_pipeline_checks_a_form() -> None:
+    """Every admin operation runs through `idm.pipeline`; nothing else calls the form check."""
+    checking = {m for m, p in MODULES.items() if m != "idm.filing.fit"
+                and ("idm.filing.fit" in imports_of(p) and _calls(p) & {"fit.received", "fit.check"})}
+    assert checking == {"idm.pipeline"}
+
+
+def test_one_web_module_opens_directory_sessions() -> None:
+    """Views call `idm` functions only; the request's sessions are opened by `webui.acting`."""
+    direct = {m for m, p in MODULES.items() if m.startswith("webui")
+              and any(i == "ldap" or i.startswith(("ldap.", "idm.directory")) for i in imports_of(p))}
+    assert direct <= {"webui.acting"}
+
+
+def test_one_error_boundary_in_the_web_ui() -> None:
+    """Public errors become pages and messages in `webui.errors` alone. The exceptions are the
+    four forms that show their own refusal beside what was typed, and catch only that: the
+    sign-in, the second factor, the new password, and a form filled in online (its values, an
+    ID number among them, are not carried in a cookie through a redirect)."""
+    catching = {}
+    for m, p in MODULES.items():
+        if not m.startswith("webui") or m == "webui.errors":
+            continue
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ExceptHandler) and node.type is not None:
+                names = {n.id for n in ast.walk(node.type) if isinstance(n, ast.Name)}
+                if names & PUBLIC_ERRORS:
+                    catching.setdefault(m, set()).update(names)
+    assert catching == {"webui.auth": {"AuthenticationFailed"},
+                        "webui.mfa": {"InvalidInput", "AuthenticationFailed"},
+                        "webui.account": {"InvalidInput", "AuthenticationFailed"},
+                        "webui.form_views": {"InvalidInput"}}

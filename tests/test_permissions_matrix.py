@@ -19,18 +19,19 @@ import ldap
 import pytest
 from ldap.controls.simple import ProxyAuthzControl
 
+from idm import pipeline
 from idm.directory import lookup
 from idm.directory.session import Session
 from idm.errors import NotFound, PermissionDenied
 from idm.filing import forms
 from idm.filing.fields import FormData
-from idm.identity import accounts, formal, grants, legacy, services
+from idm.identity import accounts
 from idm.pki import certs
 from idm.rules import acl
 from idm.rules import actor as actors
 from idm.rules.actor import Actor
 from idm.rules.terms import SELFSERVICE, WRITER
-from idm.tree import delegation, org
+from idm.tree import org
 from tests import world as w
 from tests.conftest import load_tree, ops
 
@@ -117,8 +118,14 @@ CHANGES = {"disable": {"change_type": "disable", "reason": "调离"}, "restore":
            "unlock": {"change_type": "unlock"}, "reset": {"change_type": "reset"},
            "factor": {"change_type": "factor"},
            "info": {"change_type": "info", "after": {"mobile": "13800000001"}}}
-RUN_CHANGE = {"disable": formal.disable, "restore": formal.restore, "unlock": formal.unlock,
-              "reset": formal.reset_password, "factor": formal.reset_factor, "info": formal.change_info}
+CHANGE_OPERATION = {"disable": "disable", "restore": "restore", "unlock": "unlock", "reset": "reset-password",
+                    "factor": "reset-factor", "info": "update"}
+
+
+def _run(name: str, form_id: str, uid: str | None = None, value: str | None = None,
+         **inputs: object) -> Callable[[Session, Actor], object]:
+    """The operation as every transport runs it: through the pipeline, as the admin."""
+    return lambda s, a: pipeline.run(pipeline.Acting(s, a), name, form_id, uid, value, **inputs)
 
 
 def _prepared(world: w.World, operation: str, relation: str) -> Callable[[Session, Actor], object]:
@@ -134,37 +141,34 @@ def _prepared(world: w.World, operation: str, relation: str) -> Callable[[Sessio
         return world.form_about(kind, target, **fields) if target else world.form(kind, node, **fields)
 
     if name in CHANGES:
-        f, run = form("change", **CHANGES[name]), RUN_CHANGE[name]
-        return lambda s, a: run(s, a, f, account)
+        assert account is not None
+        return _run(CHANGE_OPERATION[name], form("change", **CHANGES[name]), account.uid)
     if name == "delete":
         return lambda s, a: actors.require(s, a, "delete", target)
     if name == "read_id":
         return lambda s, a: _reads_id(s, a, target)
     if operation == "create_person":
-        f = form("registration")
-        return lambda s, a: formal.create_business_user(s, a, f, f"n{n:05d}")
+        return _run("create-user", form("registration"), login=f"n{n:05d}")
     if operation == "create_admin":
-        f = form("registration", role="auditor")
-        return lambda s, a: formal.create_admin(s, a, f, f"n{n:05d}")
+        return _run("create-admin", form("registration", role="auditor"), login=f"n{n:05d}")
     if operation == "set_role":
-        f = _registered(world, target, "auditor")
-        return lambda s, a: formal.set_role(s, a, f, account, "auditor")
+        assert target is not None and account is not None
+        return _run("set-role", _registered(world, target, "auditor"), account.uid)
     if operation in ("grant", "revoke"):
         f = form("grant", **{"grants_add" if operation == "grant" else "grants_remove": ["teacher#viewer"]})
-        change = grants.add if operation == "grant" else grants.remove
-        return lambda s, a: change(s, a, account, "teacher#viewer", f)
+        assert account is not None
+        return _run(operation, f, account.uid, "teacher#viewer")
     if operation == "apply_cert":
-        f = form("cert")
-        return lambda s, a: certs.apply(s, a, account, f)
+        assert account is not None
+        return _run("apply-cert", form("cert"), account.uid)
     if operation == "revoke_cert":
         record = _cert_record(world, target)
         return lambda s, a: certs.revoke(s, a, certs.get(s, record), "unspecified")
     if operation == "create_service":
-        f = form("service", service_name=f"svc{n}")
-        return lambda s, a: services.create(s, a, code, f"svc{n}", f)
+        return _run("create-service", form("service", service_name=f"svc{n}"))
     if operation == "legacy_convert":
-        f = world.form("registration", node, account_uid=account.uid)
-        return lambda s, a: legacy.convert(s, a, account, f)
+        assert account is not None
+        return _run("convert", world.form("registration", node, account_uid=account.uid), account.uid)
     if operation == "record_form":  # at the admin's own node, about the relation's unit
         return lambda s, a: forms.add(s, a, FormData(kind="registration", unit=code, name="测试",
                                                      mobile="13900000000",
@@ -321,13 +325,10 @@ def test_delegation_by_the_parents_security_admin_on_a_form(world: w.World, tmp_
         school = org.find(session, "2115019902")
     for role in ("sysadmin", "auditor"):
         form = world.form("delegation", school.dn, delegate=True)
-        session, actor = world.session(role)
-        with session, pytest.raises(PermissionDenied):
-            delegation.set_delegated(session, actor, "2115019902", True, form)
+        with pytest.raises(PermissionDenied):
+            world.act(role, "delegate", form)
     form = world.form("delegation", school.dn, delegate=True)
-    session, actor = world.session("secadmin")
-    with session:
-        assert delegation.set_delegated(session, actor, "2115019902", True, form)
+    assert world.act("secadmin", "delegate", form).changed
     for role in ROLES:
         conn = world.raw(role)
         with pytest.raises(ldap.INSUFFICIENT_ACCESS):

@@ -15,7 +15,6 @@ from ldap.controls import SimplePagedResultsControl
 from ldap.controls.simple import ProxyAuthzControl
 
 from idm.directory import lookup
-from idm.identity import accounts, formal
 from idm.rules.terms import WRITER
 from tests import world as w
 from tests.conftest import ops
@@ -34,15 +33,11 @@ def people(world: w.World) -> dict[str, str]:
     planted = {}
     registration = world.form("registration", world.nodes["own"], name="隐私甲", id_number=w.id_number(700),
                               mobile="13712340001", email="yinsi@demo.edu.cn", office_phone="0471-2857001")
-    session, actor = world.session("sysadmin")
-    with session:
-        created = formal.create_business_user(session, actor, registration)
+    created = world.act("sysadmin", "create-user", registration).result
     planted[created.dn] = "13712340001"
     info = world.form_about("change", created.dn, change_type="info", before={"mobile": "13712340001"},
                             after={"mobile": "13712340002"})
-    session, actor = world.session("sysadmin")
-    with session:
-        formal.change_info(session, actor, info, accounts.get(session, created.dn))
+    world.act("sysadmin", "update", info, created.uid)
     world.form("registration", world.nodes["child"], name="隐私乙", id_number=w.id_number(701),
                mobile="13712340003", role="auditor")  # pending, for a county admin
     province_session = signin_session(world, f"uid=p.sysadmin,ou=admins,{province}")

@@ -157,7 +157,7 @@ def test_the_whole_chain_from_the_browser(demo: tuple[Settings, dict[str, str]],
             form = sys.fill("registration", unit, what=f"{tag}-{role}" if role == "sysadmin" else "",
                             name=name, id_number=w.id_number(next(n)), mobile="13900000001", role=role,
                             opinion="同意", stamp_date="2026-11-30")
-            sys.act(form, "按申请单创建账号", what=f"{tag}-create" if role == "sysadmin" else "")
+            sys.act(form, "按申请单创建管理员账号", what=f"{tag}-create" if role == "sysadmin" else "")
             uid, password = sys.slip()
             if role == "sysadmin":
                 shot(sys.page, f"{tag}-slip")
@@ -182,7 +182,7 @@ def test_the_whole_chain_from_the_browser(demo: tuple[Settings, dict[str, str]],
     number = w.id_number(next(n))
     registration = sys.fill("registration", "2115010201", what="user", name="欧阳晓明", surname="欧阳",
                             id_number=number, mobile="13900000009")
-    sys.act(registration, "按申请单创建账号")
+    sys.act(registration, "按申请单创建业务用户")
     uid, password = sys.slip()
     grant = sys.fill("grant", "2115010201", name="欧阳晓明", id_number=number,
                      account_uid=uid, grant="teacher#viewer")

@@ -85,8 +85,8 @@ def test_fill_in_act_from_the_form_and_the_auditor_sees_it(world: w.World, app: 
     registration = fill(sysadmin, "registration", unit=w.CITY, name="控制台甲", surname="控",
                         id_number=w.id_number(444), mobile="13900000444")
     page = text(sysadmin, f"/admin/forms/{registration}")
-    assert "按申请单创建账号" in page and "已受理" in page
-    slip = act(sysadmin, registration, "create")
+    assert "按申请单创建业务用户" in page and "已受理" in page
+    slip = act(sysadmin, registration, "create-user")
     assert re.search(r'<code id="one-time">[^<]{12,}</code>', slip) and "一次性密码交接单" in slip
     uid = re.search(r"登录账号</dt><dd>([^<]+)</dd>", slip).group(1)  # type: ignore[union-attr]
     with ops(world.settings) as session:
@@ -148,19 +148,10 @@ def test_search_fields_are_escaped(app: Flask, q: str) -> None:
 def test_first_login_shows_role_next_to_the_form_and_records_the_confirmation(
     world: w.World, app: Flask
 ) -> None:
-    from idm.filing import forms
-    from idm.filing.forms import FormData
-    from idm.identity import accounts, formal
-
-    session, actor = world.session("sysadmin")
-    with session:
-        form = forms.add(session, actor, FormData(kind="registration", unit="150123", name="首登乙",
-                                                  id_number=w.id_number(633), mobile="13900000633",
-                                                  role="auditor"))
-        created = formal.create_admin(session, actor, form.form_id, "shoudeng.yi")
-    sec, sec_actor = world.session("secadmin")
-    with sec:
-        formal.set_role(sec, sec_actor, form.form_id, accounts.get(sec, created.dn), "auditor")
+    form = world.form("registration", "ou=150123," + world.nodes["own"], name="首登乙",
+                      id_number=w.id_number(633), mobile="13900000633", role="auditor")
+    created = world.act("sysadmin", "create-admin", form, login="shoudeng.yi").result
+    world.act("secadmin", "set-role", form, created.uid)
     with ops(world.settings) as op_session:
         op_session.set_password(created.dn, "First-Login-Passw0rd-1")
         op_session.replace(created.dn, {"pwdReset": []})

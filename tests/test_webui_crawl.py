@@ -111,7 +111,7 @@ def app(world: w.World) -> Flask:
     sysadmin = _signed_in(app, "m.sysadmin", w.PASSWORD)
     registration = fill(sysadmin, "registration", unit=w.CITY, name="爬取甲", surname="爬",
                         id_number=w.id_number(471), mobile="13900000471")
-    slip = act(sysadmin, registration, "create")
+    slip = act(sysadmin, registration, "create-user")
     uid = re.search(r"登录账号</dt><dd>([^<]+)</dd>", slip).group(1)  # type: ignore[union-attr]
     with ops(world.settings) as session:
         dn = next(d for d, _ in session.search(world.settings.suffix, f"(uid={uid})", ["1.1"]))

@@ -9,12 +9,14 @@ from typing import Any
 
 import ldap
 
+from idm import pipeline
 from idm.auth import signin
 from idm.config import Settings
 from idm.directory import names
 from idm.directory.session import Session
 from idm.filing import forms
-from idm.filing.fields import FormData, check
+from idm.filing.fields import FormData
+from idm.filing.kinds import check
 from idm.rules import actor as actors
 from idm.rules.actor import Actor
 from idm.tree import org
@@ -80,14 +82,21 @@ class World:
             op_session.add(dn, attrs)
         return form_id
 
+    def act(self, role: str, operation: str, form_id: str, uid: str | None = None, value: str | None = None,
+            **inputs: Any) -> pipeline.Outcome:
+        """Run an operation as one of Hohhot's admins, as the web UI and the CLI do."""
+        session, actor = self.session(role)
+        with session:
+            return pipeline.run(pipeline.Acting(session, actor), operation, form_id, uid, value, **inputs)
+
     def form_about(self, kind: str, account_dn: str, **fields: Any) -> str:
         """A form of `kind` about an existing account (its unit, login, name and number)."""
         with ops(self.settings) as session:
             entry = session.get(account_dn, ["uid", "cn", "idmIdNumber"])
         assert entry is not None
         a = entry[1]
-        return self.form(kind, names.parent_of(names.parent_of(account_dn)), account_uid=a["uid"][0],
-                         name=a["cn"][0], id_number=a["idmIdNumber"][0], **fields)
+        about = {"account_uid": a["uid"][0], "name": a["cn"][0], "id_number": a["idmIdNumber"][0], **fields}
+        return self.form(kind, names.parent_of(names.parent_of(account_dn)), **about)
 
     def target(self, kind: str, relation: str, *, state: str = "active", role: str | None = "auditor",
                legacy: bool = False) -> str:

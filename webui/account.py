@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from idm.auth import policy, selfservice, signin
-from idm.directory import lookup
-from idm.errors import AuthenticationFailed, IdmError, InvalidInput
-from idm.identity import accounts, grants
+from idm.errors import AuthenticationFailed, InvalidInput
+from webui import acting
 from webui.auth import advance, stages, web
+from webui.errors import refused
 from webui.forms import PasswordForm
-from webui.i18n import pick
 from webui.security import limiter
 
 bp = Blueprint("account", __name__)
@@ -28,22 +26,10 @@ def _profile() -> policy.Profile:
 def home() -> Any:
     """Name, unit, grants (business) or role and scope (admin), status, password expiry: read as
     the person (proxied by the self-service account), so it shows exactly what they may see."""
-    settings = web().idm
-    service = lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir,
-                                     selfservice.SERVICE)
-    with service.act_as(g.user.dn) as session:
-        me = accounts.get(session, g.user.dn)
-        unit = session.get(me.node_dn, ["idmNameZh", "idmCode"])
-        changed = session.get(g.user.dn, ["pwdChangedTime"])
-        grant_names = grants.labels(session)
-    max_age = policy.PROFILES[settings.password_profile].max_age_days
-    expires = None
-    if max_age and changed and changed[1].get("pwdChangedTime"):
-        when = datetime.strptime(changed[1]["pwdChangedTime"][0], "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
-        expires = (when + timedelta(days=max_age)).strftime("%Y-%m-%d")
-    unit_name = unit[1].get("idmNameZh", ["-"])[0] if unit else "-"
-    return render_template("account.html", me=me, user=g.user, unit=unit_name, expires=expires,
-                           grant_names=grant_names)
+    with acting.own() as session:
+        mine = selfservice.overview(session, g.user.dn, _profile().max_age_days)
+    return render_template("account.html", me=mine.account, user=g.user, unit=mine.unit, expires=mine.expires,
+                           grant_names=mine.grant_names)
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -58,13 +44,8 @@ def password() -> Any:
         try:
             selfservice.change_password(settings.ldap_uri, settings.suffix, settings.secrets_dir,
                                         g.user.dn, form.current.data, form.new.data, _profile())
-        except InvalidInput as err:
-            for zh, en in [(p.zh, p.en) for p in err.problems] or [(err.zh, err.en)]:
-                flash(pick(zh, en), "error")
-        except AuthenticationFailed:
-            flash(_("当前密码错误"), "error")
-        except IdmError as err:
-            flash(pick(err.zh, err.en), "error")
+        except (InvalidInput, AuthenticationFailed) as err:  # the policy's reasons, beside the fields
+            refused(err)
         else:
             flash(_("密码已修改"), "success")
             if g.user.stage == signin.CHANGE:

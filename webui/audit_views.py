@@ -10,11 +10,10 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
 
-from idm.errors import NotFound
-from idm.identity import accounts
 from idm.oversight import audit, seal
 from webui import rendered
-from webui.console import admin_only, as_admin, home_crumb
+from webui.acting import admin
+from webui.console import admin_only, home_crumb
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 PAGE = 50
@@ -38,17 +37,15 @@ def _filters(session: Any) -> dict[str, Any]:
     if args.get("target"):
         out["target"] = args["target"]
     if args.get("who"):
-        try:
-            out["actor"] = accounts.find(session, args["who"]).dn
-        except NotFound:
-            out["actor"] = f"uid={args['who']},ou=none"  # nobody: an empty result, not an error
+        out["actor"] = audit.actor_dn(session, args["who"])
     return out
 
 
 @bp.route("/")
 @admin_only
 def index() -> Any:
-    with as_admin() as (session, actor):
+    with admin() as acting:
+        session, actor = acting.session, acting.actor
         if actor.role != "auditor":
             abort(403)
         filters = _filters(session)

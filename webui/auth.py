@@ -28,10 +28,9 @@ from flask_babel import gettext as _
 
 from idm.auth import signin
 from idm.auth.sessions import Record, Store
-from idm.errors import AuthenticationFailed, IdmError
-from idm.rules.actor import Actor
+from idm.errors import AuthenticationFailed
+from webui.errors import refused
 from webui.forms import LoginForm
-from webui.i18n import pick
 from webui.security import account_key, client_address, limiter
 from webui.settings import WebSettings
 
@@ -62,16 +61,6 @@ def declared(endpoint: str | None) -> frozenset[str]:
         return frozenset({PUBLIC})
     view = current_app.view_functions.get(endpoint)
     return getattr(view, "idm_stages", frozenset({signin.FULL}))
-
-
-def current_actor() -> Actor:
-    """The signed-in admin as the rules see it (role, node, active), read once per request."""
-    if getattr(g, "actor", None) is None:
-        from idm.rules import actor as actors
-
-        with signin.admin_session(web().idm, g.user.dn) as session:
-            g.actor = actors.load(session)
-    return g.actor  # type: ignore[no-any-return]
 
 
 def web() -> WebSettings:
@@ -169,24 +158,21 @@ def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
         settings = web()
-        try:
-            progress = signin.authenticate(settings.idm, form.uid.data, form.password.data,
-                                           client_address())
+        try:  # a refusal has the same words for every kind; anything else: the error boundary
+            progress = signin.authenticate(settings.idm, form.uid.data, form.password.data, client_address())
         except AuthenticationFailed as err:
-            flash(pick(err.zh, err.en), "error")
-        except IdmError:
-            flash(_("目录服务暂不可用，请稍后再试"), "error")
-        else:
-            record = _start(progress)
-            if progress.grace_left is not None:
-                flash(_("密码已过期，还可登录 %(n)s 次，请立即修改", n=progress.grace_left), "warning")
-            elif progress.must_change:
-                flash(_("首次登录或密码已被重置、已过期，请先设置新密码"), "warning")
-            elif progress.expires_in:
-                flash(_("密码将在 %(days)s 天后过期", days=max(1, progress.expires_in // 86400)), "warning")
-            if record.stage == signin.FULL:
-                signin.finish(settings.idm, progress, client_address())
-            return redirect(url_for(STAGE_PAGE[record.stage]))
+            refused(err)
+            return render_template("login.html", form=form)
+        record = _start(progress)
+        if progress.grace_left is not None:
+            flash(_("密码已过期，还可登录 %(n)s 次，请立即修改", n=progress.grace_left), "warning")
+        elif progress.must_change:
+            flash(_("首次登录或密码已被重置、已过期，请先设置新密码"), "warning")
+        elif progress.expires_in:
+            flash(_("密码将在 %(days)s 天后过期", days=max(1, progress.expires_in // 86400)), "warning")
+        if record.stage == signin.FULL:
+            signin.finish(settings.idm, progress, client_address())
+        return redirect(url_for(STAGE_PAGE[record.stage]))
     return render_template("login.html", form=form)
 
 

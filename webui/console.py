@@ -4,8 +4,7 @@ admin through the toolkit's writer, so the directory's rules and log see that ad
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -13,28 +12,18 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from flask_babel import gettext as _
 
 from idm import labels, operations
-from idm.auth import signin
-from idm.directory.session import Session
-from idm.errors import NotFound
-from idm.filing import forms
-from idm.identity import accounts, formal, grants
+from idm.filing import kinds, listing
+from idm.identity import accounts, grants
+from idm.identity import first_login as first_login_check
 from idm.pki import certs
 from idm.rules import actor as actors
 from idm.rules import permissions
 from idm.rules.actor import Actor
 from idm.tree import org
-from webui.auth import current_actor, web
+from webui.acting import admin, current_actor
 
 bp = Blueprint("console", __name__, url_prefix="/admin")
 PAGE = 50
-
-
-@contextmanager
-def as_admin() -> Iterator[tuple[Session, Actor]]:
-    """The signed-in admin's view: the writer acting as the admin (slapd applies the admin's
-    rules and logs the admin), opened the same way as the CLI's."""
-    with signin.admin_session(web().idm, g.user.dn) as session:
-        yield session, current_actor()
 
 
 def any_admin(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,7 +63,8 @@ def home_crumb() -> tuple[str, str]:
 def home() -> Any:
     """The unit, its counts, and the scope as a tree: the next level, and deeper on request."""
     expand = request.args.get("expand", "")
-    with as_admin() as (session, actor):
+    with admin() as acting:
+        session, actor = acting.session, acting.actor
         node = org.find(session, node_code(actor.node_dn))
         own = {kind: accounts.counts(session, node.dn, kind) for kind in ("business", "admin")}
         rows = []
@@ -83,8 +73,9 @@ def home() -> Any:
                          accounts.counts(session, child.dn, "business") if child.managed_by else None))
             if expand == child.code:  # one level deeper: names only (their accounts are not ours)
                 rows += [(1, grandchild, {}, None) for grandchild in org.children(session, child.dn)]
-        received = forms.page(session, node.code, status="received", size=TODO_WINDOW)
-    todo = [(f, p) for f in received.forms for p in operations.pending(f) if duty(actor, p.operation)]
+        received = listing.page(session, node.code, status="received", size=TODO_WINDOW)
+    todo = [(f, p) for f in received.forms for p in kinds.pending(f.status, f.data, f.steps)
+            if duty(actor, p.operation)]
     return render_template("console/home.html", actor=actor, node=node, own=own, rows=rows,
                            expand=expand, todo=todo[:10], todo_count=len(todo), received=received.total,
                            crumbs=[(_("管理控制台"), None)])
@@ -103,22 +94,20 @@ def duty(actor: Actor, op: operations.Operation) -> bool:
 def first_login() -> Any:
     """R13: role, scope and unit side by side with the registration form; a match can be
     confirmed, a mismatch is reported to the creating level (also by an admin with no role)."""
-    with as_admin() as (session, actor):
-        acc, form = formal.first_login_view(session, accounts.get(session, actor.dn))
+    with admin() as acting:
+        session, actor = acting.session, acting.actor
+        acc = accounts.get(session, actor.dn)
         if request.method == "POST":
             if request.form.get("action") == "report":
-                formal.report_first_login_mismatch(session, acc)
+                first_login_check.report_first_login_mismatch(session, acc)
                 flash(_("已报告上级用户管理部门"), "success")
             else:
-                formal.confirm_first_login(session, acc)
+                first_login_check.confirm_first_login(session, acc)
                 flash(_("已确认：角色、范围和单位与注册申请单一致"), "success")
             return redirect(url_for("console.first_login"))
-        wrong = formal.first_login_mismatches(session, acc, form)
-        mine = session.get(actor.dn, ["idmConfirmed", "idmDispute"])
-    attrs = mine[1] if mine else {}
-    return render_template("console/first_login.html", acc=acc, form=form, wrong=wrong,
-                           confirmed=next(iter(attrs.get("idmConfirmed") or []), None),
-                           dispute=next(iter(attrs.get("idmDispute") or []), None),
+        check = first_login_check.check(session, acc)
+    return render_template("console/first_login.html", acc=acc, form=check.form, wrong=check.mismatches,
+                           confirmed=check.confirmed, dispute=check.dispute,
                            crumbs=[home_crumb(), (_("首次登录核对"), None)])
 
 
@@ -129,14 +118,12 @@ def users() -> Any:
     text = request.args.get("q") or None
     status = request.args.get("status") if request.args.get("status") in ("active", "disabled") else None
     page = max(1, request.args.get("page", 1, type=int))
-    with as_admin() as (session, actor):
+    with admin() as acting:
+        session, actor = acting.session, acting.actor
         unit = request.args.get("unit") or node_code(actor.node_dn)
         units = org.unit_and_children(session, actor.node_dn)
-        try:
-            node = next((u for u in units if u.code == unit), None) or org.find(session, unit)
-            found = accounts.list_accounts(session, unit, kind, text, status, node=node)
-        except NotFound:
-            abort(404)
+        node = next((u for u in units if u.code == unit), None) or org.find(session, unit)
+        found = accounts.list_accounts(session, unit, kind, text, status, node=node)
     shown = found[(page - 1) * PAGE: page * PAGE]
     return render_template("console/users.html", accounts=shown, node=node, kind=kind, q=text or "",
                            status=status or "", page=page, more=len(found) > page * PAGE, total=len(found),
@@ -147,33 +134,20 @@ def users() -> Any:
 @admin_only
 def account(uid: str) -> Any:
     """The account's facts, its certificates, and what the received forms about it allow."""
-    with as_admin() as (session, actor):
-        try:
-            acc = accounts.find(session, uid)  # an account outside the admin's reach is not found
-        except NotFound:
-            abort(404)
+    with admin() as acting:
+        session, actor = acting.session, acting.actor
+        acc = accounts.find(session, uid)  # an account outside the admin's reach is not found
         grant_names = grants.labels(session)
         records = [(r, certs.status_now(r)) for r in certs.of_account(session, acc.dn)] \
             if acc.kind == "business" else []
-        departments = {actor.node_dn, acc.node_dn}
-        about = [f for dn in departments for f in _forms_at(session, dn)
-                 if (f.data.account_uid or "").lower() == acc.uid.lower()
-                 or (f.steps.get("create", {}).get("target", "").lower() == acc.dn.lower())]
-        todo = [(f, p) for f in about for p in operations.pending(f)
+        todo = [(f, p) for f in listing.about_account(session, acc, {actor.node_dn, acc.node_dn})
+                for p in kinds.pending(f.status, f.data, f.steps)
                 if (p.account_uid or "").lower() == acc.uid.lower() and duty(actor, p.operation)]
-        extra = session.get(acc.dn, ["idmFormRef", "idmSignIn", "idmConfirmed", "idmDispute", "mail",
-                                     "telephoneNumber"])
+        extra = accounts.details(session, acc.dn)
     users_url = url_for("console.users", unit=node_code(acc.node_dn), kind=acc.kind)
     return render_template("console/account.html", acc=acc, actor=actor, records=records, todo=todo,
-                           grant_names=grant_names, extra=extra[1] if extra else {},
+                           grant_names=grant_names, extra=extra,
                            crumbs=[home_crumb(), (_("账号"), users_url), (acc.name, None)])
-
-
-def _forms_at(session: Session, node_dn: str) -> list[forms.Form]:
-    try:
-        return forms.list_forms(session, node_code(node_dn), "received")
-    except NotFound:
-        return []
 
 
 def one_time(uid: str, password: str, op: operations.Operation) -> Response:

@@ -1,7 +1,9 @@
 """One place that turns errors into pages: HTTP errors (400 CSRF, 403, 404, 405, 413, 429 with
 Retry-After, 500) inside the layout in the page's language, and the toolkit's public errors:
 a refusal of a submitted form goes back to that page with the message; a refusal of a page is a
-page of its own. Nothing else in the web UI catches them."""
+page of its own. Nothing else in the web UI catches them, but for the four forms that show a
+refusal beside what was typed (sign-in, the code, the new password, a form filled in online):
+they catch only that refusal and show it with `refused`."""
 
 from __future__ import annotations
 
@@ -42,10 +44,28 @@ def _same_site_referrer() -> str | None:
     return None
 
 
+def refused(err: IdmError) -> None:
+    """A refusal shown on the page: each problem of an input on its own line, else the error."""
+    for zh, en in [(p.zh, p.en) for p in err.problems] or [(err.zh, err.en)]:
+        flash(pick(zh, en), "error")
+
+
+def _back() -> str:
+    """Where a refused submission returns: the page it came from, else the same address when it
+    is a page, else the account page."""
+    if _same_site_referrer():
+        return str(_same_site_referrer())
+    rule = request.url_rule
+    return request.path if rule is not None and "GET" in (rule.methods or ()) else url_for("account.home")
+
+
 def toolkit_error(err: IdmError) -> Any:
-    if request.method == "POST" and not isinstance(err, DirectoryUnavailable):
-        flash(pick(err.zh, err.en), "error")
-        return redirect(_same_site_referrer() or url_for("account.home"))
+    """The one boundary of public errors. What is not there is a 404 page, whatever asked; a
+    refused submission goes back to the page it came from with the reasons (each problem of an
+    input on its own line); a refused page is a page of its own, with the error's own words."""
+    if request.method == "POST" and not isinstance(err, DirectoryUnavailable | NotFound):
+        refused(err)
+        return redirect(_back())
     status = 404 if isinstance(err, NotFound) else 403 if isinstance(err, PermissionDenied) else \
         503 if isinstance(err, DirectoryUnavailable) else 400
     return page(status, pick(err.zh, err.en))

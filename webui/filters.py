@@ -7,16 +7,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, g
 from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from jinja2 import pass_context
 from markupsafe import Markup
 
 from idm import labels, validation
-from idm.directory import lookup, names
-from idm.errors import IdmError
+from idm.identity import accounts
 from idm.tree import org
+from webui import acting
 
 NAME_TTL = 300.0  # unit names change by import only: five minutes is fresh enough
 _units: dict[str, tuple[float, str]] = {}
@@ -56,11 +56,6 @@ def when(value: str | None) -> str:
     return labels.local_time(value)
 
 
-def _lookup() -> Any:
-    settings = current_app.config["IDM_WEB"].idm
-    return lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir)
-
-
 def unit_name(value: str | None) -> str:
     """A unit by its Chinese name: from its code or the DN of the unit (or of anything in it)."""
     if not value:
@@ -69,27 +64,8 @@ def unit_name(value: str | None) -> str:
 
 
 def _unit_name(value: str) -> str:
-    name = value
-    try:
-        with _lookup() as session:
-            if "=" in value:
-                dn = _node_of(value)
-                entry = session.get(dn, ["idmNameZh"])
-                name = (entry[1].get("idmNameZh") or [value])[0] if entry else value
-            else:
-                name = org.find(session, value).name
-    except IdmError:
-        pass
-    return name
-
-
-def _node_of(dn: str) -> str:
-    """The org unit a DN belongs to (an account's or a record's node, or the unit itself)."""
-    parts = dn.split(",")
-    for i, part in enumerate(parts):
-        if part.lower().startswith("ou=") and part[3:].isdigit():
-            return ",".join(parts[i:])
-    return dn
+    with acting.lookup() as session:
+        return org.name_of(session, value)
 
 
 @pass_context
@@ -104,21 +80,13 @@ def person(_context: Any, dn: str | None) -> str:
 
 
 def _person(dn: str) -> str:
-    shown = dn
-    uid = names.first_value(dn) if dn.lower().startswith(("uid=", "cn=")) else dn
+    uid = dn.split(",", 1)[0].split("=", 1)[1] if dn.lower().startswith(("uid=", "cn=")) else dn
     words = _not_a_person(dn, uid)
     if words is not None:
         return words
-    try:
-        with _lookup() as session:
-            entry = session.get(dn, ["cn"])
-        if entry:
-            shown = f"{(entry[1].get('cn') or [uid])[0]}（{uid}）"
-        else:
-            shown = uid
-    except IdmError:
-        shown = uid
-    return shown
+    with acting.lookup() as session:
+        name = accounts.display_name(session, dn)
+    return f"{name}（{uid}）" if name else uid
 
 
 def _not_a_person(dn: str, first: str) -> str | None:

@@ -10,15 +10,18 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from idm import operations
+from idm import pipeline
 from idm.errors import InvalidInput, NotFound
-from idm.filing import form_pdf, forms
-from idm.filing.fields import CHANGE_TYPES, KINDS, Address, FormData, from_dict
+from idm.filing import form_pdf, forms, keeping, kinds, listing
+from idm.filing.fields import Address, FormData, from_dict
+from idm.filing.kinds import CHANGE_TYPES, KINDS
 from idm.identity import accounts, grants
+from idm.operations import Pending
 from idm.tree import org
 from idm.validation import ADMIN_ROLES
 from webui import rendered
-from webui.console import admin_only, as_admin, duty, home_crumb, node_code, one_time
+from webui.acting import admin
+from webui.console import admin_only, duty, home_crumb, node_code, one_time
 from webui.i18n import pick
 
 bp = Blueprint("forms", __name__, url_prefix="/admin/forms")
@@ -42,9 +45,10 @@ def index() -> Any:
     unit = request.args.get("unit", "")
     since = request.args.get("since", "")
     page = max(1, request.args.get("page", 1, type=int))
-    with as_admin() as (session, actor):
+    with admin() as acting:
+        session, actor = acting.session, acting.actor
         units = org.unit_and_children(session, actor.node_dn)
-        found = forms.page(session, node_code(actor.node_dn), status=state if state in STATES else None,
+        found = listing.page(session, node_code(actor.node_dn), status=state if state in STATES else None,
                            kind=kind if kind in KINDS else None,
                            unit=unit if unit in {u.code for u in units} else None,
                            since=since or None, number=page, size=PAGE)
@@ -61,7 +65,8 @@ def new() -> Any:
     """Fill in a form of any kind; `?account=UID` fills in the person from an existing account."""
     wanted = request.values.get("kind", "")
     kind = wanted if wanted in KINDS else "registration"
-    with as_admin() as (session, actor):
+    with admin() as acting:
+        session, actor = acting.session, acting.actor
         units = org.unit_and_children(session, actor.node_dn)
         catalogue = grants.catalogue(session)
         values = _prefill(session, request.args.get("account", ""), kind) if request.method == "GET" else \
@@ -71,7 +76,7 @@ def new() -> Any:
             try:
                 data = _form_data(kind, request.form)
                 form = forms.add(session, actor, data)
-            except InvalidInput as err:
+            except InvalidInput as err:  # each field's problem beside the field, the values kept
                 problems = {p.where: pick(p.zh, p.en) for p in err.problems}
                 flash(pick(err.zh, err.en), "error")
             else:
@@ -85,9 +90,8 @@ def new() -> Any:
 def _prefill(session: Any, uid: str, kind: str) -> dict[str, str]:
     if not uid:
         return {}
-    try:
-        acc = accounts.find(session, uid)
-    except NotFound:
+    acc = accounts.visible(session, uid)
+    if acc is None:
         return {}
     values = {"account_uid": acc.uid, "name": acc.name, "unit": node_code(acc.node_dn),
               "mobile": acc.mobile or "", "email": acc.mail or ""}
@@ -128,21 +132,19 @@ def _form_data(kind: str, fields: Any) -> FormData:
 @bp.route("/<form_id>")
 @admin_only
 def view(form_id: str) -> Any:
-    with as_admin() as (session, actor):
-        try:
-            form = forms.get(session, form_id)
-        except NotFound:
-            abort(404)
-        todo = [p for p in operations.pending(form) if duty(actor, p.operation)]
+    with admin() as acting:
+        session, actor = acting.session, acting.actor
+        form = forms.get(session, form_id)
+        todo = [p for p in kinds.pending(form.status, form.data, form.steps) if duty(actor, p.operation)]
         grant_names = grants.labels(session)
     return render_template("forms/view.html", form=form, todo=todo, actor=actor,
                            grant_names=grant_names,
                            crumbs=crumbs((form.form_id, None)))
 
 
-def _pending(session: Any, actor: Any, form_id: str, op_name: str, value: str | None) -> tuple[Any, Any]:
+def _pending(session: Any, form_id: str, op_name: str, value: str | None) -> tuple[forms.Form, Pending]:
     form = forms.get(session, form_id)
-    for p in operations.pending(form):
+    for p in kinds.pending(form.status, form.data, form.steps):
         if p.operation.name == op_name and (p.value or None) == (value or None):
             return form, p
     raise NotFound("申请单不允许此操作，或已办理", "the form does not ask for this, or it is done")
@@ -153,27 +155,18 @@ def _pending(session: Any, actor: Any, form_id: str, op_name: str, value: str | 
 def act(form_id: str, op_name: str) -> Any:
     """GET: what will change, to confirm. POST: do it, as the signed-in admin."""
     value = request.values.get("value") or None
-    with as_admin() as (session, actor):
-        try:
-            form, pending = _pending(session, actor, form_id, op_name, value)
-        except NotFound:
-            abort(404)
+    with admin() as acting:
+        session = acting.session
+        form, pending = _pending(session, form_id, op_name, value)
         op = pending.operation
         target = accounts.find(session, pending.account_uid) if pending.account_uid else None
         if request.method == "GET":
             return render_template("forms/confirm.html", form=form, op=op, target=target, value=value,
                                    crumbs=crumbs((form.form_id, url_for("forms.view", form_id=form_id)),
                                                  (op.label(_lang()), None)))
-        args: list[Any] = [session, actor, form.form_id]
-        if target is not None:
-            args.append(target)
-        if value:
-            args.append(value)
-        result = op.run(*args)
-    if op.shows_password:
-        who = getattr(result, "uid", None) or (target.uid if target else form.data.service_name or "")
-        secret = getattr(result, "password", None) or getattr(result, "secret", None) or str(result)
-        return one_time(who, secret, op)
+        outcome = pipeline.run(acting, op.name, form.form_id, pending.account_uid, value)
+    if op.shows_password and outcome.secret:
+        return one_time(outcome.login, outcome.secret, op)
     flash(_("已办理：%(what)s", what=op.label(_lang())), "success")
     return redirect(url_for("forms.view", form_id=form_id))
 
@@ -187,7 +180,8 @@ def _lang() -> str:
 @bp.route("/<form_id>/reject", methods=["POST"])
 @admin_only
 def reject(form_id: str) -> Any:
-    with as_admin() as (session, actor):
+    with admin() as acting:
+        session, actor = acting.session, acting.actor
         forms.reject(session, actor, forms.get(session, form_id), request.form.get("reason", "").strip())
     flash(_("申请单已驳回"), "success")
     return redirect(url_for("forms.view", form_id=form_id))
@@ -197,12 +191,9 @@ def reject(form_id: str) -> Any:
 @admin_only
 def attach_scan(form_id: str) -> Any:
     upload = request.files.get("scan")
-    with as_admin() as (session, actor):
-        try:
-            form = forms.get(session, form_id)
-        except NotFound:
-            abort(404)
-        forms.attach_scan(session, actor, form, upload.read() if upload else b"")
+    with admin() as acting:
+        session, actor = acting.session, acting.actor
+        keeping.attach_scan(session, actor, forms.get(session, form_id), upload.read() if upload else b"")
     flash(_("扫描件已附加"), "success")
     return redirect(url_for("forms.view", form_id=form_id))
 
@@ -210,11 +201,9 @@ def attach_scan(form_id: str) -> Any:
 @bp.route("/<form_id>.pdf")
 @admin_only
 def pdf(form_id: str) -> Any:
-    with as_admin() as (session, _actor):
-        try:
-            form = forms.get(session, form_id)
-        except NotFound:
-            abort(404)
+    with admin() as acting:
+        session = acting.session
+        form = forms.get(session, form_id)
         unit = org.find(session, form.data.unit).name
     return Response(form_pdf.render(form.data.kind, form, unit), mimetype="application/pdf",
                     headers={"Content-Disposition": f"inline; filename={form.form_id}.pdf"})

@@ -14,11 +14,10 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from idm.auth import signin, totp
-from idm.directory import lookup
-from idm.directory.session import Session
 from idm.errors import AuthenticationFailed, InvalidInput
+from webui import acting
 from webui.auth import advance, stages, store, web
-from webui.i18n import pick
+from webui.errors import refused
 from webui.security import client_address, limiter
 
 bp = Blueprint("mfa", __name__, url_prefix="/mfa")
@@ -38,11 +37,6 @@ class ReplaceForm(FlaskForm):  # type: ignore[misc]
     code = StringField(_l("新验证器显示的验证码"), validators=SIX_DIGITS)
 
 
-def _service() -> Session:
-    settings = web().idm
-    return lookup.service_session(settings.ldap_uri, settings.suffix, settings.secrets_dir)
-
-
 def account_of_session() -> str:
     """Codes are limited per account (and counted on it in the directory as well)."""
     return "factor:" + (g.user.uid.lower() if g.user is not None else "-")
@@ -55,11 +49,9 @@ def check() -> Any:
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            progress = signin.check_factor(web().idm, g.user.progress, form.code.data, client_address())
+            return advance(signin.check_factor(web().idm, g.user.progress, form.code.data, client_address()))
         except AuthenticationFailed as err:
-            flash(pick(err.zh, err.en), "error")
-        else:
-            return advance(progress)
+            refused(err)
     return render_template("mfa.html", form=form)
 
 
@@ -76,7 +68,7 @@ def _pending() -> str:
 @stages(signin.ENROL, signin.FULL)
 @limiter.limit("10 per minute", key_func=account_of_session, methods=["POST"])
 def enrol() -> Any:
-    with _service() as service:
+    with acting.lookup() as service:
         replacing = totp.enrolled(service, g.user.dn)
     form = ReplaceForm() if replacing else CodeForm()
     pending = _pending()
@@ -85,10 +77,10 @@ def enrol() -> Any:
             if replacing:  # prove the password and the factor being replaced, first
                 signin.authenticate(web().idm, g.user.uid, form.password.data, client_address())
                 signin.check_factor(web().idm, g.user.progress, form.current.data, client_address())
-            with _service() as service:
+            with acting.lookup() as service:
                 totp.confirm(service, g.user.dn, totp.Enrolment(pending, ""), form.code.data)
         except (InvalidInput, AuthenticationFailed) as err:
-            flash(pick(err.zh, err.en), "error")
+            refused(err)
         else:
             store().set_pending(g.user.sid, None)
             flash(_("动态验证码已启用"), "success")

@@ -9,7 +9,7 @@ from flask import Flask, g, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from idm.auth import signin
-from webui.auth import current_actor
+from webui.acting import current_actor
 
 MENU = {
     "all": [("account.home", _l("我的账号")), ("account.password", _l("修改密码")),

@@ -9,11 +9,10 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from idm.errors import IdmError
 from idm.identity import grants
 from idm.oversight import review_report, reviews
-from webui.console import admin_only, as_admin, home_crumb, node_code
-from webui.i18n import pick
+from webui.acting import admin
+from webui.console import admin_only, home_crumb, node_code
 
 bp = Blueprint("reviews", __name__, url_prefix="/admin/reviews")
 
@@ -21,7 +20,8 @@ bp = Blueprint("reviews", __name__, url_prefix="/admin/reviews")
 @bp.route("/")
 @admin_only
 def home() -> Any:
-    with as_admin() as (session, actor):
+    with admin() as acting:
+        session, actor = acting.session, acting.actor
         code = node_code(actor.node_dn)
         campaigns = reviews.list_campaigns(session, code)
         current = next((c for c in reversed(campaigns) if c.status != "closed"), None)
@@ -33,13 +33,11 @@ def home() -> Any:
 
 
 def _act(action: Any, done: str) -> Any:
-    try:
-        with as_admin() as (session, actor):
-            action(session, actor)
-    except IdmError as err:
-        flash(pick(err.zh, err.en), "error")
-    else:
-        flash(done, "success")
+    """Run a review action as the signed-in admin; a refusal goes to the error boundary, which
+    shows it on the page the admin came from."""
+    with admin() as acting:
+        action(acting.session, acting.actor)
+    flash(done, "success")
     return redirect(url_for("reviews.home"))
 
 
@@ -73,7 +71,8 @@ def countersign(review_id: str) -> Any:
 @bp.route("/<review_id>/report.<fmt>")
 @admin_only
 def report(review_id: str, fmt: str) -> Any:
-    with as_admin() as (session, _actor):
+    with admin() as acting:
+        session = acting.session
         campaign = reviews.get(session, review_id)
     if fmt == "csv":
         return Response(review_report.csv_text(campaign), mimetype="text/csv; charset=utf-8",

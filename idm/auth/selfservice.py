@@ -11,12 +11,18 @@ apply as usual.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from idm.auth import policy
 from idm.auth.policy import Profile
 from idm.directory import lookup
+from idm.directory.session import Session
 from idm.errors import AuthenticationFailed, ConstraintViolation, InvalidInput
+from idm.identity import accounts, grants
+from idm.identity.accounts import Account
+from idm.tree import org
 
 SERVICE = "idm-selfservice"
 
@@ -36,3 +42,23 @@ def change_password(uri: str, suffix: str, secrets_dir: Path, account_dn: str, o
             if "verify old password" in err.en or "correct old password" in err.en:
                 raise AuthenticationFailed("当前密码错误", "the current password is wrong") from err
             raise
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What a person sees of their own account (read as themself)."""
+
+    account: Account
+    unit: str  # the unit's Chinese name
+    expires: str | None  # the password's expiry date (YYYY-MM-DD), under a policy that has one
+    grant_names: dict[str, str]
+
+
+def overview(session: Session, dn: str, max_age_days: int | None) -> Overview:
+    me = accounts.get(session, dn)
+    changed = session.get(dn, ["pwdChangedTime"])
+    expires = None
+    if max_age_days and changed and changed[1].get("pwdChangedTime"):
+        when = datetime.strptime(changed[1]["pwdChangedTime"][0], "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+        expires = (when + timedelta(days=max_age_days)).strftime("%Y-%m-%d")
+    return Overview(me, org.name_of(session, me.node_dn), expires, grants.labels(session))

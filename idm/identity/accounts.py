@@ -1,7 +1,7 @@
-"""Admin and business accounts: create, disable, restore, unlock, reset, show, list (R4, R15).
-
-Every function runs on a session bound as the acting admin, checks the permission table first
-for a clear refusal, and then lets slapd decide: the directory is the guard.
+"""Admin and business accounts as the acting admin reads them (find, list, count), and the
+writes to their entries that the operations make (R4, R15). The operations themselves
+(`idm.identity.changes`, `registration`, ...) run through `idm.pipeline`, which checks the form
+and the permission table first; slapd decides again: the directory is the guard.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import ldap
 
 from idm.directory import names
 from idm.directory.session import Session
-from idm.errors import AlreadyExists, ConstraintViolation, InvalidInput, NotFound
+from idm.errors import AlreadyExists, ConstraintViolation, IdmError, InvalidInput, NotFound
 from idm.identity import id_numbers
 from idm.identity.passwords import one_time_password
 from idm.identity.person import Person, uid_candidates
-from idm.rules import actor as actors
-from idm.rules.actor import Actor, normal, now
+from idm.rules.actor import normal, now
 from idm.rules.terms import LOOKUP_SERVICE
 from idm.tree import org
 from idm.validation import free_text
@@ -88,11 +87,40 @@ def find(session: Session, uid: str) -> Account:
     raise NotFound(f"找不到账号 {uid}，或不在您的管理范围内", f"no account {uid} within your reach")
 
 
+def visible(session: Session, uid: str) -> Account | None:
+    """The account with this login where the bound identity may see it, else None."""
+    try:
+        return find(session, uid)
+    except NotFound:
+        return None
+
+
 def get(session: Session, dn: str) -> Account:
     entry = session.get(dn, ACCOUNT_ATTRS)
     if entry is None:
         raise NotFound(f"找不到账号 {dn}", f"no account {dn}")
     return _account(*entry)
+
+
+def display_name(session: Session, dn: str) -> str | None:
+    """An account's name as the reader may see it, or None where it cannot be read (a name
+    must never fail a page)."""
+    try:
+        entry = session.get(dn, ["cn"])
+    except IdmError:
+        return None
+    names_ = entry[1].get("cn") if entry else None
+    return names_[0] if names_ else None
+
+
+DETAILS = ("idmFormRef", "idmSignIn", "idmConfirmed", "idmDispute", "mail", "telephoneNumber")
+
+
+def details(session: Session, dn: str) -> dict[str, str]:
+    """The facts an account page shows beside the account: the last form, the last sign-in
+    event (admins), the first-login check, contact data (where the reader may see them)."""
+    entry = session.get(dn, list(DETAILS))
+    return {k: v[0] for k, v in entry[1].items() if v} if entry else {}
 
 
 def _create(session: Session, container: str, object_class: str, person_attrs: dict[str, list[str]],
@@ -125,112 +153,52 @@ def _uid_taken(session: Session, uid: str) -> bool:
                                            ["1.1"]))
 
 
-def create_business_user(session: Session, actor: Actor, node_code: str, person: Person,
-                         uid: str | None = None, form: str | None = None) -> Created:
-    return _create_at(session, actor, node_code, "people", person, uid, form)
-
-
-def create_admin(session: Session, actor: Actor, node_code: str, person: Person,
-                 uid: str | None = None, form: str | None = None) -> Created:
-    """An admin account one level down, without a role: the security admin grants that (R4/R5)."""
-    return _create_at(session, actor, node_code, "admins", person, uid, form)
-
-
-def may_create(session: Session, actor: Actor, node_code: str, container_name: str) -> str:
-    """The container where the actor may create accounts at that node (refused otherwise)."""
-    node = org.find(session, node_code)
-    container = names.child_dn("ou", container_name, node.dn)
-    actors.require(session, actor, "create_admin" if container_name == "admins" else "create_person",
-                   container)
-    return container
-
-
-def _create_at(session: Session, actor: Actor, node_code: str, container_name: str, person: Person,
-               uid: str | None, form: str | None) -> Created:
-    container = may_create(session, actor, node_code, container_name)
-    node = org.find(session, node_code)
+def create(session: Session, unit: org.Node, container_name: str, person: Person, uid: str | None,
+           form: str) -> Created:
+    """A new account of the person at the unit (`people` or `admins`), once the number is free
+    for it (one person, one business account; admin accounts at one unit only)."""
     admin = container_name == "admins"
-    id_numbers.require_free_for(session, person.id_number, person.name,
-                                      "admin" if admin else "business", node.dn)
-    extra = {"idmFormRef": [form]} if form else {}
+    id_numbers.require_free_for(session, person.id_number, person.name, "admin" if admin else "business",
+                                unit.dn)
+    container = names.child_dn("ou", container_name, unit.dn)
     object_class = "idmAdminAccount" if admin else "idmBusinessAccount"
-    return _create(session, container, object_class, person.attrs(), uid, person.name, extra)
+    return _create(session, container, object_class, person.attrs(), uid, person.name, {"idmFormRef": [form]})
 
 
-def set_role(session: Session, actor: Actor, account: Account, role: str,
-             form: str | None = None) -> None:
+def set_role(session: Session, account: Account, role: str, form: str) -> None:
     """Role and organisational scope of a next-level admin (R5): scope is the account's node."""
-    if account.kind != "admin":
-        raise InvalidInput("业务用户不能持有管理员角色（R8）",
-                           "a business account cannot hold an admin role (R8)")
-    actors.require(session, actor, "set_role", account.dn)
-    changes = {"idmAdminRole": [role], "idmScope": [normal(account.node_dn)]}
-    if form:
-        changes["idmFormRef"] = [form]
-    session.replace(account.dn, changes)
+    session.replace(account.dn, {"idmAdminRole": [role], "idmScope": [normal(account.node_dn)],
+                                 "idmFormRef": [form]})
 
 
-def disable(session: Session, actor: Actor, account: Account, reason: str,
-            form: str | None = None) -> None:
+def disable(session: Session, account: Account, reason: str, form: str) -> None:
     """Lock the account for good and mark it disabled; nothing of it is removed (R15)."""
     if not reason.strip():
         raise InvalidInput("停用须注明原因", "a reason is required to disable an account")
     free_text(reason)
-    if account.status == "disabled":
-        raise InvalidInput(f"账号 {account.uid} 已停用", f"account {account.uid} is already disabled")
-    actors.require(session, actor, "change_status", account.dn)
-    changes = {"idmStatus": ["disabled"], "idmStatusChanged": [now()],
-               "idmStatusReason": [reason], "pwdAccountLockedTime": [DISABLED_LOCK]}
-    if form:
-        changes["idmFormRef"] = [form]
-    session.replace(account.dn, changes)
+    session.replace(account.dn, {"idmStatus": ["disabled"], "idmStatusChanged": [now()],
+                                 "idmStatusReason": [reason], "pwdAccountLockedTime": [DISABLED_LOCK],
+                                 "idmFormRef": [form]})
 
 
-def restore(session: Session, actor: Actor, account: Account, reason: str,
-            form: str | None = None) -> None:
-    if account.status != "disabled":
-        raise InvalidInput(f"账号 {account.uid} 未停用", f"account {account.uid} is not disabled")
+def restore(session: Session, account: Account, reason: str, form: str) -> None:
     free_text(reason)
-    actors.require(session, actor, "change_status", account.dn)
-    changes = {"idmStatus": ["active"], "idmStatusChanged": [now()],
-               "idmStatusReason": [reason or "restored"], "pwdAccountLockedTime": []}
-    if form:
-        changes["idmFormRef"] = [form]
-    session.replace(account.dn, changes)
+    session.replace(account.dn, {"idmStatus": ["active"], "idmStatusChanged": [now()],
+                                 "idmStatusReason": [reason or "restored"], "pwdAccountLockedTime": [],
+                                 "idmFormRef": [form]})
 
 
-def unlock(session: Session, actor: Actor, account: Account, form: str | None = None) -> bool:
-    """Lift a lockout after failed binds (账号解锁). A disabled account needs `restore`."""
-    if account.status == "disabled":
-        raise InvalidInput(f"账号 {account.uid} 已停用，请使用恢复", f"account {account.uid} is "
-                           "disabled: restore it instead")
-    actors.require(session, actor, "change_status", account.dn)
+def unlock(session: Session, account: Account, form: str) -> bool:
+    """Lift a lockout after failed binds (账号解锁); False when it was not locked."""
     if not account.locked:
         return False
-    changes: dict[str, list[str]] = {"pwdAccountLockedTime": []}
-    if form:
-        changes["idmFormRef"] = [form]
-    session.replace(account.dn, changes)
+    session.replace(account.dn, {"pwdAccountLockedTime": [], "idmFormRef": [form]})
     return True
 
 
-def reset_password(session: Session, actor: Actor, account: Account, form: str | None = None) -> str:
-    """A new one-time password, marked must-change (pwdReset) until the owner changes it.
-    Not for a disabled account: ppolicy lifts the lock on a password change."""
-    if account.status == "disabled":
-        raise InvalidInput(f"账号 {account.uid} 已停用，不能重置密码（请先恢复）",
-                           f"account {account.uid} is disabled: restore it before a reset")
-    actors.require(session, actor, "reset_password", account.dn)
-    return one_time_password(session, account.dn, form)
-
-
-def change_info(session: Session, actor: Actor, account: Account, changes: dict[str, list[str]],
-                form: str | None = None) -> None:
+def change(session: Session, account: Account, changes: dict[str, list[str]], form: str) -> None:
     """Correct an account's name or contact data (信息变更)."""
-    actors.require(session, actor, "change_info", account.dn)
-    if form:
-        changes = {**changes, "idmFormRef": [form]}
-    session.replace(account.dn, changes)
+    session.replace(account.dn, {**changes, "idmFormRef": [form]})
 
 
 def list_accounts(session: Session, node_code: str, kind: str, text: str | None = None,

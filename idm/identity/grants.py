@@ -10,11 +10,7 @@ import ldap
 
 from idm.directory.session import Session
 from idm.errors import InvalidInput
-from idm.filing import forms
-from idm.filing.forms import Form
-from idm.identity.accounts import Account
-from idm.rules import actor as actors
-from idm.rules.actor import Actor
+from idm.pipeline import Step
 
 
 @dataclass(frozen=True)
@@ -51,60 +47,30 @@ def check_grant(session: Session, grant: str) -> str:
     return f"{app}#{role}"
 
 
-def _form(session: Session, form_id: str, account: Account, step: str) -> Form:
-    """The grant request this rests on: about this account at its unit, listing this change
-    (`+app#role` to grant, `-app#role` to revoke), not yet done."""
-    form = forms.expect(session, form_id, "grant", unit_dn=account.node_dn, account_uid=account.uid)
-    forms.require_same_person(form, account.id_number, account.id_masked)
-    listed = form.data.grants_add if step.startswith("+") else form.data.grants_remove
-    if step[1:] not in listed:
-        raise forms.mismatch(form, "授权 grants", "、".join(listed) or "-", step[1:])
-    forms.step_done(form, step)
-    return form
-
-
-def _record(session: Session, actor: Actor, form: Form, step: str, account: Account) -> None:
-    wanted = {f"+{g}" for g in form.data.grants_add} | {f"-{g}" for g in form.data.grants_remove}
-    forms.record_step(session, actor, form, step, account.dn, final=wanted <= {*form.steps, step})
-
-
-def add(session: Session, actor: Actor, account: Account, grant: str, form_id: str) -> None:
+def grant(step: Step) -> None:
     """Grant what a grant request lists (R5): the security admin of the user's level."""
-    grant = check_grant(session, grant)
-    if account.kind != "business":
-        raise InvalidInput("管理类用户不应具有业务类用户权限（R8）",
-                           "admin accounts never hold business permissions (R8)")
-    if account.status != "active":
-        raise InvalidInput(f"账号 {account.uid} 已停用，不能授权", f"account {account.uid} is disabled")
+    account = step.account
+    assert account is not None and step.value is not None
+    value = check_grant(step.session, step.value)
     if account.legacy:
         raise InvalidInput(f"岗位账号 {account.uid} 尚未实名制转化，不能授权（R9）",
                            f"post account {account.uid} is not converted to real-name yet (R9)")
-    if grant in account.grants:
-        raise InvalidInput(f"{account.uid} 已有授权 {grant}", f"{account.uid} already holds {grant}")
-    actors.require(session, actor, "grant", account.dn)
-    form = _form(session, form_id, account, f"+{grant}")
-    _modify(session, account.dn, ldap.MOD_ADD, grant, form.form_id)
-    _record(session, actor, form, f"+{grant}", account)
+    if value in account.grants:
+        raise InvalidInput(f"{account.uid} 已有授权 {value}", f"{account.uid} already holds {value}")
+    _modify(step, ldap.MOD_ADD, value)
 
 
-def remove(session: Session, actor: Actor, account: Account, grant: str, form_id: str) -> None:
+def revoke(step: Step) -> None:
     """Revoke what a grant request lists; a disabled or unconverted account can lose grants."""
-    if grant not in account.grants:
-        raise InvalidInput(f"{account.uid} 没有授权 {grant}", f"{account.uid} does not hold {grant}")
-    actors.require(session, actor, "grant", account.dn)
-    form = _form(session, form_id, account, f"-{grant}")
-    _modify(session, account.dn, ldap.MOD_DELETE, grant, form.form_id)
-    _record(session, actor, form, f"-{grant}", account)
+    account = step.account
+    assert account is not None and step.value is not None
+    if step.value not in account.grants:
+        raise InvalidInput(f"{account.uid} 没有授权 {step.value}",
+                           f"{account.uid} does not hold {step.value}")
+    _modify(step, ldap.MOD_DELETE, step.value)
 
 
-def _modify(session: Session, dn: str, op: int, grant: str, form: str) -> None:
-    session.modify(dn, [(op, "idmGrant", [grant]), (ldap.MOD_REPLACE, "idmFormRef", [form])])
-
-
-
-def add_on_form(session: Session, actor: Actor, form_id: str, account: Account, grant: str) -> None:
-    add(session, actor, account, grant, form_id)
-
-
-def remove_on_form(session: Session, actor: Actor, form_id: str, account: Account, grant: str) -> None:
-    remove(session, actor, account, grant, form_id)
+def _modify(step: Step, op: int, value: str) -> None:
+    assert step.account is not None
+    step.session.modify(step.account.dn, [(op, "idmGrant", [value]),
+                                          (ldap.MOD_REPLACE, "idmFormRef", [step.form.form_id])])

@@ -20,13 +20,12 @@ from idm.bulk.source import read_text
 from idm.directory import names
 from idm.directory.session import Session
 from idm.errors import InvalidInput, NotFound, ProblemList
-from idm.filing import forms
+from idm.filing.fit import mismatch
 from idm.identity import id_numbers
-from idm.identity.accounts import Account
 from idm.identity.passwords import one_time_password
 from idm.identity.person import Person
-from idm.rules import actor as actors
-from idm.rules.actor import Actor, now
+from idm.pipeline import Step
+from idm.rules.actor import now
 from idm.tree import org
 
 COLUMNS = ("uid", "unit", "post")
@@ -109,16 +108,13 @@ def import_accounts(session: Session, accounts: list[PostAccount]) -> tuple[int,
     return len(plan), existing
 
 
-def convert(session: Session, actor: Actor, account: Account, form_id: str) -> str:
+def convert(step: Step) -> str:
     """Bind the verified person of a business registration form to the post account it names
     (实名制转化); returns the new one-time password."""
-    if not account.legacy:
-        raise InvalidInput(f"{account.uid} 不是待转化的岗位账号",
-                           f"{account.uid} is not an unconverted post account")
-    actors.require(session, actor, "change_info", account.dn)
-    form = forms.expect(session, form_id, "registration", unit_dn=account.node_dn, account_uid=account.uid)
+    session, form, account = step.session, step.form, step.account
+    assert account is not None
     if form.data.role is not None:
-        raise forms.mismatch(form, "角色 role", form.data.role, "（业务用户 business user）")
+        raise mismatch(form, "角色 role", form.data.role, "（业务用户 business user）")
     d = form.data
     person = Person.checked(d.name, d.id_number, d.mobile, d.email, d.office_phone, d.surname or None)
     id_numbers.require_free_for(session, person.id_number, person.name, "business", account.node_dn)
@@ -127,7 +123,6 @@ def convert(session: Session, actor: Actor, account: Account, form_id: str) -> s
     changes = {**attrs, "idmLegacy": ["FALSE"], "idmFormRef": [form.form_id]}
     session.modify(account.dn, [*((ldap.MOD_REPLACE, k, v) for k, v in changes.items()),
                                 (ldap.MOD_ADD, "idmIdNumber", number)])
-    forms.record_step(session, actor, form, "convert", account.dn, final=True)
     return one_time_password(session, account.dn, form.form_id)
 
 
@@ -140,7 +135,3 @@ def report(session: Session, code: str | None = None) -> list[tuple[org.Node, in
         counts[node] = counts.get(node, 0) + 1
     nodes = {n.dn.lower(): n for n in org.all_nodes(session, base)}
     return sorted(((nodes[k], v) for k, v in counts.items() if k in nodes), key=lambda x: x[0].code)
-
-
-def convert_on_form(session: Session, actor: Actor, form_id: str, account: Account) -> str:
-    return convert(session, actor, account, form_id)

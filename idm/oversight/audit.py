@@ -21,7 +21,8 @@ import ldap
 from idm import labels
 from idm.directory import fresh, names
 from idm.directory.session import Session
-from idm.errors import InvalidInput
+from idm.errors import InvalidInput, NotFound
+from idm.identity import accounts
 
 LOG_BASE = "cn=accesslog"
 LOG_ATTRS = ["reqStart", "reqType", "reqDN", "reqAuthzID", "reqResult", "reqMessage", "reqMod"]
@@ -213,3 +214,12 @@ def to_csv(ops: Iterable[Operation]) -> str:
         writer.writerow([safe_cell(v) for v in (labels.local_time(op.when, seconds=True), op.actor, what,
                                                  op.target, result, op.message, op.form or "")])
     return "\ufeff" + out.getvalue()  # BOM: spreadsheets then read the file as UTF-8
+
+
+def actor_dn(session: Session, uid: str) -> str:
+    """The DN to filter the log by for a login: the account's, or one that names nobody (an
+    empty result, not an error: the auditor asked about someone the log cannot hold)."""
+    try:
+        return accounts.find(session, uid).dn
+    except NotFound:
+        return names.child_dn("uid", uid, "ou=none")

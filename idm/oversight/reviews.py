@@ -13,7 +13,7 @@ status, last successful sign-in (slapd's lastbind overlay, precise to the day) a
 
 The reviewer's decisions (keep / revoke a grant / disable) never write around the toolkit: a
 revoke records a grant request (the security admin executes it with `idm grant remove`), a
-disable records a change form and executes it at once through `idm.formal`. When every row is
+disable records a change form and executes it at once through `idm.pipeline`. When every row is
 decided the reviewer closes the campaign and the level's auditor countersigns it. A unit whose
 last countersigned campaign is more than six months old (or that has none) is overdue, and the
 level above sees it. The report is a CSV and a PDF.
@@ -29,12 +29,13 @@ from typing import Any
 
 import ldap
 
+from idm import pipeline
 from idm.directory import names
 from idm.directory.session import Session
 from idm.errors import InvalidInput, NotFound, PermissionDenied
 from idm.filing import forms
 from idm.filing.fields import FormData
-from idm.identity import accounts, formal
+from idm.identity import accounts
 from idm.labels import VOCABULARY
 from idm.rules import actor as actors
 from idm.rules.actor import Actor
@@ -285,7 +286,7 @@ def decide(session: Session, actor: Actor, review_id: str, uid: str, decision: s
     elif decision == "disable":
         form = _form(session, actor, account, "change", change_type="disable",
                      reason=reason or f"定期核查 {review_id}：停用")
-        formal.disable(session, actor, form.form_id, account)
+        pipeline.run(pipeline.Acting(session, actor), "disable", form.form_id, account.uid)
         row.form = form.form_id
     row.decision, row.by, row.at = decision, actor.dn, now
     _write(session, campaign)

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from idm.directory import names
 from idm.directory.session import Session
 from idm.errors import InvalidInput, NotFound
-from idm.filing import forms
 from idm.identity.accounts import Account
+from idm.pipeline import Step
 from idm.pki import ca
 from idm.rules import actor as actors
 from idm.rules.actor import Actor, now
@@ -63,19 +63,9 @@ def _eligible(account: Account) -> None:
                            f"{account.uid} holds no grant yet: no certificate (R19)")
 
 
-def application(session: Session, actor: Actor, form_id: str, account: Account) -> forms.Form:
-    """The certificate application this rests on (for this user, at its unit, unused), once
-    the actor may apply at all."""
-    actors.require(session, actor, "apply_cert", names.child_dn("ou", "certs", account.node_dn))
-    form = forms.expect(session, form_id, "cert", unit_dn=account.node_dn, account_uid=account.uid)
-    forms.require_same_person(form, account.id_number, account.id_masked)
-    return form
-
-
 def _store(session: Session, actor: Actor, account: Account, cert: x509.Certificate, method: str,
            form: str) -> CertRecord:
     container = names.child_dn("ou", "certs", account.node_dn)
-    actors.require(session, actor, "apply_cert", container)
     serial = format(cert.serial_number, "x")
     dn = names.child_dn("cn", f"C{serial}", container)
     data = {"serial": serial, "subject": cert.subject.rfc4514_string(), "method": method,
@@ -97,38 +87,48 @@ def _publish(session: Session, account_dn: str, cert: x509.Certificate) -> None:
                                      [cert.public_bytes(serialization.Encoding.DER)])])
 
 
-def issue_from_csr(session: Session, actor: Actor, issuer: ca.Issuer, account: Account, csr_pem: bytes,
-                   form: str) -> tuple[CertRecord, x509.Certificate]:
-    """The key never leaves the user: only its CSR comes in."""
+@dataclass(frozen=True)
+class Issued:
+    record: CertRecord
+    certificate: x509.Certificate
+    pkcs12: bytes | None  # the key and certificate, handed over once
+    password: str | None  # the PKCS#12's one-time password
+
+    @property
+    def dn(self) -> str:
+        return self.record.dn
+
+
+def issue(step: Step) -> Issued:
+    """On a certificate application, at once: from the user's CSR (`inputs["csr"]`, the key
+    never leaves the user), or a key made here and handed over once as PKCS#12 under a one-time
+    password (`inputs["pkcs12"]`), never kept. `inputs["issuer"]`: the CA's issuing key."""
+    account = step.account
+    assert account is not None
     _eligible(account)
-    application_form = application(session, actor, form, account)
-    subject = subject_of(session, account)
-    csr = ca.check_csr(csr_pem, subject)
-    cert = ca.issue(issuer, csr.public_key(), subject)
-    record = _store(session, actor, account, cert, "csr", application_form.form_id)
-    forms.record_step(session, actor, application_form, "apply", record.dn, final=True)
-    return record, cert
+    issuer: ca.Issuer = step.inputs["issuer"]
+    subject = subject_of(step.session, account)
+    blob = password = None
+    if step.inputs.get("csr") is not None:
+        cert = ca.issue(issuer, ca.check_csr(step.inputs["csr"], subject).public_key(), subject)
+        method = "csr"
+    elif step.inputs.get("pkcs12"):
+        blob, password, cert = ca.pkcs12_bundle(issuer, subject)
+        method = "pkcs12"
+    else:
+        raise InvalidInput("须给出证书请求（CSR），或选择生成 PKCS#12", "give a CSR, or ask for a PKCS#12")
+    record = _store(step.session, step.actor, account, cert, method, step.form.form_id)
+    return Issued(record, cert, blob, password)
 
 
-def issue_pkcs12(session: Session, actor: Actor, issuer: ca.Issuer, account: Account,
-                 form: str) -> tuple[CertRecord, bytes, str]:
-    """A key made here, handed over once as PKCS#12 under a one-time password; not kept."""
-    _eligible(account)
-    application_form = application(session, actor, form, account)
-    blob, password, cert = ca.pkcs12_bundle(issuer, subject_of(session, account))
-    record = _store(session, actor, account, cert, "pkcs12", application_form.form_id)
-    forms.record_step(session, actor, application_form, "apply", record.dn, final=True)
-    return record, blob, password
-
-
-def apply(session: Session, actor: Actor, account: Account, form: str) -> CertRecord:
+def apply(step: Step) -> CertRecord:
     """The security admin applies for a user (R19); the user then sends a CSR or takes a
     PKCS#12 in the web UI, where the request is fulfilled."""
+    account = step.account
+    assert account is not None
     _eligible(account)
+    session, actor, form = step.session, step.actor, step.form.form_id
     container = names.child_dn("ou", "certs", account.node_dn)
-    actors.require(session, actor, "apply_cert", container)
-    application_form = application(session, actor, form, account)
-    form = application_form.form_id
     name = f"R{secrets.token_hex(6)}"
     dn = names.child_dn("cn", name, container)
     data = {"requested_by": actor.dn, "form": form, "profile": "user", "requested_at": now()}
@@ -138,7 +138,6 @@ def apply(session: Session, actor: Actor, account: Account, form: str) -> CertRe
                      "idmRecordData": [json.dumps(data, ensure_ascii=False, sort_keys=True)],
                      "idmRecordState": [json.dumps(state, ensure_ascii=False, sort_keys=True)],
                      "idmFormRef": [form]})
-    forms.record_step(session, actor, application_form, "apply", dn, final=True)
     return CertRecord(dn, 0, "requested", account.dn, data, state)
 
 
@@ -195,6 +194,11 @@ def of_account(session: Session, account_dn: str) -> list[CertRecord]:
     return [_record(dn, a) for dn, a in session.search(session.suffix, flt, CERT_ATTRS)]
 
 
+def published(session: Session, account_dn: str) -> bytes | None:
+    """The certificate published on the account (DER), as the reader may see it."""
+    return session.get_binary(account_dn, "userCertificate;binary")
+
+
 def revoke(session: Session, actor: Actor, record: CertRecord, reason: str) -> None:
     if reason not in ca.REASONS:
         raise InvalidInput(f"吊销原因应为：{'、'.join(ca.REASONS)}",
@@ -230,7 +234,3 @@ def revoked_list(session: Session) -> list[tuple[int, datetime, str]]:
         when = datetime.strptime(str(r.state.get("revoked_at", now())), "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
         out.append((r.serial, when, str(r.state.get("reason", "unspecified"))))
     return out
-
-
-def apply_on_form(session: Session, actor: Actor, form_id: str, account: Account) -> CertRecord:
-    return apply(session, actor, account, form_id)

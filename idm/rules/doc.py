@@ -6,6 +6,8 @@ from the rules slapd runs.
 
 from __future__ import annotations
 
+from idm import operations
+from idm.filing.kinds import KINDS
 from idm.rules import acl
 from idm.rules.permissions import OPERATIONS, RULES
 from idm.rules.terms import GROUPS, TARGETS
@@ -57,9 +59,20 @@ def render() -> str:
                      f"{f'`{r.when}`' if r.when else ''} | {r.why} |")
     lines += [
         "",
-        "## Operations",
+        "## Admin operations",
         "",
-        "| operation | target kinds | group | needs |",
+        "Declared once in `idm/operations.py`; each runs through `idm.pipeline` (sign-in state, the",
+        "form, this pre-check, the write as the admin through the writer, the step on the form).",
+        "",
+        "| operation | command | rests on | change type | acts on | account state | permission row |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *(f"| {op.name} ({op.zh}) | {', '.join(f'`idm {c}`' for c in op.cli)} | {KINDS[op.form_kind].zh} "
+          f"({op.form_kind}) | {op.change_type or ''} | {op.on} | {op.state or ''} | {op.permission} |"
+          for op in operations.ALL),
+        "",
+        "## Permission rows",
+        "",
+        "| row | target kinds | group | needs |",
         "| --- | --- | --- | --- |",
         *(f"| {op} ({row.zh}) | {', '.join(row.kinds)} | {row.group} | {row.access} |"
           for op, row in OPERATIONS.items()),

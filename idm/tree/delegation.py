@@ -7,36 +7,21 @@ the rules derive who may act from the school's position, never from the value it
 
 from __future__ import annotations
 
-from idm.directory.session import Session
 from idm.errors import InvalidInput
-from idm.filing import forms
-from idm.rules import actor as actors
-from idm.rules.actor import Actor
-from idm.tree import org
+from idm.pipeline import UNCHANGED, Step, Unchanged
 
 
-def set_delegated(session: Session, actor: Actor, school_code: str, delegated: bool,
-                  form_id: str) -> bool:
-    """On a delegation request for the school (R2: with the parent's approval). Returns False
-    when the school already was in the asked state (the form stays unused)."""
-    node = org.find(session, school_code)
+def delegate(step: Step) -> bool | Unchanged:
+    """What a delegation request asks for the school it names (R2: with the parent's approval):
+    managed by its parent's department, or no longer. Nothing to do when the school already is
+    in that state (the form stays unused)."""
+    node = step.unit
+    assert node is not None
     if node.level != "school":
-        raise InvalidInput(f"{school_code} 不是学校：只有学校可以委托上级管理",
-                           f"{school_code} is not a school: only schools can be delegated")
-    if bool(node.managed_by) == delegated:
-        return False
-    actors.require(session, actor, "delegate", node.dn)
-    form = forms.expect(session, form_id, "delegation", unit_dn=node.dn)
-    if form.data.delegate != delegated:
-        raise forms.mismatch(form, "委托 delegate", "委托" if form.data.delegate else "撤销委托",
-                             "委托" if delegated else "撤销委托")
-    session.replace(node.dn, {"idmManagedBy": [node.parent_dn] if delegated else [],
-                              "idmFormRef": [form.form_id]})
-    forms.record_step(session, actor, form, "delegate", node.dn, final=True)
+        raise InvalidInput(f"{node.code} 不是学校：只有学校可以委托上级管理",
+                           f"{node.code} is not a school: only schools can be delegated")
+    if bool(node.managed_by) == step.form.data.delegate:
+        return UNCHANGED
+    step.session.replace(node.dn, {"idmManagedBy": [node.parent_dn] if step.form.data.delegate else [],
+                                   "idmFormRef": [step.form.form_id]})
     return True
-
-
-def from_form(session: Session, actor: Actor, form_id: str) -> bool:
-    """What a delegation request asks: the school it names, delegated or no longer."""
-    form = forms.expect(session, form_id, "delegation")
-    return set_delegated(session, actor, form.data.unit, form.data.delegate, form.form_id)

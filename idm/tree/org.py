@@ -12,7 +12,7 @@ import ldap
 
 from idm.directory import fresh, names
 from idm.directory.session import Session
-from idm.errors import NotFound
+from idm.errors import IdmError, NotFound
 from idm.validation import REGION_LEVELS
 
 # Which levels may sit under which (None: directly under the suffix).
@@ -62,6 +62,27 @@ def find(session: Session, code: str) -> Node:
     for dn, attrs in session.search(session.suffix, flt, ORG_ATTRS):
         return _node(dn, attrs)
     raise NotFound(f"找不到代码为 {code} 的单位", f"no org unit with code {code}")
+
+
+def name_of(session: Session, value: str) -> str:
+    """A unit's Chinese name from its code, or from the DN of the unit or of anything in it;
+    the value itself where none can be read (a name must never fail a page)."""
+    try:
+        if "=" not in value:
+            return find(session, value).name
+        entry = session.get(unit_of(value), ["idmNameZh"])
+    except IdmError:
+        return value
+    return (entry[1].get("idmNameZh") or [value])[0] if entry else value
+
+
+def unit_of(dn: str) -> str:
+    """The org unit a DN belongs to (an account's or a record's node, or the unit itself)."""
+    parts = dn.split(",")
+    for i, part in enumerate(parts):
+        if part.lower().startswith("ou=") and part[3:].isdigit():
+            return ",".join(parts[i:])
+    return dn
 
 
 def code_fits(code: str, level: str, parent_code: str | None) -> tuple[str, str] | None:
