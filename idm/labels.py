@@ -55,6 +55,7 @@ VOCABULARY: dict[str, dict[str, Pair]] = {
         "telephoneNumber": ("办公电话", "office phone"), "idmIdNumber": ("身份证号", "ID number"),
         "idmIdMasked": ("身份证号（脱敏）", "ID number (masked)"), "idmRecordStatus": ("办理状态", "state"),
         "idmRecordState": ("办理记录", "history"), "idmRecordTarget": ("涉及账号", "accounts"),
+        "idmRecordSubject": ("涉及账号", "accounts"),
         "idmRetainUntil": ("保存期限", "retention"), "idmAttachment": ("扫描件", "scan"),
         "idmAttachmentSha256": ("扫描件摘要", "scan digest"), "oathSecret": ("动态验证码密钥", "factor secret"),
         "oathTOTPLastTimeStep": ("验证码使用记录", "code used"), "oathFailureCount": ("验证码错误次数", "wrong codes"),

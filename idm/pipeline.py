@@ -116,9 +116,19 @@ def run(acting: Acting, name: str, form_id: str, uid: str | None = None, value: 
     login = getattr(result, "uid", None) or (account.uid if account else "")
     after = {**form.steps, op.step_key(value): {"target": target, "uid": login}}
     final = not kinds.pending("received", form.data, after)
-    form = forms.record_step(session, actor, form, op.step_key(value), target, final, op=op.name,
-                             **({"uid": login} if login else {}))
+    subject = account.uuid if account is not None and target == account.dn else _uuid_of(session, target)
+    form = forms.record_step(session, actor, form, op.step_key(value), target, final, subject,
+                             op=op.name, **({"uid": login} if login else {}))
     return Outcome(op, form, account, unit, result, True)
+
+
+def _uuid_of(session: Session, dn: str) -> str:
+    """The entryUUID a record names an entry by (empty where the admin may not read it)."""
+    try:
+        entry = session.get(dn, ["entryUUID"])
+    except (NotFound, PermissionDenied):
+        return ""
+    return (entry[1].get("entryUUID") or [""])[0] if entry else ""
 
 
 def _signed_in(actor: Actor, op: Operation) -> None:

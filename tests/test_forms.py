@@ -63,9 +63,10 @@ def test_registration_creates_exactly_that_account_then_the_role(world: w.World)
         with pytest.raises(InvalidInput, match="cannot be used again"):
             run(sec, sec_actor, "set-role", form.form_id, created.uid)
         done = forms.get(sec, form.form_id)
-    assert done.status == "executed" and created.dn.lower() in (t.lower() for t in done.targets)
     with ops(world.settings) as session:
         entry = accounts.get(session, created.dn)
+    assert done.status == "executed" and done.subjects == (entry.uuid,)  # by entryUUID, not DN
+    with ops(world.settings) as session:
         assert entry.role == "secadmin" and entry.name == "吴表单" and entry.mobile == "13900000020"
         log = list(session.search("cn=accesslog", f"(&(reqType=add)(reqDN={created.dn}))", ["reqMod"]))
     assert any(f"idmFormRef:+ {form.form_id}" in v for v in log[0][1]["reqMod"])

@@ -86,13 +86,19 @@ def _target(world: w.World, operation: str, relation: str) -> str | None:
     return dn
 
 
+def _uuid(world: w.World, dn: str | None) -> str:
+    with ops(world.settings) as session:
+        return accounts.get(session, dn or "").uuid
+
+
 def _cert_record(world: w.World, account_dn: str) -> str:
     node = ",".join(account_dn.split(",")[2:])
     name = f"Cmx{next(_ids)}"
     dn = f"cn={name},ou=certs,{node}"
     with ops(world.settings) as session:
         session.add(dn, {"objectClass": ["idmRecord"], "cn": [name], "idmRecordKind": ["cert"],
-                         "idmRecordStatus": ["issued"], "idmRecordTarget": [account_dn],
+                         "idmRecordStatus": ["issued"],
+                         "idmRecordSubject": [accounts.get(session, account_dn).uuid],
                          "idmRecordData": [json.dumps({"serial": "1"})],
                          "idmRecordState": [json.dumps({"history": []})]})
     return name
@@ -253,7 +259,7 @@ def via_raw(world: w.World, role: str, operation: str, relation: str, path: str)
             container = ",".join(target.split(",")[2:])  # type: ignore[union-attr]
             conn.add_ext_s(f"cn=Rraw{n},ou=certs,{container}", [
                 ("objectClass", [b"idmRecord"]), ("cn", [f"Rraw{n}".encode()]), ("idmRecordKind", [b"cert"]),
-                ("idmRecordStatus", [b"requested"]), ("idmRecordTarget", [target.encode()])],  # type: ignore[union-attr]
+                ("idmRecordStatus", [b"requested"]), ("idmRecordSubject", [_uuid(world, target).encode()])],
                 serverctrls=ctrls)
         elif operation == "revoke_cert":
             record = _cert_record(world, target)  # type: ignore[arg-type]

@@ -134,7 +134,8 @@ def test_first_login_confirms_only_a_match_and_reports_a_mismatch(world: w.World
     with ops(world.settings) as session:
         record = next(iter(session.search(world.settings.suffix, f"(cn={form})", ["1.1"])))[0]
         steps = {"history": [], "steps": {"create": {"by": "-", "at": "-", "target": dn}}}
-        session.replace(record, {"idmRecordState": [json.dumps(steps)], "idmRecordTarget": [dn]})
+        session.replace(record, {"idmRecordState": [json.dumps(steps)],
+                                 "idmRecordSubject": [accounts.get(session, dn).uuid]})
     client = app.test_client()
     login(client, uid, PASSWORD)
     client.post("/mfa/", data={"csrf_token": csrf(client, "/mfa/"), "code": totp_code(secret or "", 1)})

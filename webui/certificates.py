@@ -21,7 +21,7 @@ bp = Blueprint("certs", __name__, url_prefix="/certs")
 
 def _mine() -> list[certs.CertRecord]:
     with acting.own() as session:
-        return certs.of_account(session, g.user.dn)
+        return certs.of_account(session, accounts.get(session, g.user.dn))
 
 
 def _record(name: str) -> certs.CertRecord:

@@ -138,7 +138,7 @@ def account(uid: str) -> Any:
         session, actor = acting.session, acting.actor
         acc = accounts.find(session, uid)  # an account outside the admin's reach is not found
         grant_names = grants.labels(session)
-        records = [(r, certs.status_now(r)) for r in certs.of_account(session, acc.dn)] \
+        records = [(r, certs.status_now(r)) for r in certs.of_account(session, acc)] \
             if acc.kind == "business" else []
         todo = [(f, p) for f in listing.about_account(session, acc, {actor.node_dn, acc.node_dn})
                 for p in kinds.pending(f.status, f.data, f.steps)

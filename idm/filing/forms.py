@@ -35,7 +35,7 @@ __all__ = ["Address", "Form", "FormData", "add", "get"]
 
 STATUS_ZH = {"received": "已受理", "executed": "已执行", "rejected": "已驳回"}
 FORM_ATTRS = ["cn", "idmRecordKind", "idmRecordStatus", "idmRecordData", "idmRecordPrivate",
-              "idmIdNumber", "idmIdMasked", "idmRecordState", "idmRecordTarget", "idmRetainUntil",
+              "idmIdNumber", "idmIdMasked", "idmRecordState", "idmRecordSubject", "idmRetainUntil",
               "idmAttachmentSha256"]
 FORM_FILTER = "(&(objectClass=idmRecord)(|" + "".join(f"(idmRecordKind={k})" for k in KINDS) + "))"
 
@@ -49,7 +49,7 @@ class Form:
     digest: str
     history: list[dict[str, str]]
     steps: dict[str, dict[str, str]]
-    targets: tuple[str, ...]
+    subjects: tuple[str, ...]  # the entryUUIDs of the entries it acted on: they survive a move
     retain_until: str | None
     scan_sha256: str | None
     scan_type: str | None
@@ -80,7 +80,7 @@ def parse(dn: str, a: dict[str, list[str]]) -> Form:
         data=join(public, one("idmRecordPrivate"), one("idmIdNumber"), one("idmIdMasked")),
         digest=str(json.loads(public).get("digest", "")),
         history=raw.get("history", []), steps=raw.get("steps", {}),
-        targets=tuple(a.get("idmRecordTarget", [])), retain_until=one("idmRetainUntil"),
+        subjects=tuple(v.lower() for v in a.get("idmRecordSubject", [])), retain_until=one("idmRetainUntil"),
         scan_sha256=one("idmAttachmentSha256"), scan_type=raw.get("scan_type"),
     )
 
@@ -144,10 +144,15 @@ def get(session: Session, form_id: str) -> Form:
 
 
 def record_step(session: Session, actor: Actor, form: Form, step: str, target_dn: str,
-                final: bool, **facts: str) -> Form:
-    """Mark a step of the form done (create, role, change, ...), with the entry it acted on and
-    what the pipeline says of it (`facts`: the operation, the login it acted on)."""
-    steps = {**form.steps, step: {"by": actor.dn, "at": now(), "target": target_dn, **facts}}
+                final: bool, subject: str = "", **facts: str) -> Form:
+    """Mark a step of the form done (create, role, change, ...), with the entry it acted on
+    (its DN at the time, for the record; its entryUUID `subject`, the reference that follows it
+    through a move) and what the pipeline says of it (`facts`: the operation, the login)."""
+    step_facts = {"by": actor.dn, "at": now(), "target": target_dn, **facts}
+    if subject:
+        step_facts["subject"] = subject.lower()
+    steps = {**form.steps, step: step_facts}
+    subjects = tuple(sorted({*form.subjects, *([subject.lower()] if subject else [])}))
     history = list(form.history)
     status = "executed" if final else form.status
     if final:
@@ -155,10 +160,17 @@ def record_step(session: Session, actor: Actor, form: Form, step: str, target_dn
     session.replace(form.dn, {
         "idmRecordStatus": [status],
         "idmRecordState": [state_value(history, steps, form.scan_type)],
-        "idmRecordTarget": sorted({*form.targets, target_dn}),
+        **({"idmRecordSubject": list(subjects)} if subjects else {}),
     })
-    return replace(form, status=status, steps=steps, history=history,
-                   targets=tuple(sorted({*form.targets, target_dn})))
+    return replace(form, status=status, steps=steps, history=history, subjects=subjects)
+
+
+def acted_on(step: dict[str, str], uuid: str, dn: str) -> bool:
+    """Whether a recorded step acted on this entry: by its entryUUID, which survives a move
+    (the DN, for steps recorded before subjects were)."""
+    if step.get("subject"):
+        return step["subject"].lower() == uuid.lower()
+    return step.get("target", "").lower() == dn.lower()
 
 
 def reject(session: Session, actor: Actor, form: Form, reason: str) -> None:
@@ -172,9 +184,9 @@ def reject(session: Session, actor: Actor, form: Form, reason: str) -> None:
                               "idmRecordState": [state_value(history, form.steps, form.scan_type)]})
 
 
-def naming(session: Session, dn: str) -> list[Form]:
-    """The forms that acted on an entry."""
-    flt = names.all_of(FORM_FILTER, names.eq("idmRecordTarget", dn))
+def naming(session: Session, uuid: str) -> list[Form]:
+    """The forms that acted on an entry (by its entryUUID), wherever the entry is now."""
+    flt = names.all_of(FORM_FILTER, names.eq("idmRecordSubject", uuid))
     return [parse(d, a) for d, a in session.search(session.suffix, flt, FORM_ATTRS)]
 
 

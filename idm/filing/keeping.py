@@ -52,12 +52,12 @@ def scan(session: Session, form: Form) -> bytes | None:
 
 
 
-def retain_forms_of(session: Session, account_dn: str, also: str | None = None) -> int:
+def retain_forms_of(session: Session, account_uuid: str, also: str | None = None) -> int:
     """R12: the account is disabled now, so its forms (and `also`, the form that disables it)
     are kept at least a year from today."""
     until = (datetime.now(UTC) + RETENTION).strftime("%Y%m%d%H%M%SZ")
     found = {dn.lower(): dn for dn, _ in session.search(session.suffix, names.all_of(
-        "(objectClass=idmRecord)", names.eq("idmRecordTarget", account_dn)), ["1.1"])}
+        "(objectClass=idmRecord)", names.eq("idmRecordSubject", account_uuid)), ["1.1"])}
     if also:
         found.setdefault(also.lower(), also)
     for dn in found.values():

@@ -12,7 +12,7 @@ from idm import validation
 from idm.directory import fresh, names
 from idm.directory.session import Session
 from idm.errors import NotFound
-from idm.filing.forms import FORM_ATTRS, FORM_FILTER, Form, parse
+from idm.filing.forms import FORM_ATTRS, FORM_FILTER, Form, acted_on, parse
 from idm.identity.accounts import Account
 from idm.tree import org
 
@@ -106,5 +106,5 @@ def about_account(session: Session, account: Account, departments: set[str]) -> 
         except NotFound:
             continue
         out += [f for f in received if (f.data.account_uid or "").lower() == account.uid.lower()
-                or f.steps.get("create", {}).get("target", "").lower() == account.dn.lower()]
+                or ("create" in f.steps and acted_on(f.steps["create"], account.uuid, account.dn))]
     return out

@@ -27,7 +27,7 @@ ACCOUNT_CLASSES = "(|(objectClass=idmAdminAccount)(objectClass=idmBusinessAccoun
 ACCOUNT_ATTRS = ["uid", "cn", "objectClass", "idmStatus", "idmStatusChanged", "idmStatusReason",
                  "idmAdminRole", "idmScope", "idmGrant", "idmIdNumber", "idmIdMasked", "mobile",
                  "mail", "telephoneNumber", "idmLegacy", "idmPostName", "idmFormRef",
-                 "pwdAccountLockedTime", "pwdReset"]
+                 "pwdAccountLockedTime", "pwdReset", "entryUUID", "idmReleasedTo"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ class Account:
     locked: bool
     must_change: bool
     status_reason: str | None
+    uuid: str = ""  # entryUUID: what records name the account by; it survives a move
+    released_to: str | None = None  # transfer: the unit it is released to, until that unit accepts
 
     @property
     def node_dn(self) -> str:
@@ -75,7 +77,8 @@ def _account(dn: str, a: dict[str, list[str]]) -> Account:
         id_masked=one("idmIdMasked"), mobile=one("mobile"), mail=one("mail"),
         legacy=one("idmLegacy") == "TRUE", post=one("idmPostName"),
         locked=lock is not None and lock != DISABLED_LOCK, must_change=one("pwdReset") == "TRUE",
-        status_reason=one("idmStatusReason"),
+        status_reason=one("idmStatusReason"), uuid=(one("entryUUID") or "").lower(),
+        released_to=one("idmReleasedTo"),
     )
 
 
@@ -100,6 +103,14 @@ def get(session: Session, dn: str) -> Account:
     if entry is None:
         raise NotFound(f"找不到账号 {dn}", f"no account {dn}")
     return _account(*entry)
+
+
+def by_uuid(session: Session, uuid: str) -> Account:
+    """The account a record names (by entryUUID), wherever it is now."""
+    flt = names.all_of(ACCOUNT_CLASSES, names.eq("entryUUID", uuid))
+    for dn, attrs in session.search(session.suffix, flt, ACCOUNT_ATTRS):
+        return _account(dn, attrs)
+    raise NotFound(f"找不到账号 {uuid}，或不在您的管理范围内", f"no account {uuid} within your reach")
 
 
 def display_name(session: Session, dn: str) -> str | None:

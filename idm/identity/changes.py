@@ -31,7 +31,7 @@ def disable(step: Step) -> None:
     account = _account(step)
     certs.revoke_all_for_disable(step.session, step.actor, account)
     accounts.disable(step.session, account, step.form.data.reason, step.form.form_id)
-    keeping.retain_forms_of(step.session, account.dn, also=step.form.dn)
+    keeping.retain_forms_of(step.session, account.uuid, also=step.form.dn)
 
 
 def restore(step: Step) -> None:

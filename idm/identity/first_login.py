@@ -38,7 +38,7 @@ def first_login_view(session: Session, account: Account) -> tuple[Account, Form 
     """R13: the account's role and scope next to its registration form, for the first login."""
     form = None
     if account.kind == "admin":
-        for candidate in forms.naming(session, account.dn):
+        for candidate in forms.naming(session, account.uuid):
             if candidate.data.kind == "registration":
                 form = candidate
     return account, form

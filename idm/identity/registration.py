@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from idm.errors import InvalidInput
 from idm.filing.fit import mismatch
-from idm.filing.forms import Form
+from idm.filing.forms import Form, acted_on
 from idm.identity import accounts
 from idm.identity.accounts import Created
 from idm.identity.person import Person
@@ -51,6 +51,6 @@ def set_role(step: Step) -> None:
     if not created:
         raise InvalidInput(f"申请单 {form.form_id} 的账号尚未创建",
                            f"form {form.form_id}: no account created yet")
-    if created["target"].lower() != account.dn.lower():
+    if not acted_on(created, account.uuid, account.dn):
         raise mismatch(form, "账号 account", created.get("uid") or created["target"], account.uid)
     accounts.set_role(step.session, account, form.data.role or "", form.form_id)

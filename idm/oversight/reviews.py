@@ -50,7 +50,7 @@ FLAGS = {k: zh for k, (zh, _en) in VOCABULARY["review_flag"].items()}
 STATUS_ZH = {k: zh for k, (zh, _en) in VOCABULARY["review_status"].items()}
 REVIEW_ATTRS = ["cn", "idmRecordKind", "idmRecordStatus", "idmRecordData", "idmRecordState"]
 ROW_ATTRS = ["uid", "cn", "objectClass", "idmStatus", "idmAdminRole", "idmGrant", "idmLegacy",
-             "idmFormRef", "idmIdNumber", "authTimestamp", "mobile"]
+             "idmFormRef", "idmIdNumber", "authTimestamp", "mobile", "entryUUID"]
 FILTER = "(&(objectClass=idmRecord)(idmRecordKind=review))"
 
 
@@ -70,6 +70,7 @@ class Row:
     form: str | None = None
     by: str | None = None
     at: str | None = None
+    uuid: str = ""  # the account's entryUUID: the row still finds it after a transfer
 
 
 @dataclass
@@ -158,7 +159,8 @@ def _rows(session: Session, node: org.Node, now: datetime) -> list[Row]:
                 flags.append("several-admin")
         rows.append(Row(uid=(a.get("uid") or [""])[0], dn=dn, kind=kind, name=(a.get("cn") or [""])[0],
                         status=(a.get("idmStatus") or [""])[0], role=role, grants=grants,
-                        last_signin=_day(last), flags=flags))
+                        last_signin=_day(last), flags=flags,
+                        uuid=(a.get("entryUUID") or [""])[0].lower()))
     return sorted(rows, key=lambda r: (r.kind, r.uid))
 
 
@@ -272,7 +274,7 @@ def decide(session: Session, actor: Actor, review_id: str, uid: str, decision: s
     row = _row(campaign, uid)
     if row.decision:
         raise InvalidInput(f"{uid} 已有决定：{row.decision}", f"{uid} is already decided: {row.decision}")
-    account = accounts.get(session, row.dn)
+    account = accounts.by_uuid(session, row.uuid) if row.uuid else accounts.get(session, row.dn)
     now = actors.now()
     if decision == "revoke":
         wanted = grants or list(account.grants)

@@ -26,7 +26,7 @@ from idm.rules import actor as actors
 from idm.rules.actor import Actor, now
 from idm.validation import free_text
 
-CERT_ATTRS = ["cn", "idmRecordStatus", "idmRecordData", "idmRecordState", "idmRecordTarget"]
+CERT_ATTRS = ["cn", "idmRecordStatus", "idmRecordData", "idmRecordState", "idmRecordSubject"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class CertRecord:
     dn: str
     serial: int
     status: str  # issued, downloaded, revoked
-    target: str
+    subject: str  # the entryUUID of the account it is for (it survives a move)
     data: dict[str, str]
     state: dict[str, Any]
 
@@ -44,7 +44,7 @@ def _record(dn: str, a: dict[str, list[str]]) -> CertRecord:
     state = json.loads(a["idmRecordState"][0]) if a.get("idmRecordState") else {}
     serial = state.get("serial") or data.get("serial") or "0"
     return CertRecord(dn, int(serial, 16), a["idmRecordStatus"][0],
-                      (a.get("idmRecordTarget") or [""])[0], data, state)
+                      (a.get("idmRecordSubject") or [""])[0].lower(), data, state)
 
 
 def subject_of(session: Session, account: Account) -> ca.Subject:
@@ -73,7 +73,7 @@ def _store(session: Session, actor: Actor, account: Account, cert: x509.Certific
             "form": form, "profile": "user"}
     state = {"history": [{"status": "issued", "by": actor.dn, "at": now()}]}
     session.add(dn, {"objectClass": ["idmRecord"], "cn": [f"C{serial}"], "idmRecordKind": ["cert"],
-                     "idmRecordStatus": ["issued"], "idmRecordTarget": [account.dn],
+                     "idmRecordStatus": ["issued"], "idmRecordSubject": [account.uuid],
                      "idmRecordData": [json.dumps(data, ensure_ascii=False, sort_keys=True)],
                      "idmRecordState": [json.dumps(state, ensure_ascii=False, sort_keys=True)],
                      "idmFormRef": [form]})
@@ -134,11 +134,11 @@ def apply(step: Step) -> CertRecord:
     data = {"requested_by": actor.dn, "form": form, "profile": "user", "requested_at": now()}
     state = {"history": [{"status": "requested", "by": actor.dn, "at": now()}]}
     session.add(dn, {"objectClass": ["idmRecord"], "cn": [name], "idmRecordKind": ["cert"],
-                     "idmRecordStatus": ["requested"], "idmRecordTarget": [account.dn],
+                     "idmRecordStatus": ["requested"], "idmRecordSubject": [account.uuid],
                      "idmRecordData": [json.dumps(data, ensure_ascii=False, sort_keys=True)],
                      "idmRecordState": [json.dumps(state, ensure_ascii=False, sort_keys=True)],
                      "idmFormRef": [form]})
-    return CertRecord(dn, 0, "requested", account.dn, data, state)
+    return CertRecord(dn, 0, "requested", account.uuid, data, state)
 
 
 def fulfil(service: Session, issuer: ca.Issuer, record: CertRecord, account: Account,
@@ -146,7 +146,7 @@ def fulfil(service: Session, issuer: ca.Issuer, record: CertRecord, account: Acc
     """Issue a requested certificate for the user it names: from their CSR, or as a PKCS#12
     (returned with its one-time password). Written by the web UI's service account, which may
     do so only for requests in state `requested` and active users."""
-    if record.status != "requested" or record.target.lower() != account.dn.lower():
+    if record.status != "requested" or record.subject != account.uuid:
         raise InvalidInput("没有待签发的证书申请", "no pending certificate request for this account")
     _eligible(account)
     subject = subject_of(service, account)
@@ -188,9 +188,10 @@ def get(session: Session, name: str) -> CertRecord:
     raise NotFound(f"找不到证书记录 {name}", f"no certificate record {name}")
 
 
-def of_account(session: Session, account_dn: str) -> list[CertRecord]:
+def of_account(session: Session, account: Account) -> list[CertRecord]:
+    """The account's certificate records, at whichever unit it held them."""
     flt = names.all_of("(objectClass=idmRecord)", "(idmRecordKind=cert)",
-                       names.eq("idmRecordTarget", account_dn))
+                       names.eq("idmRecordSubject", account.uuid))
     return [_record(dn, a) for dn, a in session.search(session.suffix, flt, CERT_ATTRS)]
 
 
@@ -217,7 +218,7 @@ def revoke(session: Session, actor: Actor, record: CertRecord, reason: str) -> N
 def revoke_all_for_disable(session: Session, actor: Actor, account: Account) -> int:
     """With a disable: revoke every live certificate and withdraw the published one, so a
     restored account does not get its old certificate back."""
-    live = [r for r in of_account(session, account.dn) if r.status != "revoked"]
+    live = [r for r in of_account(session, account) if r.status != "revoked"]
     for record in live:
         revoke(session, actor, record, "affiliation_changed")
     if live:

@@ -68,8 +68,8 @@ def who(rule: Rule, suffix: str) -> str:
     """The `by` condition of a rule, without the toolkit identity it may require (`via`)."""
     if rule.who in ("self", "users", "anonymous"):
         return rule.who
-    if rule.who == "targeted":  # the entry the record names is the one asking
-        return 'set="this/idmRecordTarget & user"'
+    if rule.who == "targeted":  # the entry the record names is the one asking, wherever it is now
+        return 'set="this/idmRecordSubject & user/entryUUID"'
     if rule.relation == "service":
         return f'dn.exact="{service_dn(rule.who, suffix)}"'
     # The DN conditions come first: slapd evaluates a clause's conditions in order, so for

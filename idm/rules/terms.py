@@ -70,7 +70,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "certificate": ("userCertificate",),
     "recordkind": ("idmRecordKind",),
     "record": ("idmRecordData",),
-    "recordstate": ("idmRecordStatus", "idmRecordState", "idmRecordTarget", "idmRetainUntil"),
+    "recordstate": ("idmRecordStatus", "idmRecordState", "idmRecordSubject", "idmRecordTarget",
+                    "idmRetainUntil"),
     "attachment": ("idmAttachment", "idmAttachmentSha256"),
     # nobody writes proxy rights or a policy of their choosing; only the operator does
     "authz": ("authzTo", "authzFrom"),
