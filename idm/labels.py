@@ -43,7 +43,7 @@ VOCABULARY: dict[str, dict[str, Pair]] = {
                    "superseded": ("已更换", "superseded"), "cessation_of_operation": ("停止使用", "ceased")},
     "level": {k: (v, k) for k, v in LEVEL_ZH.items()},
     "log_op": {"add": ("新增", "add"), "modify": ("修改", "modify"), "delete": ("删除", "delete"),
-               "modrdn": ("改名", "rename"), "extended": ("扩展操作（如改密码）", "extended operation"),
+               "modrdn": ("调动", "transfer"), "extended": ("扩展操作（如改密码）", "extended operation"),
                "signin": ("登录事件", "sign-in event")},
     "attribute": {
         "idmStatus": ("状态", "status"), "idmStatusChanged": ("状态时间", "status time"),

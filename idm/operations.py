@@ -42,6 +42,7 @@ class Operation:
     confirm_en: str = ""
     shows_password: bool = False  # hands over a one-time password or secret
     in_console: bool = True  # offered on the form's page
+    arrives: bool = False  # the account comes to the form's unit (调入): the form names where from
 
     def implementation(self) -> Callable[..., Any]:
         module, _, name = self.function.partition(":")
@@ -57,6 +58,11 @@ class Operation:
 
 ACCOUNT_KINDS = ("business", "admin")
 CHANGES = "idm.identity.changes"
+TRANSFERS = "idm.identity.transfers"
+ARRIVAL_ZH = ("账号连同密码、动态验证码、身份证号和全部记录调入本单位；原单位的业务授权、管理员角色随之撤销，"
+              "由本单位按申请单重新授予。")
+ARRIVAL_EN = ("The account moves here with its password, second factor, ID number and whole history; the "
+              "old unit's grants or admin role end, and this unit grants afresh on its forms.")
 ALL: tuple[Operation, ...] = (
     Operation("disable", "停用", "disable", "change_status", "change", "account", "account", ("user disable",),
               f"{CHANGES}:disable", "change", ACCOUNT_KINDS, change_type="disable", state="active",
@@ -83,6 +89,19 @@ ALL: tuple[Operation, ...] = (
               ("user update",), f"{CHANGES}:change_info", "change", ACCOUNT_KINDS, change_type="info", state="active",
               confirm_zh="按申请单写入变更后的姓名或联系方式（变更前须与目录一致）。",
               confirm_en="Write the name or contact data after the change (the 'before' must match)."),
+    Operation("release", "调出", "release to another unit", "release", "change", "account", "account",
+              ("user release", "admin release"), f"{TRANSFERS}:release", "change", ACCOUNT_KINDS,
+              change_type="release", state="active",
+              confirm_zh="同意该账号调往申请单所列单位，由对方单位办理调入；已签发的证书随即吊销。调入前账号照常使用。",
+              confirm_en="Agree that the account moves to the unit the form names, which then accepts it; its "
+                         "certificates are revoked now. Until then the account works as before."),
+    Operation("transfer-user", "调入业务用户", "accept a transferred user", "transfer_in", "registration",
+              "account", "people", ("user transfer",), f"{TRANSFERS}:accept", "transfer", ("business",),
+              state="active", inputs=("to",), arrives=True, confirm_zh=ARRIVAL_ZH, confirm_en=ARRIVAL_EN),
+    Operation("transfer-admin", "调入管理员账号", "accept a transferred admin account", "transfer_in",
+              "registration", "account", "admins", ("admin transfer",), f"{TRANSFERS}:accept", "transfer",
+              ("admin",), state="active", inputs=("to",), arrives=True, confirm_zh=ARRIVAL_ZH,
+              confirm_en=ARRIVAL_EN),
     Operation("create-user", "按申请单创建业务用户", "create the business user", "create_person", "registration",
               "new", "people", ("user create",), "idm.identity.registration:create_user", "create",
               inputs=("login",), confirm_zh="按注册申请单创建业务用户，生成一次性密码（仅显示一次）。",

@@ -64,6 +64,19 @@ class Step:
     inputs: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Known:
+    """What a bulk transport has read already, many at a time (forms by number, accounts by
+    login, units by code): the pipeline checks them as it checks what it reads itself."""
+
+    forms: dict[str, Form] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)
+    units: dict[str, Node] = field(default_factory=dict)
+
+
+NOTHING_KNOWN = Known()
+
+
 class Unchanged:
     """An operation's function found nothing to do (the form stays unused)."""
 
@@ -96,16 +109,17 @@ class Outcome:
 
 
 def run(acting: Acting, name: str, form_id: str, uid: str | None = None, value: str | None = None,
-        kind: str | None = None, **inputs: Any) -> Outcome:
+        kind: str | None = None, known: Known = NOTHING_KNOWN, **inputs: Any) -> Outcome:
     """Carry out operation `name` on the form `form_id` (for the account `uid`, with `value`
     where the operation takes one), or refuse it with the reason and change nothing. `kind`
-    ("admin"/"business"): the transport's word for the account the operation is meant for."""
+    ("admin"/"business"): the transport's word for the account the operation is meant for;
+    `known`: entries a bulk transport read beforehand."""
     op = operations.get(name)
     session, actor = acting.session, acting.actor
     _signed_in(actor, op)
-    form = fit.received(session, form_id, op.form_kind)
-    account = _account(session, op, form, uid, kind)
-    unit = _unit(session, op, form, account)
+    form = fit.received(session, form_id, op.form_kind, known.forms.get(form_id))
+    account = _account(session, op, form, uid, kind, known)
+    unit = _unit(session, op, form, account, known)
     fit.check(op, form, account, unit, value)
     _state(op, account)
     actors.require(session, actor, op.permission, _where(op, account, unit))
@@ -116,7 +130,8 @@ def run(acting: Acting, name: str, form_id: str, uid: str | None = None, value: 
     login = getattr(result, "uid", None) or (account.uid if account else "")
     after = {**form.steps, op.step_key(value): {"target": target, "uid": login}}
     final = not kinds.pending("received", form.data, after)
-    subject = account.uuid if account is not None and target == account.dn else _uuid_of(session, target)
+    subject = getattr(result, "uuid", "") or (account.uuid if account is not None and target == account.dn
+                                              else _uuid_of(session, target))
     form = forms.record_step(session, actor, form, op.step_key(value), target, final, subject,
                              op=op.name, **({"uid": login} if login else {}))
     return Outcome(op, form, account, unit, result, True)
@@ -140,14 +155,22 @@ def _signed_in(actor: Actor, op: Operation) -> None:
 
 
 def _account(session: Session, op: Operation, form: Form, uid: str | None,
-             kind: str | None) -> Account | None:
+             kind: str | None, known: Known) -> Account | None:
     """The account an operation on an account acts on: the one named, else the form's."""
     if op.on != "account":
         return None
     wanted = uid or form.data.account_uid or _created_uid(form)
     if not wanted:
         raise InvalidInput(f"申请单 {form.form_id} 未写明登录账号", f"form {form.form_id} names no login")
-    account = accounts.find(session, wanted)
+    try:
+        account = known.accounts.get(wanted.lower()) or accounts.find(session, wanted)
+    except NotFound:
+        if not op.arrives:
+            raise
+        raise InvalidInput(f"账号 {wanted} 尚未由原单位办理调出到{form.data.unit}，或已调入："
+                           "须先由原单位按变更申请单办理调出",
+                           f"account {wanted} is not released to {form.data.unit} (or has arrived already): "
+                           "its unit releases it first, on a change form") from None
     if op.accounts and account.kind not in op.accounts:
         if op.accounts == ("business",):
             raise InvalidInput("管理类用户不应具有业务类用户权限（R8）",
@@ -165,10 +188,11 @@ def _created_uid(form: Form) -> str | None:
     return created.get("uid") or (created["target"].split(",")[0].split("=", 1)[1] if created else None)
 
 
-def _unit(session: Session, op: Operation, form: Form, account: Account | None) -> Node | None:
+def _unit(session: Session, op: Operation, form: Form, account: Account | None,
+          known: Known) -> Node | None:
     """The unit the form is about, as the directory has it."""
     try:
-        return org.find(session, form.data.unit)
+        return known.units.get(form.data.unit) or org.find(session, form.data.unit)
     except NotFound as err:
         raise InvalidInput(f"申请单 {form.form_id} 的单位 {form.data.unit} 不存在",
                            f"the unit {form.data.unit} of form {form.form_id} does not exist") from err
@@ -195,7 +219,8 @@ def _where(op: Operation, account: Account | None, unit: Node | None) -> str:
     if op.where == "account":
         assert account is not None
         return account.dn
-    base = account.node_dn if account is not None and op.on == "account" else unit.dn if unit else ""
+    arrived_at = unit.dn if unit else ""  # 调入: the rules of the receiving unit's container
+    base = account.node_dn if account is not None and op.on == "account" and not op.arrives else arrived_at
     if op.where == "unit":
         return base
     return f"ou={op.where},{base}"

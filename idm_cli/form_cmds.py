@@ -142,7 +142,8 @@ def form_retention(ctx: Context, unit: str | None) -> None:
 @pass_ctx
 @friendly
 def form_purge(ctx: Context, form_id: str) -> None:
-    """删除一份已过保存期的申请单（本机运维）/ purge one form past its retention (local operator)."""
+    """销毁一份已过保存期的申请单的内容，仅留编号（本机运维）/ erase a form past its retention,
+    keeping only its number (local operator)."""
     with ctx.ops_session() as session:
         keeping.purge(session, forms.get(session, form_id))
-    click.echo(f"已删除 / purged: {form_id}")
+    click.echo(f"已销毁内容，仅留编号 / purged (number kept): {form_id}")

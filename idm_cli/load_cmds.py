@@ -26,13 +26,18 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from idm import pipeline
+from idm.auth import signin
 from idm.bulk import load as engine
+from idm.bulk import transfers
 from idm.bulk.plan import Plan
 from idm.bulk.planner import Planner
 from idm.bulk.source import ENCODINGS
 from idm.bulk.view import View
 from idm.directory.session import Session
+from idm.rules import actor as actors
 from idm_cli.common import Context, friendly, pass_ctx
+from idm_cli.signin_cmds import open_acting
 
 PLAIN_EVERY = 5.0  # seconds between progress lines when not on a terminal
 
@@ -171,6 +176,59 @@ def run(ctx: Context, file: Path, *, kind: str | None, encoding: str, dry_run: b
                f"{done.seconds:.1f}s ({rate:.0f}/s)")
 
 
+def run_transfers(ctx: Context, file: Path, *, encoding: str, dry_run: bool, plan_file: Path | None,
+                  as_uid: str | None, password_file: Path | None, code: str | None, connections: int) -> None:
+    """A transfer file: the steps that are the signed-in admin's department's, each through the
+    pipeline as that admin (not the loader: a transfer rests on both departments' forms)."""
+    if not as_uid:
+        raise click.UsageError("调动文件须以管理员身份办理：--as UID / a transfer file needs --as UID")
+    settings = ctx.settings()
+    rows, refused = transfers.read(file, encoding)
+    first = open_acting(settings, as_uid, password_file, code)
+    acting = pipeline.Acting(first, actors.load(first))
+    try:
+        plan = transfers.plan(acting, rows, refused)
+    finally:
+        first.close()
+    lines = list(plan.lines())
+    if plan_file:
+        plan_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for line in lines[:SHOWN_LINES]:
+        click.echo(line)
+    if len(lines) > SHOWN_LINES:
+        click.echo(f"… 另有 {len(lines) - SHOWN_LINES} 行 / {len(lines) - SHOWN_LINES} more lines "
+                   "(--plan-file FILE for the full plan)")
+    zh, en = plan.summary()
+    click.echo(f"计划 / plan: {zh} / {en}")
+    plan.raise_if_refused()
+    if dry_run:
+        click.echo("演练，未写入 / dry run, nothing written")
+        return
+    shown = Shown()
+    shown.phase("调动 transfers", plan.count("todo"))
+    started = time.monotonic()
+    dn = acting.actor.dn
+
+    def opened() -> pipeline.Acting:
+        session = signin.admin_session(settings, dn)
+        return pipeline.Acting(session, actors.load(session))
+
+    with Interrupt() as interrupt:
+        done = transfers.write(opened, plan, connections, shown.advance, lambda: interrupt.asked)
+    shown.done()
+    seconds = time.monotonic() - started
+    for where, zh_text, en_text in done.failed:
+        click.echo(f"{where}: 未办理 / not done: {zh_text} / {en_text}", err=True)
+    click.echo(f"已办理 / done: {done.steps} steps in {seconds:.1f}s "
+               f"({done.steps / seconds if seconds else 0:.0f}/s); {len(done.failed)} rows not done")
+    if done.interrupted:
+        click.echo("已中断：再次运行同一命令即可继续 / interrupted: run the same command again to finish")
+        sys.exit(130)
+    if done.failed:
+        sys.exit(1)
+
+
+SHOWN_LINES = 40
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -200,14 +258,27 @@ def options(func: F) -> F:
 def register(cli: click.Group, org_group: click.Group) -> None:
     @cli.command("load")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option("--kind", type=click.Choice(["tree", "people", "admins", "legacy", "grants", "ldif"]),
+    @click.option("--kind", type=click.Choice(["tree", "people", "admins", "legacy", "grants", "ldif",
+                                               "transfers"]),
                   default=None, help="默认按表头或扩展名判断 / default: from the header or .ldif")
     @options
+    @click.option("--as", "as_uid", envvar="IDM_AS", default=None,
+                  help="调动文件：您的登录账号 / a transfer file: your login")
+    @click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--code", default=None, help="动态验证码（已启用时）/ your second factor's code")
+    @click.option("--connections", type=click.IntRange(1, 16), default=4, show_default=True,
+                  help="调动文件：同时使用的连接数 / a transfer file: connections at once")
     @pass_ctx
     @friendly
     def load_cmd(ctx: Context, file: Path, kind: str | None, dry_run: bool, encoding: str,
-                 plan_file: Path | None, batch: int, atomic: bool, offline: bool) -> None:
-        """批量导入（组织机构、账号、授权；CSV 或 LDIF）/ bulk load: tree, accounts, grants."""
+                 plan_file: Path | None, batch: int, atomic: bool, offline: bool, as_uid: str | None,
+                 password_file: Path | None, code: str | None, connections: int) -> None:
+        """批量导入（组织机构、账号、授权、调动；CSV 或 LDIF）/ bulk load: tree, accounts, grants,
+        transfers."""
+        if kind == "transfers" or (kind is None and transfers.is_transfer_file(file, encoding)):
+            run_transfers(ctx, file, encoding=encoding, dry_run=dry_run, plan_file=plan_file, as_uid=as_uid,
+                          password_file=password_file, code=code, connections=connections)
+            return
         run(ctx, file, kind=kind, encoding=encoding, dry_run=dry_run, plan_file=plan_file, batch=batch,
             atomic=atomic, offline=offline)
 

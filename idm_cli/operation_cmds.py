@@ -48,6 +48,9 @@ def _options(op: Operation) -> list[Callable[[Any], Any]]:
         out.append(click.argument("value", metavar="APP#ROLE"))
     out.append(click.option("--form", "form_id", required=True,
                             help="申请单编号（唯一依据，R12）/ the form this rests on (R12)"))
+    if "to" in op.inputs:
+        out.append(click.option("--to", "to_unit", required=True,
+                                help="调入单位代码（须与申请单一致）/ the receiving unit (as on the form)"))
     if "login" in op.inputs:
         out.append(click.option("--uid", "new_uid", default=None,
                                 help="登录账号（默认为姓名拼音）/ login (default: pinyin of the name)"))
@@ -90,8 +93,10 @@ def command(op: Operation, group: str, name: str) -> click.Command:
     """`idm <group> <name> ...` for one operation."""
     def run(session: Session, actor: Actor, form_id: str, uid: str | None = None, value: str | None = None,
             new_uid: str | None = None, secret_out: Path | None = None, csr: Path | None = None,
-            p12_out: Path | None = None, output: Path | None = None) -> None:
+            p12_out: Path | None = None, output: Path | None = None, to_unit: str | None = None) -> None:
         inputs: dict[str, Any] = {"login": new_uid} if "login" in op.inputs else {}
+        if "to" in op.inputs:
+            inputs["to"] = to_unit
         if "csr" in op.inputs:
             if (csr is None) == (p12_out is None):
                 raise click.UsageError("--csr FILE 或 --pkcs12 OUT 二选一 / --csr FILE or --pkcs12 OUT")

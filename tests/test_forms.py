@@ -12,7 +12,7 @@ import ldap
 import pytest
 
 from idm import pipeline
-from idm.errors import InvalidInput, PermissionDenied
+from idm.errors import InvalidInput, NotFound, PermissionDenied
 from idm.filing import forms, keeping
 from idm.filing.forms import FormData
 from idm.identity import accounts, first_login
@@ -143,11 +143,17 @@ def test_disable_by_form_sets_retention_and_purge_waits(world: w.World) -> None:
         session.replace(kept.dn, {"idmRetainUntil": ["20200101000000Z"]})
         assert reg.form_id in {f.form_id for f in keeping.past_retention(session)}
         keeping.purge(session, forms.get(session, reg.form_id))
-        assert not session.exists(kept.dn)
-    # admins never delete a form, even one past retention
+        stub = session.get(kept.dn)  # slapd deletes nothing: the content goes, the number stays
+        assert stub is not None and stub[1]["idmRecordStatus"] == ["purged"]
+        assert not {"idmRecordData", "idmRecordPrivate", "idmIdNumber", "idmIdMasked"} & set(stub[1])
+        with pytest.raises(NotFound):
+            forms.get(session, reg.form_id)
+    # nobody deletes a form, even one past retention: an admin, nor the local operator
     with ops(world.settings) as session:
         spent = forms.get(session, disable.form_id).dn
-    with pytest.raises(ldap.INSUFFICIENT_ACCESS):
+        with pytest.raises(ldap.UNWILLING_TO_PERFORM):
+            session.conn.delete_s(spent)
+    with pytest.raises((ldap.INSUFFICIENT_ACCESS, ldap.UNWILLING_TO_PERFORM)):
         world.raw("sysadmin").delete_s(spent)
 
 

@@ -17,7 +17,7 @@ from webui.console import admin_only, home_crumb
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 PAGE = 50
-OPS = ("add", "modify", "extended", "signin")
+OPS = ("add", "modify", "modrdn", "extended", "signin")
 
 
 def _filters(session: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import ldap
+import ldap.dn
 from ldap.controls import RequestControl, SimplePagedResultsControl
 from ldap.controls.simple import ProxyAuthzControl
 from ldap.ldapobject import LDAPObject
@@ -187,10 +188,14 @@ class Session:
         values = found[0][1].get(attr) if found else None
         return bytes(values[0]) if values else None
 
-    def delete(self, dn: str) -> None:
-        """Only the local operator's sessions can delete (records past retention)."""
-        with self._writing("删除条目", "delete entry"):
-            self.conn.delete_ext_s(dn, serverctrls=self._ctrls)
+    def move(self, dn: str, new_parent: str) -> str:
+        """Move an entry under another parent, keeping its name and every attribute (a modrdn
+        with a new superior: 调动). Returns the new DN. (Nothing is ever deleted: slapd's
+        olcRestrict refuses deletes, so the session has no delete.)"""
+        rdn = ldap.dn.dn2str([ldap.dn.str2dn(dn)[0]])
+        with self._writing("调动条目", "move entry"):
+            self.conn.rename_s(dn, rdn, new_parent, delold=1, serverctrls=self._ctrls)
+        return f"{rdn},{new_parent}"
 
     def change_password(self, dn: str, old: str, new: str) -> None:
         """RFC 3062 with the old password (as the session's identity, or the proxied one)."""

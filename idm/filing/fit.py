@@ -17,12 +17,12 @@ from idm.operations import Operation
 from idm.tree.org import Node
 
 
-def received(session: Session, form_id: str, kind: str) -> Form:
+def received(session: Session, form_id: str, kind: str, read: Form | None = None) -> Form:
     """The form an operation rests on: it exists (where the reader may see it), is of the
-    operation's kind, and is still to be acted on."""
+    operation's kind, and is still to be acted on. (`read`: the form as a bulk read found it.)"""
     if not (form_id or "").strip():
         raise InvalidInput(f"须注明依据的{KINDS[kind].zh}编号", f"name the {KINDS[kind].en} this rests on")
-    form = get(session, form_id.strip())
+    form = read if read is not None and read.form_id == form_id.strip() else get(session, form_id.strip())
     if form.status != "received":
         raise InvalidInput(f"申请单 {form.form_id} {STATUS_ZH.get(form.status, form.status)}，不能再用",
                            f"form {form.form_id} is {form.status}: it cannot be used again")
@@ -44,8 +44,14 @@ def check(op: Operation, form: Form, account: Account | None, unit: Node | None,
     if account is not None and (KINDS[d.kind].about_account or d.account_uid):
         if (d.account_uid or "").lower() != account.uid.lower():
             raise mismatch(form, "登录账号 account_uid", d.account_uid or "-", account.uid)
-        if unit is not None and unit.dn.lower() != account.node_dn.lower():
-            raise mismatch(form, "单位 unit", d.unit, names.first_value(account.node_dn))
+        here = names.first_value(account.node_dn)
+        if op.arrives:  # 调入: the form is the receiving unit's; it names the unit left
+            if (d.transfer_from or "") != here:
+                raise mismatch(form, "原单位 transfer_from", d.transfer_from or "-", here)
+        elif unit is not None and unit.dn.lower() != account.node_dn.lower():
+            raise mismatch(form, "单位 unit", d.unit, here)
+        if op.arrives and d.name != account.name:
+            raise mismatch(form, "姓名 name", d.name, account.name)
         same_person(form, account.id_number, account.id_masked)
     if op.value is not None:
         listed: list[str] = getattr(d, op.value)

@@ -37,7 +37,9 @@ STATUS_ZH = {"received": "已受理", "executed": "已执行", "rejected": "已�
 FORM_ATTRS = ["cn", "idmRecordKind", "idmRecordStatus", "idmRecordData", "idmRecordPrivate",
               "idmIdNumber", "idmIdMasked", "idmRecordState", "idmRecordSubject", "idmRetainUntil",
               "idmAttachmentSha256"]
-FORM_FILTER = "(&(objectClass=idmRecord)(|" + "".join(f"(idmRecordKind={k})" for k in KINDS) + "))"
+# a purged form (past retention, emptied: slapd deletes nothing) is a stub no list shows
+FORM_FILTER = ("(&(objectClass=idmRecord)(!(idmRecordStatus=purged))(|"
+               + "".join(f"(idmRecordKind={k})" for k in KINDS) + "))")
 
 
 @dataclass(frozen=True)

@@ -73,9 +73,19 @@ def past_retention(session: Session, node_code: str | None = None) -> list[Form]
                   key=lambda f: f.form_id)
 
 
+PURGED_ATTRS = ("idmRecordData", "idmRecordPrivate", "idmIdNumber", "idmIdMasked", "idmAttachment",
+                "idmAttachmentSha256", "idmRecordSubject", "idmRecordTarget", "idmRetainUntil")
+
+
 def purge(session: Session, form: Form) -> None:
-    """Remove a form past its retention (local operator only: admins hold no delete)."""
+    """Erase a form past its retention (local operator only): its content goes, its number and
+    status stay as a stub. slapd deletes nothing (olcRestrict), so the record is emptied."""
     if not form.retain_until or form.retain_until > now():
         raise InvalidInput(f"申请单 {form.form_id} 仍在保存期内", f"form {form.form_id} is still within "
                            "retention")
-    session.delete(form.dn)
+    entry = session.get(form.dn, list(PURGED_ATTRS))
+    present = [name for name in PURGED_ATTRS if entry and entry[1].get(name)]
+    history = [{"status": "purged", "at": now()}]
+    session.modify(form.dn, [*((ldap.MOD_DELETE, name, None) for name in present),
+                             (ldap.MOD_REPLACE, "idmRecordStatus", ["purged"]),
+                             (ldap.MOD_REPLACE, "idmRecordState", [state_value(history, {})])])

@@ -55,7 +55,23 @@ def _reason(data: FormData) -> Row:
 
 
 # ---------------------------------------------------------------- registration (R10)
+def _unit_code(name: str, value: str | None, own: str, problems: ProblemList) -> None:
+    """A transfer's other unit: a unit code, not the form's own unit."""
+    try:
+        validation.org_code(value or "")
+    except InvalidInput as err:
+        problems.add(name, err.zh, err.en)
+        return
+    if value == own:
+        problems.add(name, "调动的另一方须是别的单位", "a transfer is between two different units")
+
+
 def _check_registration(data: FormData, problems: ProblemList) -> None:
+    if data.transfer_from is not None:  # 调入: the arriving person's login and the unit left
+        _unit_code("transfer_from", data.transfer_from, data.unit, problems)
+        if not data.account_uid:
+            problems.add("account_uid", "调入须填写原登录账号", "a transfer in names the login it keeps")
+        return
     if data.role is not None and data.account_uid:
         problems.add("account_uid", "管理员注册申请单不填写登录账号（转化岗位账号的是业务用户）",
                      "an admin's registration names no login (converting a post account is a business user's)")
@@ -67,12 +83,18 @@ def _registration_rows(d: FormData, business: bool) -> list[Row]:
                        ([("手机号码", 0.12), (d.mobile, 0.88)], 1)]
     if not business:
         rows.append(([("管理类用户岗位", 0.22), (_roles(d.role), 0.78)], 1))
+    if d.transfer_from:
+        rows.append(([("调入", 0.22), (f"由单位 {d.transfer_from} 调入，保留登录账号 {d.account_uid or ''}", 0.78)], 1))
     rows += [([("单位通讯地址", 0.22), (f"{a.province}  {a.city}  {a.district}  {a.street}", 0.78)], 1),
              ([("其他补充说明", 0.22), (d.notes, 0.78)], 2)]
     return rows
 
 
 def _registration_pending(d: FormData, steps: dict[str, dict[str, str]]) -> list[Pending]:
+    if d.transfer_from:  # 调入, then (an admin) the role the form names
+        if "transfer" not in steps:
+            return [Pending(BY_NAME["transfer-admin" if d.role else "transfer-user"], d.account_uid)]
+        return [Pending(BY_NAME["set-role"], d.account_uid)] if d.role and "role" not in steps else []
     if d.account_uid and d.role is None:
         return [] if "convert" in steps else [Pending(BY_NAME["convert"], d.account_uid)]
     if "create" not in steps:
@@ -96,18 +118,24 @@ def _check_change(data: FormData, problems: ProblemList) -> None:
         problems.add("after", "信息变更须填写变更后的内容", "an info change gives the values after")
     if data.change_type == "disable" and not data.reason.strip():
         problems.add("reason", "停用须注明原因", "a disable form gives the reason")
+    if data.change_type == "release":
+        _unit_code("transfer_to", data.transfer_to, data.unit, problems)
+    elif data.transfer_to is not None:
+        problems.add("transfer_to", "只有调出填写调往单位", "only a release names the unit it goes to")
     if (data.before or data.after) and data.change_type != "info":
         problems.add("after", "只有信息变更填写变更前后的内容", "only an info change gives values before and after")
 
 
 def _change_rows(d: FormData, business: bool) -> list[Row]:
-    boxes = {"info": "信息变更", "disable": "停用/恢复", "unlock": "账号解锁", "reset": "密码重置"}
+    boxes = {"info": "信息变更", "disable": "停用/恢复", "unlock": "账号解锁", "reset": "密码重置",
+             "release": "调出"}
     ticked = "disable" if d.change_type == "restore" else d.change_type
     types = "  ".join(f"{_box(ticked == key)}{name}" for key, name in boxes.items())
     detail = ["信息变更：请分别写明修改前、后的详细情况。",
               *(f"  变更前 {k}：{v}" for k, v in d.before.items()),
               *(f"  变更后 {k}：{v}" for k, v in d.after.items()),
-              f"停用/恢复：请写明账号停用原因。{d.reason}"]
+              f"停用/恢复：请写明账号停用原因。{d.reason}",
+              *([f"调出：调往单位 {d.transfer_to}"] if d.transfer_to else [])]
     return [([("登录账号", 0.12), (d.account_uid or "", 0.28), ("账号 ID", 0.15), (d.account_id or "", 0.45)], 1),
             ([("变更类型", 0.22), (types, 0.78)], 1),
             ([("管理类用户岗位", 0.22), (_roles(d.role), 0.78)], 1),

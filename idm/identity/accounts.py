@@ -82,6 +82,11 @@ def _account(dn: str, a: dict[str, list[str]]) -> Account:
     )
 
 
+def parse(dn: str, attrs: dict[str, list[str]]) -> Account:
+    """An account from an entry read with ACCOUNT_ATTRS (by a bulk search)."""
+    return _account(dn, attrs)
+
+
 def find(session: Session, uid: str) -> Account:
     """The account with this login, if the bound identity may see it."""
     flt = names.all_of(ACCOUNT_CLASSES, names.eq("uid", uid))

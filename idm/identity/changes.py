@@ -29,7 +29,7 @@ def disable(step: Step) -> None:
     """The account can no longer sign in nor be seen downstream; its certificates are revoked
     in the same operation (R19); its forms are kept a year from now (R12)."""
     account = _account(step)
-    certs.revoke_all_for_disable(step.session, step.actor, account)
+    certs.revoke_all(step.session, step.actor, account)
     accounts.disable(step.session, account, step.form.data.reason, step.form.form_id)
     keeping.retain_forms_of(step.session, account.uuid, also=step.form.dn)
 

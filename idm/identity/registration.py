@@ -47,7 +47,7 @@ def set_role(step: Step) -> None:
     """The role step of a registration form: the account it created, the role it names."""
     form, account = step.form, step.account
     assert account is not None
-    created = form.steps.get("create")
+    created = form.steps.get("create") or form.steps.get("transfer")  # made here, or arrived (调入)
     if not created:
         raise InvalidInput(f"申请单 {form.form_id} 的账号尚未创建",
                            f"form {form.form_id}: no account created yet")

@@ -25,7 +25,8 @@ from idm.errors import InvalidInput, NotFound
 from idm.identity import accounts
 
 LOG_BASE = "cn=accesslog"
-LOG_ATTRS = ["reqStart", "reqType", "reqDN", "reqAuthzID", "reqResult", "reqMessage", "reqMod"]
+LOG_ATTRS = ["reqStart", "reqType", "reqDN", "reqAuthzID", "reqResult", "reqMessage", "reqMod",
+             "reqNewSuperior"]
 FORM_REF = re.compile(r"^idmFormRef:[+=] (.+)$", re.IGNORECASE)
 SIGN_IN = re.compile(r"^idmSignIn:[+=] (\S+) (.*)$", re.IGNORECASE)
 # Cells a spreadsheet would read as a formula (CWE-1236).
@@ -43,6 +44,7 @@ class Operation:
     form: str | None
     changed: tuple[str, ...] = ()  # attributes a modify touched, for "what changed" in words
     event: str = ""  # a sign-in event's kind (labels' "signin_event"); `message` is then the address
+    moved_to: str = ""  # a transfer (modrdn, 调动): the container the entry moved to
 
     @property
     def ok(self) -> bool:
@@ -77,7 +79,8 @@ def _operation(attrs: dict[str, list[str]]) -> Operation:
                              message=event.group(2), form=None, event=event.group(1))
     return Operation(when=one("reqStart"), actor=one("reqAuthzID").removeprefix("dn:"),
                      kind=one("reqType"), target=one("reqDN"), result=one("reqResult"),
-                     message=one("reqMessage"), form=form, changed=tuple(changed))
+                     message=one("reqMessage"), form=form, changed=tuple(changed),
+                     moved_to=one("reqNewSuperior"))
 
 
 # Windows searched newest first until a page is full: the log is read a slice at a time, not whole.

@@ -215,9 +215,9 @@ def revoke(session: Session, actor: Actor, record: CertRecord, reason: str) -> N
                    ensure_ascii=False, sort_keys=True)]})
 
 
-def revoke_all_for_disable(session: Session, actor: Actor, account: Account) -> int:
-    """With a disable: revoke every live certificate and withdraw the published one, so a
-    restored account does not get its old certificate back."""
+def revoke_all(session: Session, actor: Actor, account: Account) -> int:
+    """With a disable or a release (调出: the subject names the old unit): revoke every live
+    certificate and withdraw the published one, so the account never gets it back."""
     live = [r for r in of_account(session, account) if r.status != "revoked"]
     for record in live:
         revoke(session, actor, record, "affiliation_changed")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from idm.rules.terms import ACTIVE, LEGACY, READABLE, ROLES, SCOPE_IS_NODE, Adder
 
+MOVES = "=azrscxd"  # add, and remove by a move (a container's children: slapd refuses deletes)
+
 
 def business(add: Adder) -> None:
     """Business users at node N, managed by N's admins (or its parent's, delegated)."""
@@ -13,7 +15,9 @@ def business(add: Adder) -> None:
             "R9: an unconverted post account can lose grants but not receive new ones", LEGACY)
         add("secadmin", rel, "person", ["grants"], "=dxcsrz",
             "R15: a disabled account can lose grants but not receive new ones", "(idmStatus=disabled)")
-        add("sysadmin", rel, "people", ["entry", "children"], "add", "R4: creates business users")
+        add("sysadmin", rel, "people", ["entry"], "add", "R4: creates business users")
+        add("sysadmin", rel, "people", ["children"], MOVES, "R4: creates business users; 调动: they "
+            "also leave (deletes stay refused: olcRestrict)")
         add("sysadmin", rel, "person", ["entry", "naming"], "add", "R4: creates business users")
         add("sysadmin", rel, "person", ["objectclass"], "add", "a business account and nothing else",
             value="idmBusinessAccount")
@@ -54,8 +58,9 @@ def business(add: Adder) -> None:
 
 def admins(add: Adder) -> None:
     """Admin accounts at node C, managed by the admins of C's parent P."""
-    add("sysadmin", "parent", "admins", ["entry", "children"], "add",
-        "R4: creates the next level's admin accounts")
+    add("sysadmin", "parent", "admins", ["entry"], "add", "R4: creates the next level's admin accounts")
+    add("sysadmin", "parent", "admins", ["children"], MOVES,
+        "R4: creates the next level's admin accounts; 调动: they also leave (deletes stay refused)")
     add("sysadmin", "parent", "admin", ["entry", "naming"], "add", "R4: creates them without a role")
     add("sysadmin", "parent", "admin", ["objectclass"], "add", "an admin account and nothing else",
         value="idmAdminAccount")

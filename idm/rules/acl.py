@@ -25,6 +25,11 @@ ACCOUNT_REGEX = r"^uid=[^,]+,ou=(people|admins),ou=[0-9]+,.+$"
 # A role counts only on an admin account in the place admin accounts are kept: an entry that
 # merely carries `idmAdminRole` elsewhere (were one ever added) holds no authority.
 ADMIN_REGEX = r"^uid=[^,]+,ou=admins,ou=[0-9]+,.+$"
+# The receiving relations as sets: the asking admin's node (user/-2) is the unit the entry is
+# released to, the unit's manager (delegated) or its parent (an admin account's next level up).
+RECEIVING = {"receiving": "this/idmReleasedTo & user/-2",
+             "receiving-delegated": "this/idmReleasedTo/idmManagedBy & user/-2",
+             "receiving-parent": "this/idmReleasedTo/-1 & user/-2"}
 
 
 def role_set(role: str) -> str:
@@ -87,6 +92,10 @@ def who(rule: Rule, suffix: str) -> str:
     role = role_group(rule.who, suffix)
     if rule.value == SCOPE_IS_NODE:  # the written value must be the target's own node ($1)
         role = f'set.expand="[${{v1}}] & [$1]" {role}'
+    if rule.relation in RECEIVING:  # 调入: the unit the entry is released to is the asker's
+        return f'dn.regex="{ADMIN_REGEX}" set="{RECEIVING[rule.relation]}" {role}'
+    if rule.relation == "anywhere":
+        return f'dn.regex="{ADMIN_REGEX}" {role}'
     if rule.relation == "own":
         return f'dn.onelevel,expand="ou=admins,$1" {role}'
     if rule.relation == "parent":
@@ -299,6 +308,11 @@ def log_acl(ops_dn: str, suffix: str) -> list[str]:
           for attr in ("reqMod", "reqOld")),
         f'to dn.onelevel="cn=accesslog" filter=(reqAuthzID={lookup}) '
         f'by dn.regex="{ADMIN_REGEX}" set="{about_level}" {auditor} read by * break',
+        # a transfer (调动) is one action seen on both sides: the auditors of the unit left and
+        # of the unit reached read its modrdn record, whoever of the two made it
+        f'to dn.onelevel="cn=accesslog" filter=(reqType=modrdn) '
+        f'by dn.regex="{ADMIN_REGEX}" set="this/reqDN/-2 & user/-2" {auditor} read '
+        f'by dn.regex="{ADMIN_REGEX}" set="this/reqNewSuperior/-1 & user/-2" {auditor} read by * break',
         f'to dn.onelevel="cn=accesslog" by dn.regex="{ADMIN_REGEX}" set="{same_level}" {auditor} read '
         'by * none',
     ]

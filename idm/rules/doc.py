@@ -18,7 +18,11 @@ WHO_ZH = {"sysadmin": "系统管理员", "secadmin": "安全管理员", "auditor
           "targeted": "记录所涉账号"}
 RELATION_EN = {"own": "of the target's node", "parent": "of the parent node",
                "delegated": "of the parent node, school delegated to it (R2)",
-               "scope": "whose idmScope is above the target", "service": "", "-": ""}
+               "scope": "whose idmScope is above the target", "service": "", "-": "",
+               "receiving": "of the unit the target is released to (调入)",
+               "receiving-delegated": "managing the unit the target is released to (R2, 调入)",
+               "receiving-parent": "of the parent of the unit the target is released to (调入)",
+               "anywhere": "of any node"}
 
 
 def render() -> str:
@@ -32,7 +36,9 @@ def render() -> str:
         "written out by hand, through the toolkit and through raw binds.",
         "",
         "An admin account `uid=…,ou=admins,<node>` acts for `<node>`, in the role of its",
-        "`idmAdminRole`, while its `idmStatus` is `active`. Nobody is granted `delete` on any entry.",
+        "`idmAdminRole`, while its `idmStatus` is `active`. Nobody deletes any entry: slapd refuses",
+        "every delete (`olcRestrict: delete`), whoever asks. A transfer (调动) is a modrdn, allowed",
+        "only on an active entry released (`idmReleasedTo`) to the mover's unit (`idm/rules/transfers.py`).",
         "",
         "## Kinds of target",
         "",

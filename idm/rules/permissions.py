@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from idm.rules import accounts, loader, records, units
+from idm.rules import accounts, loader, records, transfers, units
 from idm.rules.terms import TARGETS, Rule, Table
 
 
@@ -27,7 +27,8 @@ def _declared() -> tuple[Rule, ...]:
     """Every rule, in the order the generated clauses have always listed them."""
     table = Table()
     for declare in (units.lookup_and_downstream, units.services, accounts.business, accounts.admins,
-                    records.forms, records.certs, units.nodes, records.reviews, loader.loader):
+                    transfers.transfers, records.forms, records.certs, units.nodes, records.reviews,
+                    loader.loader):
         declare(table.add)
     return tuple(table.rules)
 
@@ -57,6 +58,8 @@ OPERATIONS: dict[str, Need] = {
     "change_info": Need(("person", "admin"), "names", "write", "变更信息", "change account information"),
     "read_private": Need(("person", "admin"), "idnumber", "read", "查看身份证号与联系方式",
                          "read ID numbers and contact data"),
+    "release": Need(("person", "admin"), "transfer", "write", "调出", "release to another unit"),
+    "transfer_in": Need(("people", "admins"), "children", "add", "调入", "accept a transfer"),
     "delegate": Need(("node",), "delegation", "write", "委托管理", "delegate management"),
     "delete": Need(("person", "admin", "node", "people", "admins", "form"), "entry", "delete", "删除",
                    "delete"),

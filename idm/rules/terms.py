@@ -36,6 +36,8 @@ ACTIVE = "(idmStatus=active)"
 # to say active while that lock stays, the account is still not listed).
 USABLE = "(&(idmStatus=active)(!(pwdAccountLockedTime=000001010000Z)))"
 LEGACY = "(idmLegacy=TRUE)"
+# 调动: an active account released to another unit (idmReleasedTo), until that unit accepts it
+RELEASED = "(&(idmReleasedTo=*)(idmStatus=active))"
 
 # Attribute groups: each kind of target is split into these; what no group names falls to "rest".
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -56,6 +58,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     # R12: whoever acts on an account writes the reference of the form it acted on
     "formref": ("idmFormRef",),
     "grants": ("idmGrant",),
+    "transfer": ("idmReleasedTo",),
     "role": ("idmAdminRole",),
     # R5: an admin's organisational scope is its own node, whatever the writer sends
     "scope": ("idmScope",),
@@ -83,7 +86,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
 #   own:       an admin of the target's node ($1)
 #   parent:    an admin of the parent node ($2)
 #   delegated: an admin of the parent node ($2), when the target's node is delegated to it (R2)
-RELATIONS = ("own", "parent", "delegated", "self", "users", "anonymous", "service")
+#   receiving: the system admin of the unit an account is released to (idmReleasedTo);
+#   receiving-delegated: of its parent, when that unit is delegated to it (R2);
+#   receiving-parent: of that unit's parent (for an admin account, which the level above keeps);
+#   anywhere: an admin of any node (moves out of a container need the entry's rights too)
+RELATIONS = ("own", "parent", "delegated", "self", "users", "anonymous", "service", "receiving",
+             "receiving-delegated", "receiving-parent", "anywhere")
 # The web UI's lookup account finds accounts by uid (sign-in), keeps the second factor's state,
 # records sign-in events and tests ID numbers for uniqueness (search, never read).
 LOOKUP_SERVICE = "idm-webui"
