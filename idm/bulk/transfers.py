@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ldap
+
 from idm import validation
 from idm.bulk.source import Refused, csv_header, csv_rows
 from idm.directory import names
@@ -164,19 +166,37 @@ def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
         yield chunk
 
 
-def _accounts(session: Session, rows: list[Row]) -> dict[str, Account]:
-    """The rows' accounts the actor may see, by login and by ID number (many per search)."""
+def _accounts(session: Session, rows: list[Row], units: dict[str, Node]) -> dict[str, Account]:
+    """The rows' accounts the actor may see, by login and by ID number, many per search, in
+    the containers of the units the rows name (where they are, or have arrived): access rules
+    are then weighed for those entries only."""
     out: dict[str, Account] = {}
-    for attr, wanted in (("idmIdNumber", [r.account for r in rows if r.account[:1].isdigit()]),
-                         ("uid", [r.account for r in rows if not r.account[:1].isdigit()])):
-        for chunk in _chunks(wanted):
-            flt = names.all_of(accounts.ACCOUNT_CLASSES, names.any_of(*(names.eq(attr, v) for v in chunk)))
-            for dn, attrs in session.search(session.suffix, flt, accounts.ACCOUNT_ATTRS):
-                account = accounts.parse(dn, attrs)
-                out[account.uid.lower()] = account
-                if attr == "idmIdNumber":
-                    out.setdefault(_by_number(chunk, attrs), account)
+    by_unit: dict[str, list[Row]] = {}
+    for row in rows:
+        for code in (row.source, row.target):
+            if code in units:
+                by_unit.setdefault(code, []).append(row)
+    for code, some in by_unit.items():
+        for container in ("people", "admins"):
+            base = names.child_dn("ou", container, units[code].dn)
+            for attr, wanted in (("idmIdNumber", [r.account for r in some if r.account[:1].isdigit()]),
+                                 ("uid", [r.account for r in some if not r.account[:1].isdigit()])):
+                for chunk in _chunks(wanted):
+                    _found(session, base, attr, chunk, out)
     return out
+
+
+def _found(session: Session, base: str, attr: str, chunk: list[str], out: dict[str, Account]) -> None:
+    flt = names.all_of(accounts.ACCOUNT_CLASSES, names.any_of(*(names.eq(attr, v) for v in chunk)))
+    try:
+        found = list(session.search(base, flt, accounts.CORE_ATTRS, scope=ldap.SCOPE_ONELEVEL))
+    except NotFound:
+        return
+    for dn, attrs in found:
+        account = accounts.parse(dn, attrs)
+        out[account.uid.lower()] = account
+        if attr == "idmIdNumber":
+            out.setdefault(_by_number(chunk, attrs), account)
 
 
 def _by_number(chunk: list[str], attrs: dict[str, list[str]]) -> str:
@@ -184,12 +204,15 @@ def _by_number(chunk: list[str], attrs: dict[str, list[str]]) -> str:
     return next((v for v in chunk if v in numbers), "")
 
 
-def _forms(session: Session, rows: list[Row]) -> dict[str, Form]:
+def _forms(session: Session, actor_node: str, rows: list[Row]) -> dict[str, Form]:
+    """The rows' forms the actor's department received (kept at its node: the only ones it
+    acts on)."""
     ids = sorted({f for r in rows for f in (r.release_form, r.accept_form)})
     out: dict[str, Form] = {}
+    base = names.child_dn("ou", "forms", actor_node)
     for chunk in _chunks(ids):
         flt = names.all_of(FORM_FILTER, names.any_of(*(names.eq("cn", v) for v in chunk)))
-        for dn, attrs in session.search(session.suffix, flt, FORM_ATTRS):
+        for dn, attrs in session.search(base, flt, FORM_ATTRS, scope=ldap.SCOPE_ONELEVEL):
             form = parse(dn, attrs)
             out[form.form_id] = form
     return out
@@ -208,7 +231,8 @@ def _units(session: Session, rows: list[Row]) -> dict[str, Node]:
 def plan(acting: Acting, rows: list[Row], refused: list[tuple[str, str, str]] | None = None) -> TransferPlan:
     """What the acting admin does for each row: nothing is written."""
     session, actor = acting.session, acting.actor
-    units, found, read_forms = _units(session, rows), _accounts(session, rows), _forms(session, rows)
+    units = _units(session, rows)
+    found, read_forms = _accounts(session, rows, units), _forms(session, actor.node_dn, rows)
     may: dict[tuple[str, str], bool] = {}
 
     def allowed(operation: str, target: str) -> bool:

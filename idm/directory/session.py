@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import ldap
 import ldap.dn
 from ldap.controls import RequestControl, SimplePagedResultsControl
+from ldap.controls.readentry import PostReadControl
 from ldap.controls.simple import ProxyAuthzControl
 from ldap.ldapobject import LDAPObject
 
@@ -45,6 +46,17 @@ def _text(value: bytes) -> str:
 
 def _encode(attrs: Mapping[str, Sequence[str]]) -> dict[str, list[bytes]]:
     return {name: [v.encode("utf-8") for v in values] for name, values in attrs.items() if values}
+
+
+def _reading(attrs: Sequence[str]) -> list[RequestControl]:
+    return [PostReadControl(True, list(attrs))] if attrs else []
+
+
+def _read_back(answered: Sequence[object]) -> dict[str, list[str]]:
+    for ctrl in answered:
+        if isinstance(ctrl, PostReadControl) and ctrl.entry is not None:
+            return _decode(ctrl.entry)
+    return {}
 
 
 class Session:
@@ -188,14 +200,29 @@ class Session:
         values = found[0][1].get(attr) if found else None
         return bytes(values[0]) if values else None
 
-    def move(self, dn: str, new_parent: str) -> str:
+    def move(self, dn: str, new_parent: str,
+             read_after: Sequence[str] = ()) -> tuple[str, dict[str, list[str]]]:
         """Move an entry under another parent, keeping its name and every attribute (a modrdn
-        with a new superior: 调动). Returns the new DN. (Nothing is ever deleted: slapd's
-        olcRestrict refuses deletes, so the session has no delete.)"""
+        with a new superior: 调动). Returns the new DN and the `read_after` attributes as the
+        session now reads them (RFC 4527). (Nothing is ever deleted: slapd's olcRestrict
+        refuses deletes, so the session has no delete.)"""
         rdn = ldap.dn.dn2str([ldap.dn.str2dn(dn)[0]])
+        ctrls = [*self._ctrls, *_reading(read_after)]
         with self._writing("调动条目", "move entry"):
-            self.conn.rename_s(dn, rdn, new_parent, delold=1, serverctrls=self._ctrls)
-        return f"{rdn},{new_parent}"
+            msgid = self.conn.rename(dn, rdn, new_parent, delold=1, serverctrls=ctrls)
+            _, _, _, answered = self.conn.result3(msgid)
+        return f"{rdn},{new_parent}", _read_back(answered)
+
+    def modify_read(self, dn: str, changes: Sequence[tuple[int, str, Sequence[str] | None]],
+                    read_after: Sequence[str]) -> dict[str, list[str]]:
+        """A modify that answers with the entry as the session reads it afterwards (RFC 4527):
+        one round trip where a modify and a read would be two."""
+        encoded = [(op, name, [v.encode("utf-8") for v in values] if values else None)
+                   for op, name, values in changes]
+        with self._writing("修改条目", "modify entry"):
+            msgid = self.conn.modify_ext(dn, encoded, serverctrls=[*self._ctrls, *_reading(read_after)])
+            _, _, _, answered = self.conn.result3(msgid)
+        return _read_back(answered)
 
     def change_password(self, dn: str, old: str, new: str) -> None:
         """RFC 3062 with the old password (as the session's identity, or the proxied one)."""

@@ -28,6 +28,10 @@ ACCOUNT_ATTRS = ["uid", "cn", "objectClass", "idmStatus", "idmStatusChanged", "i
                  "idmAdminRole", "idmScope", "idmGrant", "idmIdNumber", "idmIdMasked", "mobile",
                  "mail", "telephoneNumber", "idmLegacy", "idmPostName", "idmFormRef",
                  "pwdAccountLockedTime", "pwdReset", "entryUUID", "idmReleasedTo"]
+# What an operation on an account needs to know of it (who, where, in which state), without
+# the contact data and grants: what a bulk read asks for, and what a write reads back.
+CORE_ATTRS = ["uid", "cn", "objectClass", "idmStatus", "idmIdMasked", "idmIdNumber", "idmReleasedTo",
+              "entryUUID", "pwdAccountLockedTime"]
 
 
 @dataclass(frozen=True)

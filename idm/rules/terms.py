@@ -13,15 +13,18 @@ from typing import Protocol
 ROLES = ("sysadmin", "secadmin", "auditor")
 
 # Kinds of target, as regular expressions over normalised DNs: $1 the node the target belongs
-# to, $2 that node's parent. A node's RDN is its numeric code.
+# to, $2 that node's parent. A node's RDN is its numeric code. The patterns are disjoint, so
+# the order of their clauses changes no decision; it is the order slapd walks them in for every
+# attribute it checks, most often asked first: users (every downstream read, every account
+# write), units (every page names some), form records (every admin action writes one).
 TARGETS: dict[str, str] = {
-    "node": r"^(ou=[0-9]+,(.+))$",
-    "people": r"^ou=people,(ou=[0-9]+,(.+))$",
     "person": r"^uid=[^,]+,ou=people,(ou=[0-9]+,(.+))$",
-    "admins": r"^ou=admins,(ou=[0-9]+,(.+))$",
-    "admin": r"^uid=[^,]+,ou=admins,(ou=[0-9]+,(.+))$",
-    "forms": r"^ou=forms,(ou=[0-9]+,(.+))$",
+    "node": r"^(ou=[0-9]+,(.+))$",
     "form": r"^cn=[^,]+,ou=forms,(ou=[0-9]+,(.+))$",
+    "admin": r"^uid=[^,]+,ou=admins,(ou=[0-9]+,(.+))$",
+    "people": r"^ou=people,(ou=[0-9]+,(.+))$",
+    "admins": r"^ou=admins,(ou=[0-9]+,(.+))$",
+    "forms": r"^ou=forms,(ou=[0-9]+,(.+))$",
     "services": r"^ou=services,(ou=[0-9]+,(.+))$",
     "service": r"^cn=[^,]+,ou=services,(ou=[0-9]+,(.+))$",
     "certs": r"^ou=certs,(ou=[0-9]+,(.+))$",

@@ -55,3 +55,6 @@ def transfers(add: Adder) -> None:
         add("sysadmin", "anywhere", container, ["children"], "=z",
             "调动: an entry leaves its container (with the entry's own rights above; nothing is "
             "ever deleted: olcRestrict)")
+        add("sysadmin", "anywhere", container, ["entry"], "search",
+            "调入: searches a container for the accounts released to its unit (each entry's own "
+            "rules decide what it finds)")
