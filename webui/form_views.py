@@ -28,7 +28,7 @@ bp = Blueprint("forms", __name__, url_prefix="/admin/forms")
 PAGE = 50
 STATES = ("received", "executed", "rejected")
 TEXT_FIELDS = ("unit", "name", "surname", "id_number", "mobile", "office_phone", "email", "notes", "opinion",
-               "stamp_date", "account_uid", "reason", "service_name")
+               "stamp_date", "account_uid", "reason", "service_name", "transfer_to", "transfer_from")
 INFO_KEYS = ("name", "mobile", "email", "office_phone")
 
 
