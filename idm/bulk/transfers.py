@@ -40,7 +40,7 @@ from idm.tree import org
 from idm.tree.org import Node
 
 COLUMNS = ("account", "from", "to", "release_form", "accept_form")
-CHUNK = 50  # values in one search filter
+CHUNK = 10  # values in one search filter: slapd weighs the rules for each value on each candidate
 MAX_FORM_ID = 64
 
 
