@@ -55,3 +55,7 @@ def test_print_config_applies_to_an_existing_slapd(site: Settings, tmp_path: Pat
                           "-b", "cn=accesslog", "(reqResult=19)", "reqDN"],
                          capture_output=True, text=True, check=True).stdout
     assert f"reqDN: ou=150100,ou=150000,{site.suffix}" in log
+    # and deletes nothing, whoever asks (a transfer's rights would otherwise allow a delete)
+    gone = subprocess.run(["ldapdelete", "-Q", "-Y", "EXTERNAL", "-H", site.ldapi_uri,
+                           f"ou=150100,ou=150000,{site.suffix}"], capture_output=True, text=True, check=False)
+    assert gone.returncode == 53, gone.stderr  # unwillingToPerform: olcRestrict

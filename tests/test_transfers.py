@@ -361,6 +361,42 @@ def test_the_cli_releases_and_accepts(world: w.World, tmp_path: Path, cli_admins
     assert done.exit_code == 0 and "调入业务用户" in done.output, done.output
 
 
+def cli_login(world: w.World, d: Dept, tmp_path: Path, role: str = "sysadmin") -> str:
+    """`idm login` for the department's admin (enrolling a factor first): its uid."""
+    uid = d.dns[role].split(",")[0].split("=")[1]
+    password = tmp_path / "password"
+    password.write_text(w.PASSWORD, encoding="utf-8")
+    with ops(world.settings) as session:
+        found = session.get(d.dns[role], ["objectClass"])
+    code = []
+    if found is None or "oathTOTPToken" not in found[1]["objectClass"]:
+        code = ["--code", totp_code(enrol_factor(world.settings, d.dns[role]), 1)]
+    signed_in = run_cli(world.settings, "login", "--as", uid, "--password-file", str(password), *code)
+    assert signed_in.exit_code == 0, signed_in.output
+    return uid
+
+
+def test_the_cli_moves_an_admin_account(world: w.World, tmp_path: Path, cli_admins: dict[str, str]) -> None:
+    province, baotou = dept(world, "150000"), dept(world, "150200")
+    p = person_at(world, "150100", kind="admin")
+    sys_p, sys_b = cli_login(world, province, tmp_path), cli_login(world, baotou, tmp_path)
+    sec_b = cli_login(world, baotou, tmp_path, "secadmin")
+    release = province.form(kind="change", unit="150100", change_type="release", transfer_to="150203",
+                            account_uid=p.uid, name=p.name, id_number=p.number)
+    out = run_cli(world.settings, "admin", "release", p.uid, "--form", release, "--as", sys_p)
+    assert out.exit_code == 0, out.output
+    form = accept_form(baotou, p, "150100", unit="150203", role="auditor")
+    wrong = run_cli(world.settings, "user", "transfer", p.uid, "--to", "150203", "--form", form,
+                    "--as", sys_b)
+    assert wrong.exit_code == 1 and "admin" in wrong.output  # the user command is for business users
+    out = run_cli(world.settings, "admin", "transfer", p.uid, "--to", "150203", "--form", form, "--as", sys_b)
+    assert out.exit_code == 0, out.output
+    out = run_cli(world.settings, "admin", "set-role", p.uid, "--form", form, "--as", sec_b)
+    assert out.exit_code == 0, out.output
+    dn, after = entry(world, p.uid)
+    assert "ou=150203," in dn and after["idmAdminRole"] == [b"auditor"]
+
+
 def _has_factor(world: w.World, d: Dept) -> bool:
     with ops(world.settings) as session:
         found = session.get(d.dns["sysadmin"], ["objectClass"])

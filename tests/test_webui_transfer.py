@@ -85,8 +85,8 @@ class Desk:
         page = self.go(f"/admin/forms/new?kind={kind}")
         page.select_option("select[name=unit]", unit)
         for name, value in fields.items():
-            if name == "change_type":
-                page.select_option("select[name=change_type]", value)
+            if name in ("change_type", "role"):
+                page.select_option(f"select[name={name}]", value)
             else:
                 page.fill(f"[name={name}]", value)
         shot(page, f"{what}-form")
@@ -150,3 +150,38 @@ def test_a_teacher_changes_school_in_the_browser(world: w.World, browser: Browse
         auditor.context.close()
     a.context.close()
     b.context.close()
+
+
+def test_a_city_admin_moves_to_a_county_of_another_city_in_the_browser(world: w.World, browser: Browser,
+                                                                       base_url: str) -> None:
+    """The province keeps a city's admin accounts and releases one; Baotou (150200), which keeps
+    its counties' admins, accepts it at 昆都仑区 (150203); Baotou's security admin sets the role."""
+    with ops(world.settings) as session:
+        node = next(session.search(world.settings.suffix, "(idmCode=150100)", ["1.1"]))[0]
+        moving = f"uid=web.cityadmin,ou=admins,{node}"
+        number = w.id_number(330_002)
+        session.add(moving, {"objectClass": ["idmAdminAccount"], "uid": ["web.cityadmin"], "cn": ["巴特尔"],
+                             "sn": ["巴"], "idmStatus": ["active"], "idmIdNumber": [number],
+                             "idmIdMasked": [number[:4] + "*" * 10 + number[-4:]],
+                             "idmAdminRole": ["auditor"], "idmScope": [node]})
+    province = Desk(browser, base_url, admin_at(world, "150000", "sysadmin"))
+    release = province.fill("change", "150100", "admin-release", change_type="release",
+                            account_uid="web.cityadmin", name="巴特尔", id_number=number,
+                            transfer_to="150203")
+    province.act(release, "调出", "admin-release")
+    baotou = Desk(browser, base_url, admin_at(world, "150200", "sysadmin"))
+    accept = baotou.fill("registration", "150203", "admin-accept", name="巴特尔", id_number=number,
+                         mobile="13900000078", account_uid="web.cityadmin", transfer_from="150100",
+                         role="secadmin")
+    baotou.act(accept, "调入管理员账号", "admin-accept")
+    security = Desk(browser, base_url, admin_at(world, "150200", "secadmin"))
+    page = security.act(accept, "授予角色和范围", "admin-role")
+    page = security.go("/admin/account/web.cityadmin")
+    expect(page.locator("main")).to_contain_text("昆都仑区")
+    shot(page, "admin-arrived")
+    with ops(world.settings) as session:
+        found = session.conn.search_s(world.settings.suffix, ldap.SCOPE_SUBTREE, "(uid=web.cityadmin)",
+                                      ["idmAdminRole"])
+    assert "ou=150203," in found[0][0] and found[0][1]["idmAdminRole"] == [b"secadmin"]
+    for desk in (province, baotou, security):
+        desk.context.close()

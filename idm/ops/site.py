@@ -17,7 +17,8 @@ from idm.config import Settings
 from idm.ops import render
 from idm.rules import acl
 
-MAIN_DB_ATTRS = ("olcDbIndex", "olcLimits", "olcAccess")
+# olcRestrict: delete, because the rights a transfer's move needs would otherwise allow a delete
+MAIN_DB_ATTRS = ("olcDbIndex", "olcLimits", "olcAccess", "olcRestrict")
 
 
 def _records(text: str) -> list[tuple[str, dict[str, list[bytes]]]]:
