@@ -135,7 +135,7 @@ def _filter(*, actor: str | None = None, kind: str | None = None, since: str | N
     if since:
         parts.append(f"(reqStart>={_gentime(since)})")
     if until:
-        parts.append(f"(reqStart<={_gentime(until)})")
+        parts.append(_at_most(_gentime(until)))
     if failed is True:
         parts.append("(!(reqResult=0))")
     elif failed is False:
@@ -176,6 +176,16 @@ def operations(session: Session, *, target: str | None = None, **filters: Any) -
     if target:
         found = [op for op in found if target.lower() in op.target.lower()]
     return sorted(found, key=lambda op: op.when)
+
+
+def _at_most(time: str) -> str:
+    """reqStart at or before `time`. slapd 2.5's ordering match drops a record at exactly a
+    record's own time when that time's fraction ends in 0 (the assertion is normalized without
+    the trailing zeros, the stored value is not, and the longer string compares greater), so the
+    record at the bound itself is asked for by equality, which compares them alike."""
+    if "." in time:
+        return f"(|(reqStart<={time})(reqStart={time}))"
+    return f"(reqStart<={time})"
 
 
 def _gentime(value: str) -> str:
