@@ -322,6 +322,23 @@ def test_slapd_refuses_a_raw_move_without_both_sides(world: w.World) -> None:
     assert entry(world, p.uid)[0].lower() == f"uid={p.uid},ou=people,{org_dn(world, SCHOOL_B)}".lower()
 
 
+def test_a_raw_move_keeps_each_kind_in_its_own_container(world: w.World) -> None:
+    """A county's system admin adds the admin accounts of the schools it manages; a user
+    released to such a school moves into its people, never into its admins (nor an admin
+    account into people)."""
+    county, baotou = dept(world, "150102"), dept(world, "150200")
+    q = person_at(world, UNIVERSITY)
+    p = person_at(world, "150100", kind="admin")
+    with ops(world.settings) as session:  # the releases, as the releasing sides write them
+        session.replace(q.dn, {"idmReleasedTo": [org_dn(world, DELEGATED)]})
+        session.replace(p.dn, {"idmReleasedTo": [org_dn(world, "150203")]})
+    assert _raw_move(world, county, q.dn, DELEGATED, container="admins") is False
+    assert _raw_move(world, baotou, p.dn, "150203", container="people") is False
+    assert entry(world, q.uid)[0].lower() == q.dn.lower() and entry(world, p.uid)[0].lower() == p.dn.lower()
+    assert _raw_move(world, county, q.dn, DELEGATED) is True  # into its own kind's container
+    assert _raw_move(world, baotou, p.dn, "150203", container="admins") is True
+
+
 def test_the_auditors_of_both_units_see_the_move_as_one_action(world: w.World) -> None:
     a, b = dept(world, SCHOOL_A), dept(world, SCHOOL_B)
     p = person_at(world, SCHOOL_A)

@@ -207,6 +207,18 @@ def loader_shortcuts(suffix: str) -> list[str]:
     return out
 
 
+def kind_guards() -> list[str]:
+    """An account lives in its kind's container only: a business user under `ou=people`, an
+    admin account under `ou=admins`. An add is checked against the entry's own class, but a move
+    (modrdn) is checked by the container's `children` and by the entry's naming attribute at its
+    new place; a system admin who may add admins at the next level and accepts a user released
+    to a unit there would otherwise move the user into that unit's `ou=admins`. Nobody writes or
+    reads the login of an entry of another kind in a container (none is ever made)."""
+    return [f'to dn.regex="^uid=[^,]+,ou={container},ou=[0-9]+,.+$" attrs=uid '
+            f"filter=(!(objectClass={account_class})) by * none"
+            for container, account_class in (("people", "idmBusinessAccount"), ("admins", "idmAdminAccount"))]
+
+
 def generated_rules(suffix: str) -> list[str]:
     """One `to` clause per (kind of target, attribute group) that the table mentions, preceded
     by one per filter that some rule of that group depends on (those end in `break`, so whoever
@@ -272,6 +284,7 @@ def main_acl(suffix: str) -> list[str]:
         # enrolling a second factor adds this one auxiliary class, and no other
         f'to dn.regex="{ACCOUNT_REGEX}" attrs=objectClass val=oathTOTPToken '
         f'by dn.exact="{service_dn(LOOKUP_SERVICE, suffix)}" =rscxda by * break',
+        *kind_guards(),
         *downstream_by_position(suffix),
         *loader_shortcuts(suffix),
         *generated_rules(suffix),
