@@ -357,16 +357,7 @@ def test_the_cli_releases_and_accepts(world: w.World, tmp_path: Path, cli_admins
     """(`cli_admins` gives the CLI its session folder.)"""
     a, b = dept(world, SCHOOL_A), dept(world, SCHOOL_B)
     p = person_at(world, SCHOOL_A)
-    password = tmp_path / "password"
-    password.write_text(w.PASSWORD, encoding="utf-8")
-    for d in (a, b):
-        uid = d.dns["sysadmin"].split(",")[0].split("=")[1]
-        secret = enrol_factor(world.settings, d.dns["sysadmin"]) if not _has_factor(world, d) else None
-        code = totp_code(secret, 1) if secret else None
-        args = ["login", "--as", uid, "--password-file", str(password), *(["--code", code] if code else [])]
-        signed_in = run_cli(world.settings, *args)
-        assert signed_in.exit_code == 0, signed_in.output
-    a_uid, b_uid = (d.dns["sysadmin"].split(",")[0].split("=")[1] for d in (a, b))
+    a_uid, b_uid = cli_login(world, a, tmp_path), cli_login(world, b, tmp_path)
     out = run_cli(world.settings, "user", "release", p.uid, "--form", release_form(a, p, SCHOOL_B),
                   "--as", a_uid)
     assert out.exit_code == 0, out.output
@@ -383,11 +374,8 @@ def cli_login(world: w.World, d: Dept, tmp_path: Path, role: str = "sysadmin") -
     uid = d.dns[role].split(",")[0].split("=")[1]
     password = tmp_path / "password"
     password.write_text(w.PASSWORD, encoding="utf-8")
-    with ops(world.settings) as session:
-        found = session.get(d.dns[role], ["objectClass"])
-    code = []
-    if found is None or "oathTOTPToken" not in found[1]["objectClass"]:
-        code = ["--code", totp_code(enrol_factor(world.settings, d.dns[role]), 1)]
+    code = [] if _has_factor(world, d, role) else \
+        ["--code", totp_code(enrol_factor(world.settings, d.dns[role]), 1)]
     signed_in = run_cli(world.settings, "login", "--as", uid, "--password-file", str(password), *code)
     assert signed_in.exit_code == 0, signed_in.output
     return uid
@@ -414,9 +402,9 @@ def test_the_cli_moves_an_admin_account(world: w.World, tmp_path: Path, cli_admi
     assert "ou=150203," in dn and after["idmAdminRole"] == [b"auditor"]
 
 
-def _has_factor(world: w.World, d: Dept) -> bool:
+def _has_factor(world: w.World, d: Dept, role: str = "sysadmin") -> bool:
     with ops(world.settings) as session:
-        found = session.get(d.dns["sysadmin"], ["objectClass"])
+        found = session.get(d.dns[role], ["objectClass"])
     return found is not None and "oathTOTPToken" in found[1]["objectClass"]
 
 

@@ -175,8 +175,8 @@ def downstream_by_position(suffix: str) -> list[str]:
     return out
 
 
-# The kinds of account a load adds, by the class every entry of that kind carries and no other
-# kind may (each kind's objectClass rules admit only its own class, and only at its place).
+# The kinds of account (those a load adds), by the class every entry of that kind carries and no
+# other kind may (each kind's objectClass rules admit only its own class, and only at its place).
 LOADED_CLASSES = {"person": "idmBusinessAccount", "admin": "idmAdminAccount"}
 POSITIONAL = ("entry", "children", "objectclass", "rest")
 
@@ -214,9 +214,8 @@ def kind_guards() -> list[str]:
     new place; a system admin who may add admins at the next level and accepts a user released
     to a unit there would otherwise move the user into that unit's `ou=admins`. Nobody writes or
     reads the login of an entry of another kind in a container (none is ever made)."""
-    return [f'to dn.regex="^uid=[^,]+,ou={container},ou=[0-9]+,.+$" attrs=uid '
-            f"filter=(!(objectClass={account_class})) by * none"
-            for container, account_class in (("people", "idmBusinessAccount"), ("admins", "idmAdminAccount"))]
+    return [f'to dn.regex="{TARGETS[target]}" attrs=uid filter=(!(objectClass={account_class})) by * none'
+            for target, account_class in LOADED_CLASSES.items()]
 
 
 def generated_rules(suffix: str) -> list[str]:
