@@ -60,8 +60,14 @@ def test_the_auditor_sees_its_levels_admins_including_refusals(
     assert any(op.kind == "modify" and op.result == "50" for op in created)
     own = f"ou=admins,{world.nodes['own']}".lower()
     webui = f"cn=idm-webui,ou=system,{world.settings.suffix}".lower()  # records sign-ins on admins' entries
+    node = world.nodes["own"].lower()
+
+    def moved_here_or_away(op: audit.Operation) -> bool:  # 调动: both units' auditors see the move
+        return op.kind == "modrdn" and node in (op.target.lower().split(",", 2)[2],
+                                                op.moved_to.lower().split(",", 1)[1])
+
     assert all(op.actor.lower().endswith(own) or op.actor.lower() == webui and op.target.lower().endswith(own)
-               for op in seen)
+               or moved_here_or_away(op) for op in seen)
     assert not any(op.target.lower() == activity["elsewhere"].lower() for op in seen)
 
 
