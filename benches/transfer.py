@@ -89,10 +89,16 @@ def record_forms(settings: Settings, admin_dn: str, datas: list[FormData]) -> li
     return ids
 
 
-def modrdn(settings: Settings, dns: list[str], new_parent: str, folder: Path) -> float:
-    """Seconds for one `ldapmodrdn` process to move every entry (delold, as idm does)."""
+def _pairs(dns: list[str], folder: Path) -> Path:
+    """`ldapmodrdn -f` input: each entry and the RDN it keeps."""
     pairs = folder / "pairs.txt"
     pairs.write_text("".join(f"{dn}\n{dn.split(',')[0]}\n" for dn in dns), encoding="utf-8")
+    return pairs
+
+
+def modrdn(settings: Settings, dns: list[str], new_parent: str, folder: Path) -> float:
+    """Seconds for one `ldapmodrdn` process to move every entry (delold, as idm does)."""
+    pairs = _pairs(dns, folder)
     started = time.perf_counter()
     subprocess.run(["ldapmodrdn", "-Q", "-Y", "EXTERNAL", "-H", settings.ldapi_uri, "-r", "-s", new_parent,
                     "-f", str(pairs)], check=True, capture_output=True)
@@ -110,10 +116,9 @@ def raw_accept(settings: Settings, dns: list[str], to_unit: str, folder: Path) -
     subprocess.run(["ldapmodify", "-Q", "-Y", "EXTERNAL", "-H", settings.ldapi_uri, "-f", str(release)],
                    check=True, capture_output=True)
     receiver = admin(settings, names.first_value(to_unit))
-    pairs = folder / "pairs.txt"
-    pairs.write_text("".join(f"{dn}\n{dn.split(',')[0]}\n" for dn in dns), encoding="utf-8")
-    started = time.perf_counter()
+    pairs = _pairs(dns, folder)
     writer = names.service_dn(WRITER, settings.suffix)
+    started = time.perf_counter()
     subprocess.run(["ldapmodrdn", "-x", "-H", settings.ldap_uri, "-D", writer,
                     "-y", str(settings.secrets_dir / f"{WRITER}.secret"), "-e", f"!authzid=dn:{receiver}",
                     "-r", "-s", f"ou=people,{to_unit}", "-f", str(pairs)], check=True, capture_output=True)
