@@ -37,7 +37,8 @@ class Operation:
     change_type: str | None = None  # for change forms: the change type that asks for it
     state: str | None = None  # the account's state it needs: "active", "disabled", "locked", "legacy"
     value: str | None = None  # what its VALUE is: a grant the form lists to add or to revoke
-    inputs: tuple[str, ...] = ()  # more a transport passes: "login", "csr", "pkcs12", "to"
+    inputs: tuple[str, ...] = ()  # more a transport passes: "login", "csr", "pkcs12", "to",
+    # "algorithm" (which CA), "p12_cipher" (SM4 or AES-256)
     confirm_zh: str = ""  # what the confirmation says will happen
     confirm_en: str = ""
     shows_password: bool = False  # hands over a one-time password or secret
@@ -124,11 +125,11 @@ ALL: tuple[Operation, ...] = (
               confirm_zh="撤销业务系统角色。", confirm_en="Revoke the business role."),
     Operation("apply-cert", "申请证书", "apply for a certificate", "apply_cert", "cert", "account", "certs",
               ("cert apply",), "idm.pki.certs:apply", "apply", ("business",), state="active",
-              confirm_zh="为该用户申请教育 CA 证书，由本人登录后领取。",
+              inputs=("algorithm",), confirm_zh="为该用户申请教育 CA 证书，由本人登录后领取。",
               confirm_en="Apply for an education CA certificate, which the user then takes."),
     Operation("issue-cert", "签发证书", "issue a certificate", "apply_cert", "cert", "account", "certs",
               ("cert issue",), "idm.pki.certs:issue", "apply", ("business",), state="active",
-              inputs=("csr", "pkcs12"), in_console=False,
+              inputs=("csr", "pkcs12", "algorithm", "p12_cipher"), in_console=False,
               confirm_zh="按证书申请单立即签发：由用户的证书请求，或生成私钥交付 PKCS#12。",
               confirm_en="Issue at once on the application: from the user's CSR, or a key handed over as "
                          "PKCS#12."),

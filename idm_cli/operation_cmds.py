@@ -18,7 +18,7 @@ from idm.directory.session import Session
 from idm.filing.kinds import KINDS
 from idm.operations import Operation
 from idm.ops.bootstrap import write_secret
-from idm.pki import ca
+from idm.pki import authority
 from idm.rules.actor import Actor
 from idm_cli.common import Context
 from idm_cli.signin_cmds import acting
@@ -54,6 +54,14 @@ def _options(op: Operation) -> list[Callable[[Any], Any]]:
     if "login" in op.inputs:
         out.append(click.option("--uid", "new_uid", default=None,
                                 help="登录账号（默认为姓名拼音）/ login (default: pinyin of the name)"))
+    if "algorithm" in op.inputs:
+        out.append(click.option("--algorithm", type=click.Choice(list(authority.ALGORITHMS)), default=None,
+                                help="签发 CA：sm2（国密）或 ec（默认：已初始化的国密 CA，否则 EC）/ the CA: "
+                                     "sm2 or ec (default: the SM2 CA where set up, else EC)"))
+    if "p12_cipher" in op.inputs:
+        out.append(click.option("--p12-cipher", type=click.Choice(["sm4", "aes256"]), default=None,
+                                help="国密 PKCS#12 的加密：sm4（默认）或 aes256（客户端不支持 SM4 时）/ "
+                                     "SM2 PKCS#12 cipher: sm4 (default) or aes256"))
     if "csr" in op.inputs:
         out += [click.option("--csr", type=IN_FILE, default=None, help="用户的证书请求 / the user's CSR"),
                 click.option("--pkcs12", "p12_out", type=OUT_FILE, default=None,
@@ -74,7 +82,8 @@ def _show(outcome: pipeline.Outcome, secret_out: Path | None, output: Path | Non
         click.echo(f"未改变 / unchanged: {op.zh}（{op.en}）")
         return
     if op.name == "issue-cert":
-        click.echo(f"已签发 / issued: {result.dn}")
+        alg = authority.algorithm_of(result.certificate)
+        click.echo(f"已签发 / issued: {result.dn}（{authority.label(alg)} / {authority.label(alg, 'en')}）")
         if result.pkcs12 is not None and p12_out is not None:
             write_secret(p12_out, result.pkcs12)
             click.echo(f"PKCS#12 -> {p12_out} (0600)")
@@ -93,16 +102,20 @@ def command(op: Operation, group: str, name: str) -> click.Command:
     """`idm <group> <name> ...` for one operation."""
     def run(session: Session, actor: Actor, form_id: str, uid: str | None = None, value: str | None = None,
             new_uid: str | None = None, secret_out: Path | None = None, csr: Path | None = None,
-            p12_out: Path | None = None, output: Path | None = None, to_unit: str | None = None) -> None:
+            p12_out: Path | None = None, output: Path | None = None, to_unit: str | None = None,
+            algorithm: str | None = None, p12_cipher: str | None = None) -> None:
         inputs: dict[str, Any] = {"login": new_uid} if "login" in op.inputs else {}
         if "to" in op.inputs:
             inputs["to"] = to_unit
+        ctx = click.get_current_context().find_object(Context)
+        assert ctx is not None
+        if "algorithm" in op.inputs:
+            inputs["algorithm"] = algorithm = algorithm or authority.default_algorithm(ctx.data_dir)
         if "csr" in op.inputs:
             if (csr is None) == (p12_out is None):
                 raise click.UsageError("--csr FILE 或 --pkcs12 OUT 二选一 / --csr FILE or --pkcs12 OUT")
-            ctx = click.get_current_context().find_object(Context)
-            assert ctx is not None
-            inputs.update(issuer=ca.load(ca.load_config(ctx.data_dir / "ca")),
+            authority.require(ctx.data_dir, inputs["algorithm"])
+            inputs.update(issuer=authority.load(ctx.data_dir, inputs["algorithm"]), p12_cipher=p12_cipher,
                           csr=csr.read_bytes() if csr else None, pkcs12=p12_out is not None)
         outcome = pipeline.run(pipeline.Acting(session, actor), op.name, form_id, uid, value,
                                kind="admin" if group == "admin" else None, **inputs)

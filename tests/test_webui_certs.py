@@ -67,7 +67,7 @@ def apply(app: Flask, uid: str, world: w.World) -> None:
 
 def pending(client: FlaskClient) -> str:
     page = client.get("/certs/").get_data(as_text=True)
-    match = re.search(r"<td>(R[0-9a-f]+)</td><td>待签发</td>", page)
+    match = re.search(r"<td>(R[0-9a-f]+)</td><td>[^<]+</td><td>待签发</td>", page)
     assert match, page
     return match.group(1)
 
@@ -118,3 +118,48 @@ def test_no_request_no_certificate(world: w.World, app: Flask) -> None:
     _, uid, password = user(world)
     me = client_for(app, uid, password)
     assert me.post("/certs/Rdeadbeef0000/fulfil", data={"csrf_token": csrf(me, "/certs/")}).status_code == 404
+
+
+def test_sm2_in_the_browser_flow(world: w.World, app: Flask, tmp_path: Path) -> None:
+    """With the SM2 CA set up beside the EC one, the confirmation page offers both (SM2 first),
+    the application records the algorithm, the user sees it and takes a PKCS#12 under SM4 or
+    AES-256, and the SM2 chain is public at /ca/sm2/."""
+    import shutil
+
+    from tests.test_sm2_ca import gmalg_verifies
+
+    assert run_cli(world.settings, "ca", "init", "--algorithm", "sm2").exit_code == 0
+    try:
+        _, uid, password = user(world)
+        sec = client_for(app, "m.secadmin", w.PASSWORD)
+        with ops(world.settings) as session:
+            account_dn = next(dn for dn, _ in session.search(world.settings.suffix, f"(uid={uid})", ["1.1"]))
+        application = world.form_about("cert", account_dn)
+        confirm = sec.get(f"/admin/forms/{application}/do/apply-cert").get_data(as_text=True)
+        assert '<option value="sm2" selected>SM2（国密，SM2-with-SM3）</option>' in confirm
+        assert "ECDSA P-256（SHA-256）" in confirm
+        token = csrf(sec, f"/admin/forms/{application}/do/apply-cert")
+        made_up = sec.post(f"/admin/forms/{application}/do/apply-cert", data={"csrf_token": token,
+                                                                              "algorithm": "dsa"})
+        assert made_up.status_code in (302, 400)
+        done = sec.post(f"/admin/forms/{application}/do/apply-cert",
+                        data={"csrf_token": token, "algorithm": "sm2"}, follow_redirects=True)
+        assert "已办理" in done.get_data(as_text=True)
+        me = client_for(app, uid, password)
+        listing = me.get("/certs/").get_data(as_text=True)
+        assert "SM2（国密，SM2-with-SM3）" in listing and 'name="p12_cipher"' in listing
+        name = pending(me)
+        page = me.post(f"/certs/{name}/fulfil", data={"csrf_token": csrf(me, "/certs/"), "p12_cipher": "sm4"})
+        secret = re.search(r'<code id="p12-password">([^<]+)</code>',  # type: ignore[union-attr]
+                           page.get_data(as_text=True)).group(1)
+        (tmp_path / "u.p12").write_bytes(me.get(f"/certs/{name}.p12").data)
+        (tmp_path / "pw").write_text(secret)
+        info = subprocess.run(["openssl", "pkcs12", "-in", str(tmp_path / "u.p12"), "-info", "-nokeys",
+                               "-passin", f"file:{tmp_path / 'pw'}"], capture_output=True, text=True)
+        assert info.returncode == 0 and "SM4-CBC" in info.stderr
+        cert = x509.load_pem_x509_certificate(info.stdout.encode())
+        chain = x509.load_pem_x509_certificates(me.get("/ca/sm2/chain.pem").data)
+        assert gmalg_verifies(chain[0], cert.tbs_certificate_bytes, cert.signature)
+        assert gmalg_verifies(chain[1], chain[0].tbs_certificate_bytes, chain[0].signature)
+    finally:
+        shutil.rmtree(world.settings.data_dir / "ca-sm2")

@@ -183,14 +183,16 @@ def healthz() -> Any:
     return "ok", 200, {"Content-Type": "text/plain"}
 
 
-@bp.route("/ca/<name>.pem")
+@bp.route("/ca/<name>.pem", defaults={"family": "ca"})
+@bp.route("/ca/sm2/<name>.pem", defaults={"family": "ca-sm2"})
 @stages(PUBLIC)
-def ca_file(name: str) -> Any:
-    """The issuing chain and the CRL at stable URLs (R19 publication); nothing secret here."""
+def ca_file(name: str, family: str) -> Any:
+    """The issuing chain and the CRL at stable URLs (R19 publication), of the EC CA at /ca/ and
+    of the SM2 CA at /ca/sm2/; nothing secret here."""
     files = {"chain": ("issuing.crt.pem", "root.crt.pem"), "crl": ("crl.pem",), "root": ("root.crt.pem",)}
     if name not in files:
         return "not found", 404
-    folder = web().idm.data_dir / "ca"
+    folder = web().idm.data_dir / family
     parts = [folder / f for f in files[name]]
     if not all(p.is_file() for p in parts):
         return "not found", 404

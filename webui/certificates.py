@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from flask_babel import gettext as _
 
 from idm.identity import accounts
-from idm.pki import ca, certs
+from idm.pki import authority, certs
 from webui import acting
 from webui.auth import store, web
 
@@ -33,8 +33,11 @@ def _record(name: str) -> certs.CertRecord:
 
 @bp.route("/")
 def index() -> Any:
-    records = [(r, certs.status_now(r), r.dn.split(",")[0].split("=")[1]) for r in _mine()]
-    return render_template("certs.html", records=records)
+    default = authority.default_algorithm(web().idm.data_dir)
+    records = [(r, certs.status_now(r), r.dn.split(",")[0].split("=")[1],
+                r.state.get("algorithm") or r.data.get("algorithm")
+                or (default if r.status == "requested" else "ec")) for r in _mine()]
+    return render_template("certs.html", records=records, sm2=authority.family(default) == "sm2")
 
 
 @bp.route("/<name>/fulfil", methods=["POST"])
@@ -42,12 +45,14 @@ def fulfil(name: str) -> Any:
     """Issue the requested certificate; a refusal goes to the error boundary (back to the list)."""
     record = _record(name)
     csr = request.files.get("csr")
-    issuer = ca.load(ca.load_config(web().idm.data_dir / "ca"))
+    data_dir = web().idm.data_dir
+    issuer = authority.load(data_dir, record.data.get("algorithm") or authority.default_algorithm(data_dir))
     with acting.own() as session:
         account = accounts.get(session, g.user.dn)
     with acting.lookup() as service:
         _cert, blob, password = certs.fulfil(service, issuer, record, account,
-                                             csr.read() if csr and csr.filename else None)
+                                             csr.read() if csr and csr.filename else None,
+                                             request.form.get("p12_cipher") or None)
     if blob is not None:
         store().put_download(g.user.sid, blob)
         response = Response(render_template("cert_issued.html", password=password, name=name))

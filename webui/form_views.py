@@ -16,11 +16,13 @@ from idm.filing import form_pdf, forms, keeping, kinds, listing
 from idm.filing.fields import Address, FormData, from_dict
 from idm.filing.kinds import CHANGE_TYPES, KINDS
 from idm.identity import accounts, grants
-from idm.operations import Pending
+from idm.operations import Operation, Pending
+from idm.pki import authority
 from idm.tree import org
 from idm.validation import ADMIN_ROLES
 from webui import rendered
 from webui.acting import admin
+from webui.auth import web
 from webui.console import admin_only, duty, home_crumb, node_code, one_time
 from webui.i18n import pick
 
@@ -160,15 +162,31 @@ def act(form_id: str, op_name: str) -> Any:
         form, pending = _pending(session, form_id, op_name, value)
         op = pending.operation
         target = accounts.find(session, pending.account_uid) if pending.account_uid else None
+        inputs = _certificate_inputs(op)
         if request.method == "GET":
             return render_template("forms/confirm.html", form=form, op=op, target=target, value=value,
+                                   algorithms=authority.available(web().idm.data_dir),
+                                   algorithm=inputs.get("algorithm"),
                                    crumbs=crumbs((form.form_id, url_for("forms.view", form_id=form_id)),
                                                  (op.label(_lang()), None)))
-        outcome = pipeline.run(acting, op.name, form.form_id, pending.account_uid, value)
+        outcome = pipeline.run(acting, op.name, form.form_id, pending.account_uid, value, **inputs)
     if op.shows_password and outcome.secret:
         return one_time(outcome.login, outcome.secret, op)
     flash(_("已办理：%(what)s", what=op.label(_lang())), "success")
     return redirect(url_for("forms.view", form_id=form_id))
+
+
+def _certificate_inputs(op: Operation) -> dict[str, Any]:
+    """A certificate application names its CA: the one picked on the confirmation page, else
+    the deployment's default (SM2 where its CA is set up)."""
+    if "algorithm" not in op.inputs:
+        return {}
+    data_dir = web().idm.data_dir
+    picked = request.values.get("algorithm")
+    if picked and picked not in authority.available(data_dir):
+        raise InvalidInput(f"没有这种证书算法的 CA：{picked}",
+                           f"no CA for the certificate algorithm {picked!r}")
+    return {"algorithm": picked or authority.default_algorithm(data_dir)}
 
 
 def _lang() -> str:

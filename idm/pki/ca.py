@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -32,7 +33,7 @@ class CaConfig:
     root_name: str = "教育 CA 根证书"
     issuing_name: str = "教育 CA"
     organisation: str = "教育管理信息系统"
-    key_type: str = "ec"  # "ec" (P-256) or "rsa" (3072)
+    key_type: str = "ec"  # "ec" (P-256) or "rsa" (3072); "sm2" in the SM2 CA's folder (sm2_ca)
     root_years: int = 20
     issuing_years: int = 10
     user_days: int = 730
@@ -83,8 +84,9 @@ def load_config(folder: Path) -> CaConfig:
     return CaConfig(folder=folder, **data)
 
 
-def init(config: CaConfig) -> bool:
-    """Create the root and the issuing CA. False if they already exist."""
+def prepare(config: CaConfig) -> bool:
+    """The CA's folder (0700), its settings and its passphrase file, for `init` of either CA.
+    False if the CA already exists."""
     folder = config.folder
     if (folder / "issuing.crt.pem").exists():
         return False
@@ -93,6 +95,15 @@ def init(config: CaConfig) -> bool:
     (folder / "ca.json").write_text(json.dumps(settings, ensure_ascii=False, indent=2), encoding="utf-8")
     if not (folder / "passphrase").exists():  # the operator may choose it, once, at init
         write_secret(folder / "passphrase", os.environ.get("IDM_CA_PASSPHRASE") or secrets.token_urlsafe(32))
+    passphrase(folder)  # refuses a passphrase file others can read
+    return True
+
+
+def init(config: CaConfig) -> bool:
+    """Create the root and the issuing CA. False if they already exist."""
+    if not prepare(config):
+        return False
+    folder = config.folder
     secret = passphrase(folder)
     now = datetime.now(UTC)
     root_key = new_key(config.key_type)
@@ -137,9 +148,17 @@ class Issuer:
     key: PrivateKey
     config: CaConfig
 
+    @property
+    def algorithm(self) -> str:
+        return self.config.key_type
+
     def chain_pem(self) -> bytes:
-        root = (self.config.folder / "root.crt.pem").read_bytes()
-        return self.cert.public_bytes(serialization.Encoding.PEM) + root
+        return chain_pem(self.cert, self.config.folder)
+
+
+def chain_pem(issuing: x509.Certificate, folder: Path) -> bytes:
+    """The issuing CA's certificate, then the root's: what clients are given to trust."""
+    return issuing.public_bytes(serialization.Encoding.PEM) + (folder / "root.crt.pem").read_bytes()
 
 
 def load(config: CaConfig) -> Issuer:
@@ -162,15 +181,31 @@ class Subject:
     unit: str
 
 
-def check_csr(csr_pem: bytes, subject: Subject) -> x509.CertificateSigningRequest:
-    """The CSR's signature must verify and its subject must be the directory identity."""
+def read_csr(csr_pem: bytes) -> x509.CertificateSigningRequest:
     try:
-        csr = x509.load_pem_x509_csr(csr_pem)
+        return x509.load_pem_x509_csr(csr_pem)
     except ValueError:
         raise InvalidInput("不是有效的 PEM 证书请求（CSR）",
                            "not a valid PEM certificate signing request") from None
-    if not csr.is_signature_valid:
+
+
+def check_csr(csr_pem: bytes, subject: Subject) -> x509.CertificateSigningRequest:
+    """The CSR's signature must verify and its subject must be the directory identity."""
+    csr = read_csr(csr_pem)
+    try:
+        valid = csr.is_signature_valid
+    except UnsupportedAlgorithm:  # an SM2 key: the SM2 CA's business, not this one's
+        raise InvalidInput("此 CA 不接受这种密钥；SM2 证书请求须交国密 CA（--algorithm sm2）",
+                           "this CA does not take such a key; an SM2 CSR goes to the SM2 CA "
+                           "(--algorithm sm2)") from None
+    if not valid:
         raise InvalidInput("证书请求的签名无效", "the CSR's signature does not verify")
+    check_identity(csr, subject)
+    return csr
+
+
+def check_identity(csr: x509.CertificateSigningRequest, subject: Subject) -> None:
+    """The CSR's CN, and its UID if it has one, must be the directory identity's."""
     cns = [a.value for a in csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     uids = [a.value for a in csr.subject.get_attributes_for_oid(NameOID.USER_ID)]
     if cns != [subject.name]:
@@ -179,7 +214,6 @@ def check_csr(csr_pem: bytes, subject: Subject) -> x509.CertificateSigningReques
     if uids and uids != [subject.uid]:
         raise InvalidInput(f"证书请求的账号（UID）与目录不符：{uids}",
                            f"the CSR's UID {uids} is not {subject.uid!r}")
-    return csr
 
 
 def issue(issuer: Issuer, public_key: object, subject: Subject) -> x509.Certificate:

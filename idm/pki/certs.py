@@ -21,7 +21,7 @@ from idm.directory.session import Session
 from idm.errors import InvalidInput, NotFound
 from idm.identity.accounts import Account
 from idm.pipeline import Step
-from idm.pki import ca
+from idm.pki import authority, ca
 from idm.rules import actor as actors
 from idm.rules.actor import Actor, now
 from idm.validation import free_text
@@ -65,12 +65,13 @@ def _eligible(account: Account) -> None:
 
 def _store(session: Session, actor: Actor, account: Account, cert: x509.Certificate, method: str,
            form: str) -> CertRecord:
+    """The record of an issued certificate; `algorithm` says which CA's CRL revokes it."""
     container = names.child_dn("ou", "certs", account.node_dn)
     serial = format(cert.serial_number, "x")
     dn = names.child_dn("cn", f"C{serial}", container)
     data = {"serial": serial, "subject": cert.subject.rfc4514_string(), "method": method,
             "not_after": cert.not_valid_after_utc.strftime("%Y%m%d%H%M%SZ"), "requested_by": actor.dn,
-            "form": form, "profile": "user"}
+            "form": form, "profile": "user", "algorithm": authority.algorithm_of(cert)}
     state = {"history": [{"status": "issued", "by": actor.dn, "at": now()}]}
     session.add(dn, {"objectClass": ["idmRecord"], "cn": [f"C{serial}"], "idmRecordKind": ["cert"],
                      "idmRecordStatus": ["issued"], "idmRecordSubject": [account.uuid],
@@ -102,18 +103,19 @@ class Issued:
 def issue(step: Step) -> Issued:
     """On a certificate application, at once: from the user's CSR (`inputs["csr"]`, the key
     never leaves the user), or a key made here and handed over once as PKCS#12 under a one-time
-    password (`inputs["pkcs12"]`), never kept. `inputs["issuer"]`: the CA's issuing key."""
+    password (`inputs["pkcs12"]`, SM4 or AES-256 as `inputs["p12_cipher"]` says for SM2), never
+    kept. `inputs["issuer"]`: the issuing CA, EC/RSA or SM2 (`idm.pki.authority`)."""
     account = step.account
     assert account is not None
     _eligible(account)
-    issuer: ca.Issuer = step.inputs["issuer"]
+    issuer: authority.AnyIssuer = step.inputs["issuer"]
     subject = subject_of(step.session, account)
     blob = password = None
     if step.inputs.get("csr") is not None:
-        cert = ca.issue(issuer, ca.check_csr(step.inputs["csr"], subject).public_key(), subject)
+        cert = authority.issue_from_csr(issuer, step.inputs["csr"], subject)
         method = "csr"
     elif step.inputs.get("pkcs12"):
-        blob, password, cert = ca.pkcs12_bundle(issuer, subject)
+        blob, password, cert = authority.pkcs12_bundle(issuer, subject, step.inputs.get("p12_cipher"))
         method = "pkcs12"
     else:
         raise InvalidInput("须给出证书请求（CSR），或选择生成 PKCS#12", "give a CSR, or ask for a PKCS#12")
@@ -123,7 +125,9 @@ def issue(step: Step) -> Issued:
 
 def apply(step: Step) -> CertRecord:
     """The security admin applies for a user (R19); the user then sends a CSR or takes a
-    PKCS#12 in the web UI, where the request is fulfilled."""
+    PKCS#12 in the web UI, where the request is fulfilled. `inputs["algorithm"]`: the CA it
+    asks for ("sm2" or "ec"), as the transport found it set up; left out, the deployment's
+    default at fulfilment."""
     account = step.account
     assert account is not None
     _eligible(account)
@@ -132,6 +136,8 @@ def apply(step: Step) -> CertRecord:
     name = f"R{secrets.token_hex(6)}"
     dn = names.child_dn("cn", name, container)
     data = {"requested_by": actor.dn, "form": form, "profile": "user", "requested_at": now()}
+    if step.inputs.get("algorithm"):
+        data["algorithm"] = authority.family(step.inputs["algorithm"])
     state = {"history": [{"status": "requested", "by": actor.dn, "at": now()}]}
     session.add(dn, {"objectClass": ["idmRecord"], "cn": [name], "idmRecordKind": ["cert"],
                      "idmRecordStatus": ["requested"], "idmRecordSubject": [account.uuid],
@@ -141,8 +147,9 @@ def apply(step: Step) -> CertRecord:
     return CertRecord(dn, 0, "requested", account.uuid, data, state)
 
 
-def fulfil(service: Session, issuer: ca.Issuer, record: CertRecord, account: Account,
-           csr_pem: bytes | None) -> tuple[x509.Certificate, bytes | None, str | None]:
+def fulfil(service: Session, issuer: authority.AnyIssuer, record: CertRecord, account: Account,
+           csr_pem: bytes | None,
+           p12_cipher: str | None = None) -> tuple[x509.Certificate, bytes | None, str | None]:
     """Issue a requested certificate for the user it names: from their CSR, or as a PKCS#12
     (returned with its one-time password). Written by the web UI's service account, which may
     do so only for requests in state `requested` and active users."""
@@ -152,13 +159,13 @@ def fulfil(service: Session, issuer: ca.Issuer, record: CertRecord, account: Acc
     subject = subject_of(service, account)
     blob = password = None
     if csr_pem is not None:
-        cert = ca.issue(issuer, ca.check_csr(csr_pem, subject).public_key(), subject)
+        cert = authority.issue_from_csr(issuer, csr_pem, subject)
     else:
-        blob, password, cert = ca.pkcs12_bundle(issuer, subject)
+        blob, password, cert = authority.pkcs12_bundle(issuer, subject, p12_cipher)
     serial = format(cert.serial_number, "x")
     history = [*record.state.get("history", []), {"status": "issued", "at": now(),
                                                   "method": "csr" if csr_pem else "pkcs12"}]
-    state = {**record.state, "history": history, "serial": serial,
+    state = {**record.state, "history": history, "serial": serial, "algorithm": authority.algorithm_of(cert),
              "not_after": cert.not_valid_after_utc.strftime("%Y%m%d%H%M%SZ")}
     service.replace(record.dn, {"idmRecordStatus": ["issued"], "idmRecordState": [
         json.dumps(state, ensure_ascii=False, sort_keys=True)]})
@@ -226,12 +233,21 @@ def revoke_all(session: Session, actor: Actor, account: Account) -> int:
     return len(live)
 
 
-def revoked_list(session: Session) -> list[tuple[int, datetime, str]]:
-    """(serial, when, reason) of every revoked certificate, for the CRL (local operator)."""
+def algorithm(record: CertRecord) -> str:
+    """The algorithm the record's certificate was (or will be) issued under; records from before
+    there was an SM2 CA are EC/RSA."""
+    return str(record.state.get("algorithm") or record.data.get("algorithm") or "ec")
+
+
+def revoked_list(session: Session, family: str = "ec") -> list[tuple[int, datetime, str]]:
+    """(serial, when, reason) of every certificate revoked from one CA ("ec": the EC/RSA CA,
+    "sm2"), for its CRL (local operator)."""
     out = []
     flt = "(&(objectClass=idmRecord)(idmRecordKind=cert)(idmRecordStatus=revoked))"
     for dn, a in session.search(session.suffix, flt, CERT_ATTRS):
         r = _record(dn, a)
+        if authority.family(algorithm(r)) != family:
+            continue
         when = datetime.strptime(str(r.state.get("revoked_at", now())), "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
         out.append((r.serial, when, str(r.state.get("reason", "unspecified"))))
     return out
