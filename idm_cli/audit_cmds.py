@@ -9,7 +9,7 @@ import click
 from idm import labels
 from idm.directory.session import Session
 from idm.identity import accounts
-from idm.oversight import audit, seal
+from idm.oversight import audit, seal, seal_key
 from idm.rules.actor import Actor
 from idm_cli.common import Context, friendly, pass_ctx
 from idm_cli.signin_cmds import acting
@@ -56,26 +56,42 @@ def audit_list(session: Session, actor: Actor, who: str | None, kind: str | None
 @pass_ctx
 @friendly
 def audit_seal(ctx: Context) -> None:
-    """对新增日志记录封存哈希链（本机运维，可定时执行）/ seal the new log records (local operator)."""
+    """对新增日志记录封存并以 SM2 签名（本机运维，可定时执行）/ seal the new log records, SM2-signed
+    (local operator; run it from a timer)."""
     # a site's own slapd (--ldapi, no data folder) is one server: server 1
     server_id = ctx.settings().server_id if not ctx.ldapi else 1
+    key = seal_key.load(ctx.data_dir, create=True)
     with ctx.ops_session() as session:
-        done = seal.seal(session, server_id)
-    click.echo(f"已封存 / sealed: {done.count} 条记录 records, chain {done.chain[:16]}…")
+        done = seal.seal(session, key, server_id)
+    click.echo(f"已封存 / sealed: {done.count} 条记录 records, SM3 chain {done.chain[:16]}…, "
+               f"SM2 签名 / signed (key {key.fingerprint()[:16]}…)")
 
 
 @audit_group.command("verify")
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="用于校验的封存公钥（默认：本机 <data>/seal/seal.pub.pem）/ the seal public key to trust "
+                   "(default: this server's)")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="另写出每个封存的签名内容与签名，供 openssl 独立校验 / also write each seal's signed "
+                   "bytes and signature, for openssl")
 @pass_ctx
 @friendly
-def audit_verify(ctx: Context) -> None:
-    """校验日志是否被删除或篡改 / report log records removed or altered since they were sealed."""
+def audit_verify(ctx: Context, public_key: Path | None, export_dir: Path | None) -> None:
+    """校验日志与封存：记录被删、改、挪动或插入，封存被改、删或由他人密钥签名 / report log records
+    removed, altered, moved or inserted, and seals altered, removed or signed by another key."""
     settings = ctx.settings()
+    trusted = public_key.read_bytes() if public_key else seal_key.load(ctx.data_dir).public_pem()
     with ctx.ops_session() as session:
-        findings = seal.verify(session, settings.log_purge_days, settings.server_id)
-        count = len(seal.list_seals(session, settings.server_id))
-    bad = [f for f in findings if f.problem != "purged"]
+        findings = seal.verify(session, trusted, settings.log_purge_days, settings.server_id)
+        seals = seal.list_seals(session, settings.server_id)
+        if export_dir is not None:
+            written = seal.export(session, seals, export_dir)
+            (export_dir / "seal.pub.pem").write_bytes(trusted)
+            click.echo(f"已写出 / written: {written} 个封存 seals -> {export_dir}")
+    bad = [f for f in findings if f.problem not in seal.NOTES]
     for f in findings:
-        click.echo(f"{f.problem}\t{f.record}")
+        click.echo(f"{f.problem}\t{f.record}" + (f"\t{f.detail}" if f.detail else ""))
+    count = len(seals)
     if bad:
         click.echo(f"日志已被改动 / the log was tampered with: {len(bad)} 处 findings", err=True)
         raise SystemExit(4)

@@ -20,7 +20,7 @@ from idm.config import Settings, load_settings, new_settings
 from idm.directory import connection
 from idm.directory.session import Session
 from idm.ops import backup, cluster, cluster_state, embedded, slapcat
-from idm.oversight import seal
+from idm.oversight import seal, seal_key
 from tests.conftest import DEMO, run_cli
 
 # operational attributes that differ between nodes by design: each server's contextCSN holds
@@ -269,8 +269,9 @@ class Kit:
             if not self.cluster.node(name).is_provider:
                 continue  # a consumer cannot write a seal (its directory is a copy): providers seal
             with self.ops(name) as session:
-                seal.seal(session, s.server_id)
-                assert seal.verify(session, s.log_purge_days, s.server_id) == [], name
+                key = seal_key.load(s.data_dir, create=True)
+                seal.seal(session, key, s.server_id)
+                assert seal.verify(session, key.public_pem(), s.log_purge_days, s.server_id) == [], name
         return len(latest)
 
     def check(self, timeout: float = 60.0) -> tuple[int, int]:

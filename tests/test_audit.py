@@ -14,7 +14,7 @@ from idm import pipeline
 from idm.auth import signin
 from idm.config import Settings
 from idm.errors import PermissionDenied
-from idm.oversight import audit, seal
+from idm.oversight import audit, seal, seal_key
 from tests import world as w
 from tests.conftest import ops, run_cli
 
@@ -147,9 +147,10 @@ def test_a_record_at_the_bound_of_a_window_is_in_it(world: w.World) -> None:
 
 def test_seal_then_verify_names_altered_and_removed_records(world: w.World, activity: dict[str, str]) -> None:
     with ops(world.settings) as session:
-        first = seal.seal(session)
+        key = seal_key.load(world.settings.data_dir, create=True)
+        first = seal.seal(session, key)
         assert first.count > 0
-        assert seal.verify(session, world.settings.log_purge_days) == []
+        assert seal.verify(session, key.public_pem(), world.settings.log_purge_days) == []
         records = sorted(dn for dn, _ in session.search("cn=accesslog", "(reqType=add)", ["1.1"]))
         altered, removed = records[0], records[1]
         db = next(dn for dn, _ in session.search("cn=config", "(olcSuffix=cn=accesslog)", ["1.1"]))

@@ -16,7 +16,7 @@ import pytest
 from idm.config import Settings, load_settings
 from idm.errors import InvalidInput
 from idm.ops import backup, embedded
-from idm.oversight import seal
+from idm.oversight import seal, seal_key
 from tests.conftest import DEMO, free_port, ops, run_cli, start_server
 
 LOAD = "ou=load,dc=edu,dc=cn"
@@ -70,8 +70,9 @@ def test_backup_and_restore_give_back_the_node_and_its_sealed_log(node: Settings
         verified = run_cli(restored, "audit", "verify")
         assert verified.exit_code == 0 and "intact" in verified.output, verified.output
         with ops(restored) as session:  # and the chain goes on from there
-            seal.seal(session, restored.server_id)
-            assert seal.verify(session, restored.log_purge_days, restored.server_id) == []
+            key = seal_key.load(restored.data_dir)  # the restored node's key came with its secrets
+            seal.seal(session, key, restored.server_id)
+            assert seal.verify(session, key.public_pem(), restored.log_purge_days, restored.server_id) == []
     finally:
         embedded.stop(restored)
 

@@ -205,3 +205,19 @@ def test_bind_and_read_through_the_consumer(deployed: dict[str, object]) -> None
             break
         assert time.monotonic() < deadline, f"the school {code} written on ldap1 never reached the consumer"
         time.sleep(0.5)
+
+
+def test_the_provider_seals_its_log_on_a_schedule(deployed: dict[str, object]) -> None:
+    """ldap1 runs with IDM_SEAL_INTERVAL: the entrypoint's loop seals its log, SM2-signed with
+    the key in its data folder, and the seals verify inside the container."""
+    deadline = time.monotonic() + 60
+    while True:
+        done = subprocess.run(["podman", "exec", "idm-test-ldap1", "idm", "audit", "verify"],
+                              capture_output=True, text=True, check=False)
+        count = re.search(r"intact: (\d+)", done.stdout)
+        if done.returncode == 0 and count and int(count.group(1)) >= 1:
+            break
+        assert time.monotonic() < deadline, done.stdout + done.stderr
+        time.sleep(1)
+    mode = run("podman", "exec", "idm-test-ldap1", "stat", "-c", "%a", "/var/lib/idm/seal/seal.key.pem")
+    assert mode.strip() == "600"

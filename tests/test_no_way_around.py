@@ -17,7 +17,7 @@ from idm.directory import connection, lookup
 from idm.errors import InvalidInput, PermissionDenied
 from idm.filing import forms
 from idm.filing.fields import FormData
-from idm.oversight import seal
+from idm.oversight import seal, seal_key
 from idm.rules import actor as actors
 from idm.rules.terms import WRITER
 from tests import world as w
@@ -122,7 +122,7 @@ def test_a_role_held_outside_ou_admins_gives_no_authority(world: w.World) -> Non
                                    (ldap.MOD_ADD, "idmAdminRole", [b"auditor"])])
         session.set_password(dn, w.PASSWORD)
         session.conn.modify_s(dn, [(ldap.MOD_DELETE, "pwdReset", None)])
-        seal.seal(session)  # there is a seal to read
+        seal.seal(session, seal_key.load(world.settings.data_dir, create=True))  # there is a seal to read
         assert list(session.search(f"ou=seals,ou=system,{world.settings.suffix}", attrs=["1.1"]))
     conn = ldap.initialize(world.settings.ldap_uri)
     conn.simple_bind_s(dn, w.PASSWORD)

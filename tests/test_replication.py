@@ -18,7 +18,7 @@ import pytest
 from idm.directory import connection
 from idm.errors import AccountLocked, AuthenticationFailed, InvalidInput
 from idm.ops import cluster, cluster_config, crash
-from idm.oversight import seal
+from idm.oversight import seal, seal_key
 from tests import cluster_kit
 from tests.cluster_kit import Kit
 from tests.conftest import run_cli
@@ -312,7 +312,8 @@ def test_kill_9_of_a_provider_during_a_bulk_write(kit: Kit, capsys: pytest.Captu
     # provider, which an operator makes after a crash anyway, brings each server's forward.
     for name in ("a", "b"):
         with kit.ops(name) as session:
-            seal.seal(session, kit.nodes[name].server_id)
+            node = kit.nodes[name]
+            seal.seal(session, seal_key.load(node.data_dir, create=True), node.server_id)
     try:
         kit.check(timeout=45)  # converges in seconds when it does; a stall must end within RUN_LIMIT
     except AssertionError as stalled:  # the run's output carries what the next look at it needs

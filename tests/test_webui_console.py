@@ -195,7 +195,7 @@ def test_scan_upload_and_seal_status(world: w.World, app: Flask) -> None:
     import base64
     import io
 
-    from idm.oversight import seal
+    from idm.oversight import seal, seal_key
 
     sysadmin = signed_in(app, "sysadmin")
     form_id = fill(sysadmin, "registration", unit=w.CITY, name="扫描丁", id_number=w.id_number(447),
@@ -209,8 +209,9 @@ def test_scan_upload_and_seal_status(world: w.World, app: Flask) -> None:
     assert "已附盖章扫描件" in text(sysadmin, f"/admin/forms/{form_id}")
     assert sysadmin.get(f"/admin/forms/{form_id}.pdf").mimetype == "application/pdf"
     with ops(world.settings) as op_session:
-        seal.seal(op_session)
-    assert "最近封存" in text(signed_in(app, "auditor"), "/admin/audit/")
+        seal.seal(op_session, seal_key.load(world.settings.data_dir, create=True))
+    page = text(signed_in(app, "auditor"), "/admin/audit/")
+    assert "最近封存" in page and "SM2 签名，密钥指纹" in page
 
 
 def test_error_pages_are_in_the_layout_in_both_languages(app: Flask) -> None:

@@ -10,4 +10,11 @@ if [ ! -f "${IDM_DATA_DIR:-/var/lib/idm}/idm.json" ]; then
   echo "idm: (docs/deployment.md, 'Install from the images')" >&2
   exit 78
 fi
+if [ -n "${IDM_SEAL_INTERVAL:-}" ]; then
+  # A provider seals its write log on a schedule (SM2-signed, docs/compliance.md): a loop beside
+  # slapd in this container, with the data folder's seal key. Consumers cannot write seals.
+  ( while sleep "$IDM_SEAL_INTERVAL"; do
+      idm audit seal >/dev/null || echo "idm: audit seal failed (retrying in ${IDM_SEAL_INTERVAL}s)" >&2
+    done ) &
+fi
 exec idm server run

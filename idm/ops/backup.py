@@ -41,7 +41,7 @@ from idm.ops.slapcat import dump as _slapcat
 
 CONFIG, MAIN, LOG = "config.ldif", "main.ldif", "accesslog.ldif"
 SUMS, MANIFEST = "SHA256SUMS", "manifest.json"
-SECRET_FOLDERS = ("secrets", "ca", "tls")
+SECRET_FOLDERS = ("secrets", "ca", "ca-sm2", "tls", "seal")  # seal: the log seal's SM2 key
 
 
 @dataclass(frozen=True)

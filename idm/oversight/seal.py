@@ -1,24 +1,32 @@
-"""Tamper evidence for the write log: `seal` appends a hash chain over the log records since the
-last seal; `verify` recomputes it and names every record removed, altered or slipped in since.
+"""Tamper evidence for the write log (等保 8.1.4.3, 密评 8.4 b): `seal` appends a seal over the
+log records since the last one, and `verify` names every record removed, altered, moved to
+another time or slipped in since, and every seal altered, removed, reordered or signed by a key
+other than the trusted one.
 
-Seals live in the main database (`ou=seals,ou=system`), written by the local operator only, so
-the party that could alter the log (whoever holds its rootDN or its files) leaves a trace in a
-second place. Each seal keeps one digest per record (gzip'd JSON in `idmAttachment`, up to
-4 MiB, i.e. roughly 80,000 records per seal: seal at least that often).
+A seal holds one SM3 digest per record (gzip'd JSON in `idmAttachment`, up to 4 MiB, roughly
+80,000 records per seal: seal at least that often), an SM3 chain over those digests from the
+previous seal's, and an SM2 signature (standard ID, see `idm.pki.sm2`) over all of that, made
+with the local operator's key in a 0600 file outside the directory (`idm.oversight.seal_key`).
+Whoever can write both the log and the seals can therefore rebuild a chain, but not a seal
+that verifies with the trusted public key.
 
-In a cluster every server keeps its own write log (replicated writes are logged again, by
-slapd itself), while the seals replicate with the directory: so each seal names the server
-whose log it covers, each server chains and verifies its own, and seals from before there was
-a cluster belong to server 1.
+Seals live in the main database (`ou=seals,ou=system`), written by the local operator only. In
+a cluster every server keeps its own write log (replicated writes are logged again, by slapd
+itself) and its own seal key, while the seals replicate with the directory: so each seal names
+the server whose log it covers, each server chains and verifies its own, and seals from before
+there was a cluster belong to server 1. Seals made before seals were signed (SHA-256, no
+signature) still verify as a chain, and are reported as `unsigned`.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import ldap
@@ -26,10 +34,14 @@ import ldap
 from idm.directory import fresh, names
 from idm.directory.session import Session
 from idm.errors import NotFound
+from idm.oversight.seal_key import SealKey, fingerprint
+from idm.pki import sm2
 from idm.rules.actor import now
 
 LOG_BASE = "cn=accesslog"
 GENESIS = "0" * 64
+ALGORITHM = "sm2-sm3"  # what a signed seal says it is; seals without it are the SHA-256 kind
+NOTES = ("purged", "unsigned")  # findings that are not tampering
 
 
 @dataclass(frozen=True)
@@ -42,44 +54,72 @@ class Seal:
     last: str | None
     count: int
     server_id: int = 1
+    data: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def signed(self) -> bool:
+        return self.data.get("alg") == ALGORITHM
 
 
 @dataclass(frozen=True)
 class Finding:
-    record: str  # reqStart of the record, or the seal's name
-    problem: str  # removed, altered, inserted, chain broken, purged
+    record: str  # reqStart of the record, or the seal's DN
+    problem: str  # removed, altered, reordered, inserted, chain broken, seal altered, signature
+    # invalid, foreign key, purged, unsigned
+    detail: str = ""
 
 
 def seals_dn(suffix: str) -> str:
     return f"ou=seals,ou=system,{suffix}"
 
 
-def record_digest(attrs: dict[str, list[bytes]]) -> str:
-    """SHA-256 over a record's attributes, in a canonical order."""
-    h = hashlib.sha256()
+def _canonical(attrs: dict[str, list[bytes]], skip: tuple[str, ...] = ()) -> bytes:
+    lines: list[bytes] = []
     for name in sorted(attrs, key=str.lower):
-        for value in sorted(attrs[name]):
-            h.update(name.lower().encode() + b"\0" + value + b"\n")
-    return h.hexdigest()
+        if name.lower() in skip:
+            continue
+        lines.extend(name.lower().encode() + b"\0" + value + b"\n" for value in sorted(attrs[name]))
+    return b"".join(lines)
 
 
-def _records(session: Session, after: str | None, upto: str | None = None) -> list[tuple[str, str]]:
+def record_digest(attrs: dict[str, list[bytes]]) -> str:
+    """SHA-256 over a record's attributes, in a canonical order (seals made before SM2)."""
+    return hashlib.sha256(_canonical(attrs)).hexdigest()
+
+
+def record_sm3(attrs: dict[str, list[bytes]]) -> str:
+    """SM3 over a record's attributes but its time, in a canonical order. The time is bound by
+    the chain (`time digest` lines), so a record moved to another time shows as moved."""
+    return sm2.sm3(_canonical(attrs, ("reqstart",)))
+
+
+def _records(session: Session, after: str | None, upto: str | None = None,
+             digest: Any = record_sm3) -> list[tuple[str, str]]:
     """(reqStart, digest) of the log records in a window, oldest first.
 
     The window is cut here, on the reqStart strings (same format, so they sort as times):
     slapd's ordering match on generalized times with fractions was seen to drop the boundary.
     """
     found = session.search_raw(LOG_BASE, "(reqStart=*)", scope=ldap.SCOPE_ONELEVEL)
-    rows = [(attrs["reqStart"][0].decode(), record_digest(attrs)) for _, attrs in found]
-    return sorted((start, digest) for start, digest in rows
+    rows = [(attrs["reqStart"][0].decode(), digest(attrs)) for _, attrs in found]
+    return sorted((start, d) for start, d in rows
                   if (after is None or start > after) and (upto is None or start <= upto))
 
 
-def _chain(prev: str, rows: list[tuple[str, str]]) -> str:
-    h = hashlib.sha256(prev.encode())
+def _chain(prev: str, rows: list[tuple[str, str]], signed: bool = True) -> str:
+    text = prev.encode() + b"".join(f"{start} {digest}\n".encode() for start, digest in rows)
+    if signed:
+        return sm2.sm3(text)
+    legacy = hashlib.sha256(prev.encode())
     for start, digest in rows:
-        h.update(f"{start} {digest}\n".encode())
-    return h.hexdigest()
+        legacy.update(f"{start} {digest}\n".encode())
+    return legacy.hexdigest()
+
+
+def signed_bytes(data: dict[str, Any]) -> bytes:
+    """What a seal's signature covers: its data but the signature, as canonical JSON."""
+    rest = {k: v for k, v in data.items() if k != "signature"}
+    return json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def list_seals(session: Session, server_id: int | None = None) -> list[Seal]:
@@ -92,10 +132,10 @@ def list_seals(session: Session, server_id: int | None = None) -> list[Seal]:
             sid = int(d.get("server_id", 1))
             if server_id is None or sid == server_id:
                 seals.append(Seal(dn, d["sealed_at"], d["prev"], d["chain"], d["first"], d["last"],
-                                  d["count"], sid))
+                                  d["count"], sid, d))
     except NotFound:  # no seal yet
         return []
-    return sorted(seals, key=lambda s: s.sealed_at)
+    return sorted(seals, key=lambda s: (s.sealed_at, int(s.data.get("seq", 0))))
 
 
 def latest(session: Session) -> Seal | None:
@@ -105,50 +145,101 @@ def latest(session: Session) -> Seal | None:
     return seals[0] if seals else None
 
 
-def seal(session: Session, server_id: int = 1) -> Seal:
-    """Append a seal over every log record since the last one (local operator)."""
+def seal(session: Session, key: SealKey, server_id: int = 1) -> Seal:
+    """Append a signed seal over every log record since the last one (local operator)."""
     seals = list_seals(session, server_id)
     prev = seals[-1] if seals else None
     after = prev.last if prev else None  # None: nothing sealed yet, take every record
+    seq = max([len(seals), *(int(s.data.get("seq", 0)) for s in seals)]) + 1
     rows = _records(session, after)
     chain = _chain(prev.chain if prev else GENESIS, rows)
     stamp = now()
     container = seals_dn(session.suffix)
     if not session.exists(container):
         session.add(container, {"objectClass": ["organizationalUnit"], "ou": ["seals"]})
+    attachment = gzip.compress(json.dumps(rows).encode(), mtime=0)
     data: dict[str, Any] = {"sealed_at": stamp, "prev": prev.chain if prev else GENESIS, "chain": chain,
-            "first": rows[0][0] if rows else None, "last": rows[-1][0] if rows else after,
-            "count": len(rows), "server_id": server_id}
-    name = f"seal-{stamp}-s{server_id}-{len(seals) + 1}"
+                            "first": rows[0][0] if rows else None, "last": rows[-1][0] if rows else after,
+                            "count": len(rows), "server_id": server_id, "seq": seq,
+                            "alg": ALGORITHM, "key": key.fingerprint(), "rows_sm3": sm2.sm3(attachment)}
+    data["signature"] = base64.b64encode(key.sign(signed_bytes(data))).decode()
+    name = f"seal-{stamp}-s{server_id}-{seq}"
     dn = names.child_dn("cn", name, container)
     session.add(dn, {"objectClass": ["idmRecord"], "cn": [name],
                      "idmRecordKind": ["seal"], "idmRecordStatus": ["sealed"],
                      "idmRecordData": [json.dumps(data, sort_keys=True)]})
-    session.add_binary(dn, "idmAttachment", gzip.compress(json.dumps(rows).encode()))
-    return Seal(dn, stamp, data["prev"], chain, data["first"], data["last"], len(rows), server_id)
+    session.add_binary(dn, "idmAttachment", attachment)
+    return Seal(dn, stamp, data["prev"], chain, data["first"], data["last"], len(rows), server_id, data)
 
 
-def verify(session: Session, purge_days: int = 183, server_id: int = 1) -> list[Finding]:
-    """Every difference between this server's log and its seals; empty means intact."""
+def _check_seal(s: Seal, blob: bytes | None, trusted: bytes) -> list[Finding]:
+    """The seal itself: signed by the trusted key, over exactly its data and record list."""
+    if not s.signed:
+        return [Finding(s.dn, "unsigned", "SHA-256, made before seals were signed")]
+    if s.data.get("key") != fingerprint(trusted):
+        return [Finding(s.dn, "foreign key", f"signed by key {str(s.data.get('key'))[:16]}…")]
+    try:
+        signature = base64.b64decode(str(s.data.get("signature", "")), validate=True)
+    except ValueError:
+        signature = b""
+    if not signature or not sm2.verify(trusted, signed_bytes(s.data), signature):
+        return [Finding(s.dn, "signature invalid")]
+    if blob is None or sm2.sm3(blob) != s.data.get("rows_sm3"):
+        return [Finding(s.dn, "seal altered", "its record list is not the one signed")]
+    return []
+
+
+def verify(session: Session, trusted: bytes, purge_days: int = 183, server_id: int = 1) -> list[Finding]:
+    """Every difference between this server's log and its seals, checked with the trusted
+    public key (PEM); empty means intact. Notes (`NOTES`) come last."""
     findings: list[Finding] = []
     horizon = (datetime.now(UTC) - timedelta(days=purge_days)).strftime("%Y%m%d%H%M%S")
     prev_chain = GENESIS
     after: str | None = None
     for s in list_seals(session, server_id):
         if s.prev != prev_chain:
-            findings.append(Finding(s.dn, "chain broken"))
+            findings.append(Finding(s.dn, "chain broken",
+                                    "a seal before it was removed, altered or reordered"))
         blob = session.get_binary(s.dn, "idmAttachment")
+        findings.extend(_check_seal(s, blob, trusted))
         sealed = [(r[0], r[1]) for r in json.loads(gzip.decompress(blob))] if blob else []
-        if _chain(s.prev, sealed) != s.chain:
-            findings.append(Finding(s.dn, "seal altered"))
-        now_rows = dict(_records(session, after, s.last)) if s.last else {}
-        for start, digest in sealed:
-            if start not in now_rows:
-                problem = "purged" if start[:14] < horizon else "removed"
-                findings.append(Finding(start, problem))
-            elif now_rows[start] != digest:
-                findings.append(Finding(start, "altered"))
-        known = {start for start, _ in sealed}
-        findings.extend(Finding(start, "inserted") for start in now_rows if start not in known)
+        if _chain(s.prev, sealed, s.signed) != s.chain:
+            findings.append(Finding(s.dn, "seal altered", "its chain does not match its records"))
+        digest = record_sm3 if s.signed else record_digest
+        now_rows = dict(_records(session, after, s.last, digest)) if s.last else {}
+        findings.extend(_compare(sealed, now_rows, horizon))
         prev_chain, after = s.chain, s.last or after
-    return [f for f in findings if f.problem != "purged"] + [f for f in findings if f.problem == "purged"]
+    return [f for f in findings if f.problem not in NOTES] + [f for f in findings if f.problem in NOTES]
+
+
+def _compare(sealed: list[tuple[str, str]], now_rows: dict[str, str], horizon: str) -> list[Finding]:
+    """The records of one seal's window, as sealed and as they are now."""
+    out = []
+    where = {digest: start for start, digest in sealed}
+    for start, digest in sealed:
+        if start not in now_rows:
+            out.append(Finding(start, "purged" if start[:14] < horizon else "removed"))
+        elif now_rows[start] != digest:
+            moved = where.get(now_rows[start])
+            out.append(Finding(start, "reordered", f"holds the record sealed at {moved}") if moved
+                       else Finding(start, "altered"))
+    known = {start for start, _ in sealed}
+    out.extend(Finding(start, "inserted") for start in now_rows if start not in known)
+    return out
+
+
+def export(session: Session, seals: list[Seal], folder: Path) -> int:
+    """Each signed seal as files an assessor checks with openssl alone: `<name>.json` (the
+    signed bytes, which name `rows_sm3`), `<name>.sig` (the DER signature) and `<name>.rows.gz`
+    (the record list whose SM3 `rows_sm3` is)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for s in seals:
+        if not s.signed:
+            continue
+        name = s.dn.split(",")[0].split("=", 1)[1]
+        (folder / f"{name}.json").write_bytes(signed_bytes(s.data))
+        (folder / f"{name}.sig").write_bytes(base64.b64decode(str(s.data.get("signature", ""))))
+        (folder / f"{name}.rows.gz").write_bytes(session.get_binary(s.dn, "idmAttachment") or b"")
+        written += 1
+    return written
