@@ -109,6 +109,18 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
     return Path(value).resolve()
 
 
+MIN_LOG_DAYS = 183  # 网络安全法 art. 21: network logs are kept at least six months
+
+
+def check_retention(days: int) -> None:
+    """Refuse a write-log retention that would purge records younger than six months."""
+    if days < MIN_LOG_DAYS:
+        raise InvalidInput(f"写操作日志保存期不得少于 {MIN_LOG_DAYS} 天（网络安全法第二十一条）："
+                           f"{days} 天会清除更新的记录",
+                           f"the write log must be kept at least {MIN_LOG_DAYS} days (Cybersecurity Law "
+                           f"art. 21): {days} days would purge younger records")
+
+
 def new_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings for a data folder that is about to be initialised."""
     known = {k: v for k, v in overrides.items() if v is not None}
@@ -120,6 +132,7 @@ def new_settings(data_dir: Path, **overrides: object) -> Settings:
     if settings.password_profile not in PROFILES:
         raise InvalidInput(f"密码策略应为：{'、'.join(PROFILES)}",
                            f"password profile must be one of: {', '.join(PROFILES)}")
+    check_retention(settings.log_purge_days)
     return settings
 
 
@@ -136,6 +149,7 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
     data["data_dir"] = folder
     data["uris"] = tuple(data.get("uris") or ())
     settings = Settings(**data)
+    check_retention(settings.log_purge_days)  # an idm.json edited by hand is refused too
     if settings.tls_port and settings.tls_ca_file.is_file():
         from idm.directory import connection
 

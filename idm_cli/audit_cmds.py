@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from idm import labels
+from idm.config import MIN_LOG_DAYS
 from idm.directory.session import Session
 from idm.identity import accounts
-from idm.oversight import audit, seal, seal_key
+from idm.oversight import actions, audit, seal, seal_key
 from idm.rules.actor import Actor
 from idm_cli.common import Context, friendly, pass_ctx
 from idm_cli.signin_cmds import acting
@@ -20,17 +23,26 @@ def audit_group() -> None:
     """审计（安全审计员，R6）/ audit the admins' operations (security auditor)."""
 
 
+def window_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options both views of the log take (a time window, the outcome, a CSV), then the
+    signed-in auditor."""
+    command = acting(command)
+    for option in reversed((
+            click.option("--since", default=None, help="YYYYMMDD[HHMMSS]"),
+            click.option("--until", default=None, help="YYYYMMDD[HHMMSS]"),
+            click.option("--result", type=click.Choice(["ok", "failed"]), default=None),
+            click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                         help="导出 CSV（防公式注入）/ export as CSV (safe against formula injection)"))):
+        command = option(command)
+    return command
+
+
 @audit_group.command("list")
 @click.option("--actor", "who", default=None, help="操作人登录账号 / the admin's login")
 @click.option("--op", "kind", type=click.Choice(["add", "modify", "delete", "modrdn", "extended"]),
               default=None)
 @click.option("--target", default=None, help="对象 DN 包含 / target DN contains")
-@click.option("--since", default=None, help="YYYYMMDD[HHMMSS]")
-@click.option("--until", default=None, help="YYYYMMDD[HHMMSS]")
-@click.option("--result", type=click.Choice(["ok", "failed"]), default=None)
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="导出 CSV（防公式注入）/ export as CSV (safe against formula injection)")
-@acting
+@window_options
 def audit_list(session: Session, actor: Actor, who: str | None, kind: str | None, target: str | None,
                since: str | None, until: str | None, result: str | None, csv_out: Path | None) -> None:
     """本级系统管理员与安全管理员的操作（含被拒绝的）/ this level's admins' operations, refused ones too."""
@@ -50,6 +62,30 @@ def audit_list(session: Session, actor: Actor, who: str | None, kind: str | None
     seals = seal.list_seals(session)
     click.echo(f"最近封存 / last sealed: {seals[-1].sealed_at}" if seals else
                "封存状态仅本机运维可见 / seal status: local operator only (idm audit verify)")
+
+
+@audit_group.command("actions")
+@click.option("--actor", "who", default=None, help="操作人登录账号 / the admin's login")
+@click.option("--person", default=None, help="对象登录账号 / the login acted on")
+@click.option("--form", "form_id", default=None, help="申请单编号 / the form")
+@window_options
+def audit_actions(session: Session, actor: Actor, who: str | None, person: str | None, form_id: str | None,
+                  since: str | None, until: str | None, result: str | None, csv_out: Path | None) -> None:
+    """本级管理员的操作，每项一行（含登录事件）/ this level's admins' actions, one row each (sign-ins too)."""
+    found = actions.actions(session, actor=audit.actor_dn(session, who) if who else None,
+                            person=f"uid={person}," if person else None, form=form_id, since=since,
+                            until=until)
+    if result is not None:
+        found = [a for a in found if a.ok == (result == "ok")]
+    if csv_out is not None:
+        csv_out.write_text(actions.to_csv(found), encoding="utf-8")
+        click.echo(f"已导出 / exported: {csv_out} ({len(found)})")
+        return
+    for a in found:
+        mark = "ok" if a.ok else f"refused {a.result} {labels.label('result', a.result)}"
+        click.echo(f"{a.when}\t{a.actor}\t{actions.title(a)}\t{a.target}\t{a.form or '-'}\t{mark}"
+                   f"\t{len(a.writes)} writes")
+    click.echo(f"合计 / total: {len(found)}")
 
 
 @audit_group.command("seal")
@@ -80,6 +116,12 @@ def audit_verify(ctx: Context, public_key: Path | None, export_dir: Path | None)
     """校验日志与封存：记录被删、改、挪动或插入，封存被改、删或由他人密钥签名 / report log records
     removed, altered, moved or inserted, and seals altered, removed or signed by another key."""
     settings = ctx.settings()
+    with ctx.ops_session() as session:
+        kept = audit.retention_days(session)
+    if kept is not None and kept < MIN_LOG_DAYS:
+        click.echo(f"日志保存期仅 {kept} 天，少于 {MIN_LOG_DAYS} 天（olcAccessLogPurge）/ the write log "
+                   f"is kept only {kept} days, less than {MIN_LOG_DAYS}", err=True)
+        raise SystemExit(4)
     trusted = public_key.read_bytes() if public_key else seal_key.load(ctx.data_dir).public_pem()
     with ctx.ops_session() as session:
         findings = seal.verify(session, trusted, settings.log_purge_days, settings.server_id)

@@ -10,7 +10,7 @@ APT_PACKAGES+=(fonts-arphic-uming)
 # for the tests and for reading the printed forms: PDF text and pictures, QR decoding, CJK fonts
 APT_PACKAGES+=(poppler-utils poppler-data zbar-tools fonts-noto-cjk)
 # the browser tests drive Debian's Chromium with Playwright (no browser download)
-APT_PACKAGES+=(chromium)
+APT_PACKAGES+=(chromium chromium-l10n)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

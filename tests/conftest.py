@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from collections.abc import Iterator
@@ -164,8 +165,10 @@ def cli_admins(world, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str
     return uids
 
 
+# --lang and LANGUAGE (with Debian's chromium-l10n) make date fields read 年/月/日 as in China
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                 "--lang=zh-CN"]
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +177,8 @@ def browser():  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS,
+                              env={**os.environ, "LANGUAGE": "zh_CN:zh"})
         yield b
         b.close()
 

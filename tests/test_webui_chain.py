@@ -66,7 +66,7 @@ class Person:
     def __init__(self, browser: Browser, base: str, uid: str) -> None:
         # every person sits at a desk of their own: one address each, behind the one trusted proxy
         self.context: BrowserContext = browser.new_context(
-            locale="zh-CN", viewport={"width": 1366, "height": 900},
+            locale="zh-CN", viewport={"width": 1280, "height": 900},
             extra_http_headers={"X-Forwarded-For": f"10.0.{next(_desks)}.1"})
         self.page = self.context.new_page()
         self.base = base
@@ -214,9 +214,17 @@ def test_the_whole_chain_from_the_browser(demo: tuple[Settings, dict[str, str]],
     expect(sys.go(f"/admin/account/{uid}").locator("#status")).to_contain_text("启用")
 
     audit = school["auditor"].go("/admin/audit/")
-    for words in ("欧阳晓明", "新增", grant, disable, "郑一校"):
+    for words in ("欧阳晓明", "按申请单创建业务用户", "停用", grant, disable, "郑一校", "系统管理员"):
         expect(audit.locator("main")).to_contain_text(words)
     shot(audit, "school-audit")
+    # one row per admin action; its LDAP writes a click away
+    row = audit.locator(f"tbody tr:has-text('{disable}'):has-text('停用')").first
+    row.locator("details summary").click()
+    expect(row.locator("details ul")).to_contain_text("状态")
+    mine = school["auditor"].go(f"/admin/audit/?form={disable}")
+    expect(mine.locator("tbody tr")).to_have_count(2)  # the form recorded, the disable on it
+    mine.locator("tbody tr:has-text('停用') details summary").click()
+    shot(mine, "school-audit-form")
     city_audit = city["auditor"].go("/admin/audit/")
     expect(city_audit.locator("main")).to_contain_text("李一县")  # the city's admins created the county's
     shot(city_audit, "city-audit")

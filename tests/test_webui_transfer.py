@@ -142,11 +142,13 @@ def test_a_teacher_changes_school_in_the_browser(world: w.World, browser: Browse
 
     for code in (SCHOOL_A, SCHOOL_B):  # each unit's auditor sees the one move
         auditor = Desk(browser, base_url, admin_at(world, code, "auditor"))
-        page = auditor.go("/admin/audit/?op=modrdn")
-        row = page.locator("tbody tr:has-text('乌兰')")
+        page = auditor.go("/admin/audit/?person=web.teacher")
+        row = page.locator("tbody tr:has-text('调动')")  # B: in the acceptance's writes; A: a row of its own
         expect(row).to_have_count(1)
-        expect(row).to_contain_text("调动")
+        expect(row).to_contain_text("乌兰")
         expect(row).to_contain_text("昆都仑区实验中学")
+        if code == SCHOOL_B:
+            expect(row).to_contain_text("调入业务用户")
         shot(page, f"audit-{code}")
         auditor.context.close()
     a.context.close()

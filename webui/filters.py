@@ -72,11 +72,15 @@ def _unit_name(value: str) -> str:
 def person(_context: Any, dn: str | None) -> str:
     """An account by name and login (a DN is never shown); kept PERSON_TTL seconds per process
     (the audit page names the same few admins on every row and every reload)."""
+    return person_name(dn, _context.get("page_lang") or lang())
+
+
+def person_name(dn: str | None, page_lang: str) -> str:
+    """`person`, outside a template (the audit's CSV and PDF)."""
     if not dn:
         return ""
     # services, forms and units are named in the page's language
-    key = f"{_context.get('page_lang') or lang()} {dn.lower()}"
-    return _kept(_people, key, PERSON_TTL, lambda: _person(dn))
+    return _kept(_people, f"{page_lang} {dn.lower()}", PERSON_TTL, lambda: _person(dn))
 
 
 def _person(dn: str) -> str:

@@ -147,6 +147,23 @@ class Session:
                 return
             page.cookie = cookie
 
+    def first(self, base: str, filterstr: str, attrs: Sequence[str],
+              scope: int = ldap.SCOPE_SUBTREE) -> Entry | None:
+        """The first matching entry in the server's own order and no more: back-mdb returns
+        entries by their ID, so the oldest written (the write log's oldest record)."""
+        page = SimplePagedResultsControl(True, size=1, cookie="")
+        with translated("查询", "search"):
+            msgid = self.conn.search_ext(base, scope, filterstr, list(attrs),
+                                         serverctrls=[*self._ctrls, page])
+            _, results, _, controls = self.conn.result3(msgid)
+            cookie = next((c.cookie for c in controls
+                           if c.controlType == SimplePagedResultsControl.controlType), b"")
+            if cookie:  # end the paged search on the server: a page of size 0 with its cookie
+                page.size, page.cookie = 0, cookie
+                self.conn.result3(self.conn.search_ext(base, scope, filterstr, list(attrs),
+                                                       serverctrls=[*self._ctrls, page]))
+        return next(((dn, _decode(a)) for dn, a in results if dn is not None), None)
+
     def search_raw(self, base: str, filterstr: str, scope: int = ldap.SCOPE_SUBTREE
                    ) -> list[tuple[str, dict[str, list[bytes]]]]:
         """Values as bytes, unpaged: for digests over exactly what the server holds."""

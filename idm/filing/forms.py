@@ -87,9 +87,14 @@ def parse(dn: str, a: dict[str, list[str]]) -> Form:
     )
 
 
-def state_value(history: list[dict[str, str]], steps: dict[str, Any], scan_type: str | None = None) -> str:
-    return json.dumps({"history": history, "steps": steps, "scan_type": scan_type},
-                      ensure_ascii=False, sort_keys=True)
+def state_value(history: list[dict[str, str]], steps: dict[str, Any], scan_type: str | None = None,
+                last: str | None = None) -> str:
+    """The form's state as stored. `last`: the step this write records, so that the write log's
+    record of it says which operation it closed (the auditor's one row per admin action)."""
+    state: dict[str, Any] = {"history": history, "steps": steps, "scan_type": scan_type}
+    if last is not None:
+        state["last"] = last
+    return json.dumps(state, ensure_ascii=False, sort_keys=True)
 
 
 ID_ATTEMPTS = 5  # 24 random bits per unit and day: a second draw is rare, a fifth unheard of
@@ -161,7 +166,7 @@ def record_step(session: Session, actor: Actor, form: Form, step: str, target_dn
         history.append({"status": "executed", "by": actor.dn, "at": now()})
     session.replace(form.dn, {
         "idmRecordStatus": [status],
-        "idmRecordState": [state_value(history, steps, form.scan_type)],
+        "idmRecordState": [state_value(history, steps, form.scan_type, last=step)],
         **({"idmRecordSubject": list(subjects)} if subjects else {}),
     })
     return replace(form, status=status, steps=steps, history=history, subjects=subjects)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,6 +46,9 @@ class Operation:
     changed: tuple[str, ...] = ()  # attributes a modify touched, for "what changed" in words
     event: str = ""  # a sign-in event's kind (labels' "signin_event"); `message` is then the address
     moved_to: str = ""  # a transfer (modrdn, 调动): the container the entry moved to
+    step: str = ""  # the operation whose step on a form this write records (`idm.operations`)
+    step_target: str = ""  # the entry that operation acted on, as the form's step names it
+    record_kind: str = ""  # an added record's kind (a form: its form kind)
 
     @property
     def ok(self) -> bool:
@@ -65,7 +69,12 @@ def _operation(attrs: dict[str, list[str]]) -> Operation:
 
     form = None
     changed: list[str] = []
+    step = step_target = record_kind = ""
     for line in attrs.get("reqMod", []):
+        if line.startswith("idmRecordState:= "):
+            step, step_target = _step(line[len("idmRecordState:= "):])
+        elif line.startswith("idmRecordKind:+ "):
+            record_kind = line[len("idmRecordKind:+ "):]
         attr = line.split(":", 1)[0]
         if attr not in changed and attr not in BOOKKEEPING:
             changed.append(attr)
@@ -80,7 +89,18 @@ def _operation(attrs: dict[str, list[str]]) -> Operation:
     return Operation(when=one("reqStart"), actor=one("reqAuthzID").removeprefix("dn:"),
                      kind=one("reqType"), target=one("reqDN"), result=one("reqResult"),
                      message=one("reqMessage"), form=form, changed=tuple(changed),
-                     moved_to=one("reqNewSuperior"))
+                     moved_to=one("reqNewSuperior"), step=step, step_target=step_target,
+                     record_kind=record_kind)
+
+
+def _step(state: str) -> tuple[str, str]:
+    """(operation, target) of the step a form's state says its write recorded (`last`)."""
+    try:
+        data = json.loads(state)
+        done = data["steps"][data["last"]]
+        return str(done.get("op") or ""), str(done.get("target") or "")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "", ""
 
 
 # Windows searched newest first until a page is full: the log is read a slice at a time, not whole.
@@ -227,6 +247,22 @@ def to_csv(ops: Iterable[Operation]) -> str:
         writer.writerow([safe_cell(v) for v in (labels.local_time(op.when, seconds=True), op.actor, what,
                                                  op.target, result, op.message, op.form or "")])
     return "\ufeff" + out.getvalue()  # BOM: spreadsheets then read the file as UTF-8
+
+
+def retention_days(session: Session) -> int | None:
+    """The write log's retention as slapd has it (olcAccessLogPurge, in cn=config: the local
+    operator reads it), in days; None where there is no purge setting (kept for ever)."""
+    for _, attrs in session.search("cn=config", "(olcAccessLogPurge=*)", ["olcAccessLogPurge"]):
+        age = attrs["olcAccessLogPurge"][0].split()[0]  # "183+00:00" or "00:00" (d+hh:mm)
+        days, _, _ = age.partition("+")
+        return int(days) if "+" in age else 0
+    return None
+
+
+def oldest(session: Session) -> str | None:
+    """The time of the oldest log record the reader may see (the log keeps ≥ 183 days)."""
+    found = session.first(LOG_BASE, "(reqStart=*)", ["reqStart"], scope=ldap.SCOPE_ONELEVEL)
+    return found[1]["reqStart"][0] if found else None
 
 
 def actor_dn(session: Session, uid: str) -> str:
