@@ -83,6 +83,13 @@ def load_users(settings: Settings, counties: list[str], count: int, ppolicy: boo
     return dns
 
 
+def with_toolkit(settings: Settings) -> None:
+    """The demo tree and the toolkit's own service accounts (the writer, the lookup, ...)."""
+    load_tree(settings)
+    with ops(settings) as session:
+        load.bootstrap.service_accounts(session, settings.secrets_dir)
+
+
 def id_number(seq: int) -> str:
     """A valid, distinct resident ID number per seq (GB 11643 check digit)."""
     from idm.validation import id_check_digit

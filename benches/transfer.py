@@ -190,9 +190,7 @@ def main() -> None:
         folder = Path(tmp)
         settings = c.start_idm(folder)
         try:
-            c.load_tree(settings)
-            with c.ops(settings) as session:
-                load.bootstrap.service_accounts(session, settings.secrets_dir)
+            c.with_toolkit(settings)
             tree_csv(folder / "schools.csv")
             load.load_file(settings, folder / "schools.csv", kind="tree")
             people_csv(folder / "people.csv", n)

@@ -199,6 +199,7 @@ def register(cli: click.Group) -> None:
     from idm_cli import operation_cmds
     from idm_cli.audit_cmds import audit_group
     from idm_cli.ca_cmds import ca_group, cert_group, service_group
+    from idm_cli.compliance_cmds import compliance_group
     from idm_cli.form_cmds import form_group
     from idm_cli.review_cmds import review_group
     from idm_cli.signin_cmds import login, logout
@@ -206,7 +207,7 @@ def register(cli: click.Group) -> None:
 
     for command in (user, admin, grant_group, password_group, legacy_group, form_group,
                     audit_group, web_group, ca_group, cert_group, service_group, review_group, login,
-                    logout):
+                    logout, compliance_group):
         cli.add_command(command)
     operation_cmds.register(cli, {"user": user, "admin": admin, "grant": grant_group, "legacy": legacy_group,
                                   "cert": cert_group, "service": service_group})

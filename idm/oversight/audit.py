@@ -93,6 +93,12 @@ def _operation(attrs: dict[str, list[str]]) -> Operation:
                      record_kind=record_kind)
 
 
+def from_raw(attrs: dict[str, list[bytes]]) -> Operation:
+    """A record as read raw (the local operator's one read of the log)."""
+    return _operation({k: [v.decode("utf-8", "replace") for v in vs] for k, vs in attrs.items()
+                       if k in LOG_ATTRS})
+
+
 def _step(state: str) -> tuple[str, str]:
     """(operation, target) of the step a form's state says its write recorded (`last`)."""
     try:

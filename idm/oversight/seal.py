@@ -21,6 +21,7 @@ signature) still verify as a chain, and are reported as `unsigned`.
 from __future__ import annotations
 
 import base64
+import bisect
 import gzip
 import hashlib
 import json
@@ -74,12 +75,10 @@ def seals_dn(suffix: str) -> str:
 
 
 def _canonical(attrs: dict[str, list[bytes]], skip: tuple[str, ...] = ()) -> bytes:
-    lines: list[bytes] = []
-    for name in sorted(attrs, key=str.lower):
-        if name.lower() in skip:
-            continue
-        lines.extend(name.lower().encode() + b"\0" + value + b"\n" for value in sorted(attrs[name]))
-    return b"".join(lines)
+    """`name\\0value\\n` per value, names in lower case, sorted by name, then by value."""
+    pairs = sorted((name.lower().encode(), value)
+                   for name, values in attrs.items() if name.lower() not in skip for value in values)
+    return b"".join(name + b"\0" + value + b"\n" for name, value in pairs)
 
 
 def record_digest(attrs: dict[str, list[bytes]]) -> str:
@@ -93,17 +92,42 @@ def record_sm3(attrs: dict[str, list[bytes]]) -> str:
     return sm2.sm3(_canonical(attrs, ("reqstart",)))
 
 
+class Log:
+    """The write log read once (the local operator reads every record): its records by time,
+    each one's digest computed once, when first asked. A seal and the verification after it
+    (an evidence pack does both) then cost one read of the log."""
+
+    def __init__(self, found: list[tuple[str, dict[str, list[bytes]]]]) -> None:
+        self.records = {attrs["reqStart"][0].decode(): attrs for _, attrs in found}
+        self.times = sorted(self.records)
+        self._digests: dict[tuple[str, bool], str] = {}
+
+    def rows(self, after: str | None, upto: str | None = None, signed: bool = True) -> list[tuple[str, str]]:
+        """(reqStart, digest) of the records in (after, upto], oldest first.
+
+        The window is cut here, on the reqStart strings (same format, so they sort as times):
+        slapd's ordering match on generalized times with fractions was seen to drop the boundary.
+        """
+        low = bisect.bisect_right(self.times, after) if after is not None else 0
+        high = bisect.bisect_right(self.times, upto) if upto is not None else len(self.times)
+        return [(t, self._digest(t, signed)) for t in self.times[low:high]]
+
+    def _digest(self, start: str, signed: bool) -> str:
+        key = (start, signed)
+        if key not in self._digests:
+            attrs = self.records[start]
+            self._digests[key] = record_sm3(attrs) if signed else record_digest(attrs)
+        return self._digests[key]
+
+
+def read(session: Session) -> Log:
+    return Log(session.search_raw(LOG_BASE, "(reqStart=*)", scope=ldap.SCOPE_ONELEVEL))
+
+
 def _records(session: Session, after: str | None, upto: str | None = None,
              digest: Any = record_sm3) -> list[tuple[str, str]]:
-    """(reqStart, digest) of the log records in a window, oldest first.
-
-    The window is cut here, on the reqStart strings (same format, so they sort as times):
-    slapd's ordering match on generalized times with fractions was seen to drop the boundary.
-    """
-    found = session.search_raw(LOG_BASE, "(reqStart=*)", scope=ldap.SCOPE_ONELEVEL)
-    rows = [(attrs["reqStart"][0].decode(), digest(attrs)) for _, attrs in found]
-    return sorted((start, d) for start, d in rows
-                  if (after is None or start > after) and (upto is None or start <= upto))
+    """(reqStart, digest) of the log records in a window, oldest first (one read of the log)."""
+    return read(session).rows(after, upto, digest is not record_digest)
 
 
 def _chain(prev: str, rows: list[tuple[str, str]], signed: bool = True) -> str:
@@ -145,13 +169,14 @@ def latest(session: Session) -> Seal | None:
     return seals[0] if seals else None
 
 
-def seal(session: Session, key: SealKey, server_id: int = 1) -> Seal:
-    """Append a signed seal over every log record since the last one (local operator)."""
+def seal(session: Session, key: SealKey, server_id: int = 1, log: Log | None = None) -> Seal:
+    """Append a signed seal over every log record since the last one (local operator); `log`:
+    the log as just read, if it was."""
     seals = list_seals(session, server_id)
     prev = seals[-1] if seals else None
     after = prev.last if prev else None  # None: nothing sealed yet, take every record
     seq = max([len(seals), *(int(s.data.get("seq", 0)) for s in seals)]) + 1
-    rows = _records(session, after)
+    rows = (log or read(session)).rows(after)
     chain = _chain(prev.chain if prev else GENESIS, rows)
     stamp = now()
     container = seals_dn(session.suffix)
@@ -189,9 +214,12 @@ def _check_seal(s: Seal, blob: bytes | None, trusted: bytes) -> list[Finding]:
     return []
 
 
-def verify(session: Session, trusted: bytes, purge_days: int = 183, server_id: int = 1) -> list[Finding]:
+def verify(session: Session, trusted: bytes, purge_days: int = 183, server_id: int = 1,
+           log: Log | None = None) -> list[Finding]:
     """Every difference between this server's log and its seals, checked with the trusted
-    public key (PEM); empty means intact. Notes (`NOTES`) come last."""
+    public key (PEM); empty means intact. Notes (`NOTES`) come last. `log`: the log as just read
+    (read here otherwise, once)."""
+    log = log or read(session)
     findings: list[Finding] = []
     horizon = (datetime.now(UTC) - timedelta(days=purge_days)).strftime("%Y%m%d%H%M%S")
     prev_chain = GENESIS
@@ -205,8 +233,7 @@ def verify(session: Session, trusted: bytes, purge_days: int = 183, server_id: i
         sealed = [(r[0], r[1]) for r in json.loads(gzip.decompress(blob))] if blob else []
         if _chain(s.prev, sealed, s.signed) != s.chain:
             findings.append(Finding(s.dn, "seal altered", "its chain does not match its records"))
-        digest = record_sm3 if s.signed else record_digest
-        now_rows = dict(_records(session, after, s.last, digest)) if s.last else {}
+        now_rows = dict(log.rows(after, s.last, s.signed)) if s.last else {}
         findings.extend(_compare(sealed, now_rows, horizon))
         prev_chain, after = s.chain, s.last or after
     return [f for f in findings if f.problem not in NOTES] + [f for f in findings if f.problem in NOTES]
