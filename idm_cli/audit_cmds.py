@@ -122,9 +122,13 @@ def audit_verify(ctx: Context, public_key: Path | None, export_dir: Path | None)
         click.echo(f"日志保存期仅 {kept} 天，少于 {MIN_LOG_DAYS} 天（olcAccessLogPurge）/ the write log "
                    f"is kept only {kept} days, less than {MIN_LOG_DAYS}", err=True)
         raise SystemExit(4)
-    trusted = public_key.read_bytes() if public_key else seal_key.load(ctx.data_dir).public_pem()
+    has_key = (seal_key.folder_of(ctx.data_dir) / seal_key.KEY).is_file()
+    local = seal_key.load(ctx.data_dir) if public_key is None or has_key else None
+    trusted = public_key.read_bytes() if public_key else local.public_pem() if local else b""
+    seal_key.fingerprint(trusted)  # a file that is no PEM public key is refused here, in words
+    anchor = local.anchor(settings.server_id) if local else None
     with ctx.ops_session() as session:
-        findings = seal.verify(session, trusted, settings.log_purge_days, settings.server_id)
+        findings = seal.verify(session, trusted, settings.log_purge_days, settings.server_id, anchor=anchor)
         seals = seal.list_seals(session, settings.server_id)
         if export_dir is not None:
             written = seal.export(session, seals, export_dir)

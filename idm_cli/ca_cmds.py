@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from idm.directory.session import Session
+from idm.errors import IdmError
 from idm.pki import authority, ca, certs, sm2_ca
 from idm.pki import verify as chain
 from idm.rules.actor import Actor
@@ -96,6 +97,16 @@ def cert_verify(ctx: Context, file: Path) -> None:
     """校验证书：签发链、有效期、吊销列表（国密与 EC 证书均可）/ check a certificate: chain to the
     education CA, validity, CRL (SM2 or EC)."""
     verdict = chain.verify(ctx.data_dir, file.read_bytes())
+    try:  # the CRL is as fresh as the last `idm ca crl`: the directory's record says more
+        with ctx.ops_session() as session:
+            record = certs.get(session, f"C{verdict.serial:x}")
+        if record.status == "revoked" and not any("revoked" in p.en for p in verdict.problems):
+            verdict.problems.append(chain.Problem(
+                "证书已在目录中吊销，尚未列入吊销列表（idm ca crl）",
+                "revoked in the directory, not yet on the CRL (idm ca crl)"))
+    except IdmError:
+        click.echo("（目录不可用或无此证书记录，仅按吊销列表判断 / no directory record: the CRL alone "
+                   "decides）")
     click.echo(f"证书 / certificate: {verdict.subject}  serial {verdict.serial:x}")
     alg = verdict.algorithm
     click.echo(f"算法 / algorithm: {authority.label(alg)} / {authority.label(alg, 'en')}")

@@ -187,3 +187,13 @@ def test_a_retention_under_six_months_is_refused(world: w.World, tmp_path) -> No
     finally:
         with ops(world.settings) as session:
             session.replace(db, {"olcAccessLogPurge": ["183+00:00 01+00:00"]})
+
+
+def test_a_login_tried_and_taken_inside_an_action_belongs_to_it(world: w.World) -> None:
+    """Two people of the same name: the second creation tries the pinyin login, slapd refuses
+    it (taken), the toolkit takes the next. One row, a success, the refusal in its writes."""
+    create_and_disable(world)
+    uid, registration, _ = create_and_disable(world)  # the same name as before: its login is taken
+    rows = [a for a in auditor_actions(world) if a.form == registration]
+    assert [(a.kind, a.ok) for a in rows] == [("form", True), ("operation", True)]
+    assert any(not w.ok and w.kind == "add" for w in rows[1].writes)

@@ -10,8 +10,9 @@ import json
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import gmalg
 import pytest
@@ -21,7 +22,7 @@ from tests import world as w
 from tests.conftest import ops, run_cli
 from tests.test_actions import create_and_disable
 
-TODAY = datetime.now(UTC).strftime("%Y-%m-%d")
+TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d")  # the pack's days are China's
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +151,15 @@ def test_bad_input_is_refused_and_writes_nothing(world: w.World, pack_dir: Path,
     nowhere = run_cli(world.settings, "compliance", "pack", "999999", "--from", TODAY, "--to", TODAY,
                       "--out", str(tmp_path / "none"))
     assert nowhere.exit_code == 1 and not (tmp_path / "none").exists()
+
+
+def test_the_days_are_china_days() -> None:
+    from idm.compliance.evidence import Window
+    from idm.tree.org import Node
+
+    day = Window(Node("ou=150100,dc=edu,dc=cn", "150100", "呼和浩特市", "city"), "20261201", "20261201")
+    assert day.since_time == "20261130160000" and day.until_time == "20261201155959Z"
+    times = sorted(["20261130155959.999999Z", "20261130160000.000000Z", "20261201155959.000007Z",
+                    "20261201160000.000000Z"])
+    inside = [t for t in times if day.since_time <= t <= day.until_time]
+    assert inside == ["20261130160000.000000Z", "20261201155959.000007Z"]

@@ -22,6 +22,7 @@ import ldap
 import pytest
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from idm.directory.session import Session
 from idm.oversight import seal, seal_key
 from tests import world as w
 from tests.conftest import ops, run_cli
@@ -111,7 +112,7 @@ def test_a_seal_verifies_with_openssl_and_gmalg(key: seal_key.SealKey, world: w.
     exported = run_cli(world.settings, "audit", "verify", "--export", str(tmp_path / "cli"))
     assert "written" in exported.output and list((tmp_path / "cli").glob("*.sig")), exported.output
     assert (tmp_path / "cli" / "seal.pub.pem").read_bytes() == key.public_pem()
-    name = made.dn.split(",")[0].split("=", 1)[1]
+    name = f"seal-s{SID}-{made.data['seq']:06d}"
     signed, sig = tmp_path / f"{name}.json", tmp_path / f"{name}.sig"
     (tmp_path / "seal.pub.pem").write_bytes(key.public_pem())
     check = ["openssl", "dgst", "-sm3", "-verify", str(tmp_path / "seal.pub.pem"), "-signature", str(sig)]
@@ -255,3 +256,67 @@ def test_the_systemd_units_run_commands_that_exist() -> None:
         words = service["Service"][key].split()
         assert words[0].endswith("/idm")
         assert CliRunner().invoke(cli, [*words[1:], "--help"]).exit_code == 0, words
+
+
+@contextmanager
+def deletes_allowed(world: w.World) -> Iterator[Session]:
+    """slapd's no-delete rule lifted for the test (what a holder of cn=config could do)."""
+    with ops(world.settings) as session:
+        db = next(dn for dn, _ in session.search("cn=config", f"(olcSuffix={world.settings.suffix})",
+                                                 ["1.1"]))
+        session.replace(db, {"olcRestrict": []})
+        try:
+            yield session
+        finally:
+            session.replace(db, {"olcRestrict": ["delete"]})
+
+
+def test_the_newest_seals_removed_are_seen_and_sealing_over_them_is_refused(world: w.World,
+                                                                             tmp_path: Path) -> None:
+    """Seals removed from the end (or all of them) leave no gap in the chain: the anchor kept
+    beside the key sees it, and the next seal is refused until someone looks."""
+    sid = 97
+    key = seal_key.load(world.settings.data_dir)
+    for _ in range(2):
+        fresh_records(world, 1)
+        with ops(world.settings) as session:
+            last = seal.seal(session, key, sid)
+    assert key.anchor(sid) == {"seq": last.data["seq"], "chain": last.chain}
+    with deletes_allowed(world) as session:
+        session.conn.delete_s(last.dn)
+    with ops(world.settings) as session:
+        found = [(f.problem, f.detail) for f in seal.verify(session, key.public_pem(), 183, sid,
+                                                             anchor=key.anchor(sid))]
+        assert ("seals removed", "the newest seal this key made is no longer in the directory") in found
+        with pytest.raises(Exception, match="not the one this key made last"):
+            seal.seal(session, key, sid)
+
+
+def test_an_unsigned_seal_after_signed_ones_is_tampering_and_export_names_are_safe(
+    world: w.World, key: seal_key.SealKey, tmp_path: Path
+) -> None:
+    sid = 96
+    fresh_records(world, 1)
+    with ops(world.settings) as session:
+        first = seal.seal(session, key, sid)
+        rows = seal._records(session, first.last, None, seal.record_digest)
+        data = {"sealed_at": "29990101000000Z", "prev": first.chain,
+                "chain": seal._chain(first.chain, rows, False),
+                "first": rows[0][0] if rows else None, "last": rows[-1][0] if rows else first.last,
+                "count": len(rows), "server_id": sid}
+        dn = f"cn=..%2F..%2Fevil-s{sid},{seal.seals_dn(world.settings.suffix)}"
+        session.add(dn, {"objectClass": ["idmRecord"], "cn": [dn.split(",")[0][3:]],
+                         "idmRecordKind": ["seal"], "idmRecordStatus": ["sealed"],
+                         "idmRecordData": [json.dumps(data, sort_keys=True)]})
+        session.add_binary(dn, "idmAttachment", gzip.compress(json.dumps(rows).encode()))
+        problems = {(f.problem, f.record) for f in seal.verify(session, key.public_pem(), 183, sid)}
+        assert ("unsigned after signed", dn) in problems
+        assert seal.export(session, seal.list_seals(session, sid), tmp_path / "out") == 1
+    with deletes_allowed(world) as session:  # the forgery is dated 2999: the audit page would show it
+        session.conn.delete_s(dn)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        f"seal-s{sid}-000001.json", f"seal-s{sid}-000001.rows.gz", f"seal-s{sid}-000001.sig"]
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key")
+    result = run_cli(world.settings, "audit", "verify", "--public-key", str(bad))
+    assert result.exit_code == 1 and "not a PEM public key" in result.output

@@ -64,6 +64,8 @@ def test_issue_publish_disable_and_verify_with_sm2(world: w.World, sm2_ca_dir: P
 
     disable = world.form_about("change", account.dn, change_type="disable", reason="调离")
     world.act("sysadmin", "disable", disable, account.uid)
+    stale = run_cli(world.settings, "cert", "verify", str(pem))  # the CRL not yet rewritten
+    assert stale.exit_code == 1 and "not yet on the CRL" in stale.output, stale.output
     crl_run = run_cli(world.settings, "ca", "crl")
     assert crl_run.exit_code == 0, crl_run.output
     sm2_crl = x509.load_pem_x509_crl((sm2_ca_dir / "crl.pem").read_bytes())

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import ldap
 
@@ -39,19 +40,32 @@ class Section:
     findings: list[str] = field(default_factory=list)  # what an assessor must look at
 
 
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
 @dataclass(frozen=True)
 class Window:
+    """The days of a pack, in China time (as every time the product shows), as UTC bounds."""
+
     unit: org.Node
-    since: str  # YYYYMMDD
-    until: str  # YYYYMMDD (inclusive)
+    since: str  # YYYYMMDD, China time
+    until: str  # YYYYMMDD (inclusive), China time
+
+    def _utc(self, day: str, end: bool) -> str:
+        local = datetime.strptime(day, "%Y%m%d").replace(tzinfo=CHINA) + timedelta(days=1 if end else 0)
+        return (local.astimezone(UTC) - timedelta(seconds=1 if end else 0)).strftime("%Y%m%d%H%M%S")
 
     @property
     def since_time(self) -> str:
-        return self.since + "000000Z"
+        """The first second, UTC, `YYYYmmddHHMMSS`: it sorts before every record time of that
+        second (`…SS.ffffffZ`) and after every earlier one."""
+        return self._utc(self.since, False)
 
     @property
     def until_time(self) -> str:
-        return self.until + "235959Z"
+        """The last second, UTC, `YYYYmmddHHMMSSZ`: it sorts after every record time of that
+        second (`.` before `Z`)."""
+        return self._utc(self.until, True) + "Z"
 
 
 def _config(session: Session, flt: str, attrs: list[str]) -> list[tuple[str, dict[str, list[str]]]]:
@@ -248,7 +262,8 @@ def log_and_seal(session: Session, settings: Settings, key: seal_key.SealKey, lo
                 ("最早的记录", labels.local_time(oldest, seconds=True) if oldest else "无")]
     if kept is not None and kept < MIN_LOG_DAYS:
         s.findings.append(f"日志保存期仅 {kept} 天")
-    findings = seal.verify(session, key.public_pem(), settings.log_purge_days, settings.server_id, log)
+    findings = seal.verify(session, key.public_pem(), settings.log_purge_days, settings.server_id, log,
+                           key.anchor(settings.server_id))
     seals = seal.list_seals(session, settings.server_id)
     bad = [f for f in findings if f.problem not in seal.NOTES]
     s.facts += [("封存", f"{len(seals)} 个，SM2 签名，密钥指纹 {key.fingerprint()[:16]}…"),

@@ -77,7 +77,8 @@ def write(folder: Path, sections: list[Section], window: Window, key: SealKey) -
     """The pack in `folder` (made, or empty); its manifest."""
     if folder.exists() and any(folder.iterdir()):
         raise InvalidInput(f"输出目录不是空的：{folder}", f"the output folder is not empty: {folder}")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)  # it names every account and its last sign-in
     meta: dict[str, Any] = {"unit": window.unit.code, "unit_name": window.unit.name, "from": window.since,
                             "to": window.until, "made_at": made_at(), "key": key.fingerprint(),
                             "algorithms": "SM3 digests, SM2 signature (ID 1234567812345678)"}
@@ -122,12 +123,16 @@ def verify(folder: Path, trusted: bytes | None = None) -> Check:
         problems.append(f"清单的 SM2 签名不符 / the manifest's SM2 signature does not verify ({MANIFEST})")
     try:
         listed: dict[str, str] = json.loads(body)["files"]
-    except (ValueError, KeyError):
+        if not isinstance(listed, dict) or not all(isinstance(v, str) for v in listed.values()):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
         return Check([*problems, f"{MANIFEST} 无法读取 / unreadable"],
                      fingerprint(public) if public else "", 0)
     for name, digest in sorted(listed.items()):
         path = folder / name
-        if not path.is_file():
+        if "/" in name or "\\" in name or name.startswith("."):
+            problems.append(f"清单中的文件名越出证据包 / a name outside the pack: {name!r}")
+        elif not path.is_file():
             problems.append(f"缺少文件 / missing: {name}")
         elif sm2.sm3(path.read_bytes()) != digest:
             problems.append(f"文件已改动 / changed: {name}（SM3 不符）")

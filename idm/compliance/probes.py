@@ -11,6 +11,7 @@ import subprocess
 from dataclasses import dataclass, replace
 
 from idm.config import Settings
+from idm.errors import ServerError
 from idm.rules.terms import WRITER
 
 WRITE, READ = "write", "read"
@@ -38,9 +39,13 @@ def ask(settings: Settings, probe: Probe) -> Probe:
     proxied authorization), or for the admin's own bind (`direct`)."""
     who = ["-D", probe.who] if probe.direct else \
         ["-D", f"cn={WRITER},ou=system,{settings.suffix}", "-X", f"dn:{probe.who}"]
-    done = subprocess.run(["slapacl", "-F", str(settings.config_dir), *who, "-b", probe.entry,
-                           f"{probe.attr}/{probe.access}"], capture_output=True, text=True, check=False,
-                          timeout=60)
+    try:
+        done = subprocess.run(["slapacl", "-F", str(settings.config_dir), *who, "-b", probe.entry,
+                               f"{probe.attr}/{probe.access}"], capture_output=True, text=True, check=False,
+                              timeout=60)
+    except FileNotFoundError:
+        raise ServerError("找不到 slapacl 命令（apt install slapd）",
+                          "the slapacl command is missing (slapd)") from None
     said = (done.stdout + done.stderr).strip().splitlines()
     last = said[-1] if said else ""
     answer = "ALLOWED" if last.endswith("ALLOWED") else "DENIED" if last.endswith("DENIED") else f"? {last}"

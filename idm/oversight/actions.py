@@ -10,7 +10,8 @@ How records become rows, oldest first:
   enrolled (its secret written through the web service); the counter writes of the second
   factor (last time step, failures) are no rows;
 - any other write (a refused one, one made around the toolkit, a self-service change) is a row
-  of its own, as the log has it.
+  of its own, as the log has it. A refused write carrying the form of the step that follows
+  (a login tried and taken, then another) belongs to that action, whose outcome is its step's.
 
 The writes behind a row are kept with it, for the drill-down. Scoping is slapd's, as for the
 records (`idm.oversight.audit`).
@@ -79,26 +80,23 @@ def group(records: Iterable[audit.Operation]) -> list[Action]:
         if op.kind == "signin":
             out.append(Action(op.when, op.actor, "signin", op.event, op.target, None, op.result, (op,),
                               op.message))
-        elif op.changed and set(op.changed) <= COUNTERS:
-            continue  # a second factor's counter: part of the sign-in, not an action
+        elif op.changed and set(op.changed) <= COUNTERS and op.ok and _by_service(op.actor):
+            continue  # a second factor's counter, kept by the web service: part of the sign-in
         elif op.kind == "modify" and _by_service(op.actor) and "oathTOTPParams" in op.changed:
             # a factor enrolled: its secret (withheld from the reader) and its parameters written
             out.append(Action(op.when, op.target, "factor", "enrolled", op.target, None, op.result, (op,)))
         elif op.step:
             mine = pending.pop(op.actor.lower(), [])
-            close = [w for w in mine if _seconds(op.when) - _seconds(w.when) <= GAP_SECONDS]
-            out.extend(_single(w) for w in mine if w not in close)
-            writes = (*close, op)
-            refused = next((w.result for w in writes if not w.ok), "0")
             form = _form_id(op.target) if _is_form(op.target) else op.form
+            close = [w for w in mine if _seconds(op.when) - _seconds(w.when) <= GAP_SECONDS
+                     and (w.ok or w.form == form)]  # a refusal joins only the action on its form
+            out.extend(_single(w) for w in mine if w not in close)
             out.append(Action(op.when, op.actor, "operation", op.step, op.step_target or op.target, form,
-                              refused, writes))
+                              op.result, (*close, op)))
         elif op.kind == "add" and _is_form(op.target) and op.record_kind:
             out.append(Action(op.when, op.actor, "form", op.record_kind, op.target, _form_id(op.target),
                               op.result, (op,)))
-        elif not op.ok:
-            out.append(_single(op))
-        else:
+        else:  # refused ones too: a refusal on the form of the action that follows is part of it
             pending.setdefault(op.actor.lower(), []).append(op)
     out.extend(_single(w) for writes in pending.values() for w in writes)
     return sorted(out, key=lambda a: a.when)

@@ -34,7 +34,7 @@ import ldap
 
 from idm.directory import fresh, names
 from idm.directory.session import Session
-from idm.errors import NotFound
+from idm.errors import NotFound, ServerError
 from idm.oversight.seal_key import SealKey, fingerprint
 from idm.pki import sm2
 from idm.rules.actor import now
@@ -152,11 +152,16 @@ def list_seals(session: Session, server_id: int | None = None) -> list[Seal]:
     try:
         for dn, attrs in session.search(seals_dn(session.suffix), "(objectClass=idmRecord)",
                                         ["idmRecordData"], scope=ldap.SCOPE_ONELEVEL):
-            d = json.loads(attrs["idmRecordData"][0])
-            sid = int(d.get("server_id", 1))
-            if server_id is None or sid == server_id:
-                seals.append(Seal(dn, d["sealed_at"], d["prev"], d["chain"], d["first"], d["last"],
-                                  d["count"], sid, d))
+            try:
+                d = json.loads(attrs["idmRecordData"][0])
+                sid = int(d.get("server_id", 1))
+                made = Seal(dn, str(d["sealed_at"]), str(d["prev"]), str(d["chain"]), d["first"], d["last"],
+                            int(d["count"]), sid, d)
+            except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+                # an unreadable seal: every server's verification names it
+                made = Seal(dn, "", "", "", None, None, 0, server_id or 0, {"unreadable": True})
+            if server_id is None or made.server_id == server_id:
+                seals.append(made)
     except NotFound:  # no seal yet
         return []
     return sorted(seals, key=lambda s: (s.sealed_at, int(s.data.get("seq", 0))))
@@ -172,8 +177,20 @@ def latest(session: Session) -> Seal | None:
 def seal(session: Session, key: SealKey, server_id: int = 1, log: Log | None = None) -> Seal:
     """Append a signed seal over every log record since the last one (local operator); `log`:
     the log as just read, if it was."""
+    with key.locked():
+        return _seal(session, key, server_id, log)
+
+
+def _seal(session: Session, key: SealKey, server_id: int, log: Log | None) -> Seal:
     seals = list_seals(session, server_id)
     prev = seals[-1] if seals else None
+    anchor = key.anchor(server_id)
+    if anchor and not (prev and prev.signed and int(prev.data.get("seq", 0)) == anchor["seq"]
+                       and prev.chain == anchor["chain"]):
+        raise ServerError(f"目录中最新的封存不是本机上次所作的（第 {anchor['seq']} 个）："
+                          "封存可能被删除或替换，请运行 idm audit verify",
+                          f"the newest seal in the directory is not the one this key made last (no. "
+                          f"{anchor['seq']}): seals may have been removed or replaced; run idm audit verify")
     after = prev.last if prev else None  # None: nothing sealed yet, take every record
     seq = max([len(seals), *(int(s.data.get("seq", 0)) for s in seals)]) + 1
     rows = (log or read(session)).rows(after)
@@ -194,6 +211,7 @@ def seal(session: Session, key: SealKey, server_id: int = 1, log: Log | None = N
                      "idmRecordKind": ["seal"], "idmRecordStatus": ["sealed"],
                      "idmRecordData": [json.dumps(data, sort_keys=True)]})
     session.add_binary(dn, "idmAttachment", attachment)
+    key.set_anchor(server_id, seq, chain)
     return Seal(dn, stamp, data["prev"], chain, data["first"], data["last"], len(rows), server_id, data)
 
 
@@ -215,37 +233,62 @@ def _check_seal(s: Seal, blob: bytes | None, trusted: bytes) -> list[Finding]:
 
 
 def verify(session: Session, trusted: bytes, purge_days: int = 183, server_id: int = 1,
-           log: Log | None = None) -> list[Finding]:
+           log: Log | None = None, anchor: dict[str, Any] | None = None) -> list[Finding]:
     """Every difference between this server's log and its seals, checked with the trusted
     public key (PEM); empty means intact. Notes (`NOTES`) come last. `log`: the log as just read
-    (read here otherwise, once)."""
+    (read here otherwise, once). `anchor`: the newest seal the local key made (`SealKey.anchor`),
+    so that seals removed from the end, or all of them, are seen too."""
     log = log or read(session)
     findings: list[Finding] = []
     horizon = (datetime.now(UTC) - timedelta(days=purge_days)).strftime("%Y%m%d%H%M%S")
+    oldest = log.times[0] if log.times else None  # older than this and the horizon: purged
     prev_chain = GENESIS
     after: str | None = None
-    for s in list_seals(session, server_id):
+    last_seq: int | None = None
+    seals = list_seals(session, server_id)
+    for s in seals:
+        if s.data.get("unreadable"):
+            findings.append(Finding(s.dn, "seal altered", "its data cannot be read"))
+            continue
         if s.prev != prev_chain:
             findings.append(Finding(s.dn, "chain broken",
                                     "a seal before it was removed, altered or reordered"))
+        if last_seq is not None and not s.signed:
+            findings.append(Finding(s.dn, "unsigned after signed", "an unsigned seal after signed ones"))
+        seq = int(s.data.get("seq", 0)) if s.signed else None
+        if seq is not None and last_seq is not None and seq != last_seq + 1:
+            findings.append(Finding(s.dn, "seal missing", f"seal no. {last_seq + 1} to {seq - 1} is gone"))
+        last_seq = seq if seq is not None else last_seq
         blob = session.get_binary(s.dn, "idmAttachment")
         findings.extend(_check_seal(s, blob, trusted))
-        sealed = [(r[0], r[1]) for r in json.loads(gzip.decompress(blob))] if blob else []
+        try:
+            sealed = [(str(r[0]), str(r[1])) for r in json.loads(gzip.decompress(blob))] if blob else []
+        except (OSError, EOFError, ValueError, TypeError, IndexError):
+            sealed = []
+            findings.append(Finding(s.dn, "seal altered", "its record list cannot be read"))
         if _chain(s.prev, sealed, s.signed) != s.chain:
             findings.append(Finding(s.dn, "seal altered", "its chain does not match its records"))
         now_rows = dict(log.rows(after, s.last, s.signed)) if s.last else {}
-        findings.extend(_compare(sealed, now_rows, horizon))
+        findings.extend(_compare(sealed, now_rows, horizon, oldest))
         prev_chain, after = s.chain, s.last or after
+    if anchor and not any(s.signed and int(s.data.get("seq", 0)) == anchor.get("seq")
+                          and s.chain == anchor.get("chain") for s in seals):
+        findings.append(Finding(f"seal no. {anchor.get('seq')}", "seals removed",
+                                "the newest seal this key made is no longer in the directory"))
     return [f for f in findings if f.problem not in NOTES] + [f for f in findings if f.problem in NOTES]
 
 
-def _compare(sealed: list[tuple[str, str]], now_rows: dict[str, str], horizon: str) -> list[Finding]:
-    """The records of one seal's window, as sealed and as they are now."""
+def _compare(sealed: list[tuple[str, str]], now_rows: dict[str, str], horizon: str,
+             oldest: str | None) -> list[Finding]:
+    """The records of one seal's window, as sealed and as they are now. A record missing is
+    `purged` only if the retention purge could have taken it: older than the horizon, and older
+    than the oldest record still held (the purge takes the oldest first)."""
     out = []
     where = {digest: start for start, digest in sealed}
     for start, digest in sealed:
         if start not in now_rows:
-            out.append(Finding(start, "purged" if start[:14] < horizon else "removed"))
+            purged = start[:14] < horizon and (oldest is None or start < oldest)
+            out.append(Finding(start, "purged" if purged else "removed"))
         elif now_rows[start] != digest:
             moved = where.get(now_rows[start])
             out.append(Finding(start, "reordered", f"holds the record sealed at {moved}") if moved
@@ -264,7 +307,7 @@ def export(session: Session, seals: list[Seal], folder: Path) -> int:
     for s in seals:
         if not s.signed:
             continue
-        name = s.dn.split(",")[0].split("=", 1)[1]
+        name = f"seal-s{s.server_id}-{int(s.data.get('seq', 0)):06d}"  # not the DN: it is not signed
         (folder / f"{name}.json").write_bytes(signed_bytes(s.data))
         (folder / f"{name}.sig").write_bytes(base64.b64decode(str(s.data.get("signature", ""))))
         (folder / f"{name}.rows.gz").write_bytes(session.get_binary(s.dn, "idmAttachment") or b"")

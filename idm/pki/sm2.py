@@ -9,6 +9,7 @@ not conform, so nothing here signs or verifies without it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -25,11 +26,12 @@ SM2_WITH_SM3 = x509.ObjectIdentifier("1.2.156.10197.1.501")
 SM2_CURVE = "1.2.156.10197.1.301"
 
 
-def openssl(*args: str | Path, data: bytes | None = None) -> bytes:
-    """Run `openssl`, its stdout; a failure is a server error that says which step failed."""
+def openssl(*args: str | Path, data: bytes | None = None, env: dict[str, str] | None = None) -> bytes:
+    """Run `openssl`, its stdout; a failure is a server error that says which step failed.
+    `env`: more of openssl's environment (what its configuration reads as $ENV::…)."""
     try:
         done = subprocess.run(["openssl", *map(str, args)], input=data, capture_output=True, check=False,
-                              timeout=60)
+                              timeout=60, env={**os.environ, **env} if env else None)
     except FileNotFoundError:
         raise ServerError("找不到 openssl 命令（apt install openssl）",
                           "the openssl command is missing (apt install openssl)") from None

@@ -11,7 +11,6 @@ certificates is kept on disk.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import tempfile
@@ -96,20 +95,16 @@ class _Workspace:
         (self.path / "index.txt").write_text("", encoding="ascii")
         (self.path / "serial").write_text("01\n", encoding="ascii")
         (self.path / "crlnumber").write_text(f"{int(datetime.now(UTC).timestamp()):x}\n", encoding="ascii")
-        self._env = {"IDM_CA_DB": str(self.path), "IDM_CRL_URL": crl_url or "-",
-                     "IDM_SAN_EMAIL": email or "-"}
+        # the values reach openssl's configuration through its own environment, not the process's
+        self.env = {"IDM_CA_DB": str(self.path), "IDM_CRL_URL": crl_url or "-", "IDM_SAN_EMAIL": email or "-"}
+
+    def run(self, *args: str | Path) -> bytes:
+        return sm2.openssl(*args, env=self.env)
 
     def __enter__(self) -> _Workspace:
-        self._saved = {k: os.environ.get(k) for k in self._env}
-        os.environ.update(self._env)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for key, value in self._saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         self._tmp.cleanup()
 
 
@@ -124,15 +119,15 @@ def init(config: CaConfig) -> bool:
     sm2.new_key(issuing_key, pw)
     root_subj = _subj([("O", config.organisation), ("CN", config.root_name)])
     with _Workspace() as ws:
-        sm2.openssl("req", "-new", "-x509", "-utf8", "-config", ws.config, "-extensions", "root",
+        ws.run("req", "-new", "-x509", "-utf8", "-config", ws.config, "-extensions", "root",
                     "-key", *sm2.key_args(root_key, pw), *sm2.SIGN_OPTS, "-subj", root_subj,
                     "-days", str(365 * config.root_years), "-set_serial", _serial(),
                     "-out", folder / "root.crt.pem")
         csr = ws.path / "issuing.csr"
-        sm2.openssl("req", "-new", "-utf8", "-config", ws.config, "-key", *sm2.key_args(issuing_key, pw),
+        ws.run("req", "-new", "-utf8", "-config", ws.config, "-key", *sm2.key_args(issuing_key, pw),
                     *sm2.SIGN_OPTS, "-subj", _subj([("O", config.organisation), ("CN", config.issuing_name)]),
                     "-out", csr)
-        sm2.openssl("x509", "-req", "-in", csr, "-CA", folder / "root.crt.pem",
+        ws.run("x509", "-req", "-in", csr, "-CA", folder / "root.crt.pem",
                     "-CAkey", *sm2.key_args(root_key, pw), *sm2.SIGN_OPTS, *sm2.VERIFY_OPTS,
                     "-set_serial", _serial(), "-days", str(365 * config.issuing_years),
                     "-extfile", ws.config, "-extensions", "issuing", "-out", folder / "issuing.crt.pem")
@@ -200,7 +195,7 @@ def issue(issuer: Sm2Issuer, csr_pem: bytes, subject: Subject) -> x509.Certifica
     end = (datetime.now(UTC) + timedelta(days=issuer.config.user_days)).strftime("%Y%m%d%H%M%SZ")
     with _Workspace(issuer.config.crl_url, email) as ws:
         (ws.path / "in.csr").write_bytes(csr_pem)
-        sm2.openssl("ca", "-batch", "-notext", "-utf8", "-preserveDN", "-rand_serial", "-config", ws.config,
+        ws.run("ca", "-batch", "-notext", "-utf8", "-preserveDN", "-rand_serial", "-config", ws.config,
                     "-extensions", "user", "-cert", issuer.cert_file,
                     "-keyfile", *sm2.key_args(issuer.key_file, issuer.passphrase_file),
                     "-md", "sm3", "-sigopt", f"distid:{sm2.DISTID}", *sm2.VERIFY_OPTS,
@@ -227,7 +222,7 @@ def pkcs12_bundle(issuer: Sm2Issuer, subject: Subject,
         sm2.new_key(key, None)
         write_secret(pw, password)
         with _Workspace() as ws:
-            sm2.openssl("req", "-new", "-utf8", "-config", ws.config, "-key", key, *sm2.SIGN_OPTS,
+            ws.run("req", "-new", "-utf8", "-config", ws.config, "-key", key, *sm2.SIGN_OPTS,
                         "-subj", _subj([("CN", subject.name), ("UID", subject.uid)]), "-out", csr)
         cert = issue(issuer, csr.read_bytes(), subject)
         cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -251,6 +246,6 @@ def crl(issuer: Sm2Issuer, revoked: list[tuple[int, datetime, str]], days: int =
         lines = [f"R\t{far}\t{when.strftime('%y%m%d%H%M%SZ')},{_OPENSSL_REASONS.get(reason, 'unspecified')}"
                  f"\t{_hex_even(serial)}\tunknown\t/CN=-\n" for serial, when, reason in revoked]
         (ws.path / "index.txt").write_text("".join(lines), encoding="ascii")
-        return sm2.openssl("ca", "-gencrl", "-config", ws.config, "-cert", issuer.cert_file,
+        return ws.run("ca", "-gencrl", "-config", ws.config, "-cert", issuer.cert_file,
                            "-keyfile", *sm2.key_args(issuer.key_file, issuer.passphrase_file),
                            "-md", "sm3", "-sigopt", f"distid:{sm2.DISTID}", "-crldays", str(days))

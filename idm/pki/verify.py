@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 from idm.errors import InvalidInput
 from idm.pki import authority, sm2
@@ -44,7 +44,7 @@ def _signed_by(tbs: bytes, signature: bytes, algorithm: str, issuer: x509.Certif
         if child is not None:
             child.verify_directly_issued_by(issuer)
             return True
-    except (InvalidSignature, ValueError, TypeError):
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return False
 
@@ -80,8 +80,13 @@ def verify(data_dir: Path, pem: bytes, at: datetime | None = None) -> Verdict:
         verdict.problems.append(Problem(f"本机没有{authority.label(algorithm)}的 CA",
                                         f"no {authority.label(algorithm, 'en')} CA here"))
         return verdict
-    issuing = x509.load_pem_x509_certificate((folder / "issuing.crt.pem").read_bytes())
-    root = x509.load_pem_x509_certificate((folder / "root.crt.pem").read_bytes())
+    try:
+        issuing = x509.load_pem_x509_certificate((folder / "issuing.crt.pem").read_bytes())
+        root = x509.load_pem_x509_certificate((folder / "root.crt.pem").read_bytes())
+    except (OSError, ValueError):
+        verdict.problems.append(Problem(f"CA 文件缺失或损坏：{folder}",
+                                        f"the CA's files are missing or damaged: {folder}"))
+        return verdict
     links = [(leaf, issuing, "证书", "certificate"), (issuing, root, "签发 CA", "issuing CA"),
              (root, root, "根 CA", "root CA")]
     for child, parent, zh, en in links:
@@ -105,7 +110,10 @@ def _revocation(folder: Path, issuing: x509.Certificate, leaf: x509.Certificate,
     if not path.is_file():
         return [Problem("没有吊销列表，无法确认未被吊销（idm ca crl）",
                         "no CRL, so revocation cannot be checked (idm ca crl)")]
-    crl = x509.load_pem_x509_crl(path.read_bytes())
+    try:
+        crl = x509.load_pem_x509_crl(path.read_bytes())
+    except ValueError:
+        return [Problem(f"吊销列表已损坏：{path}", f"the CRL is damaged: {path}")]
     if crl.issuer != issuing.subject or not _crl_signed_by(crl, issuing):
         return [Problem("吊销列表的签名不符", "the CRL's signature does not verify")]
     problems = []
