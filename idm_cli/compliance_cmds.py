@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from idm.compliance import evidence, pack
+from idm.compliance import evidence, pack, published
 from idm.errors import InvalidInput
 from idm.oversight import seal, seal_key
 from idm.tree import org
@@ -36,9 +36,11 @@ def compliance_group() -> None:
 @click.option("--to", "until", required=True, help="截止日期 / last day, YYYY-MM-DD")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="输出目录（须为空）/ the folder to write (new or empty)")
+@click.option("--publish", is_flag=True,
+              help="另存一份供审计员在网页中下载 / also keep a copy the auditors download in the web UI")
 @pass_ctx
 @friendly
-def compliance_pack(ctx: Context, unit: str, since: str, until: str, out: Path) -> None:
+def compliance_pack(ctx: Context, unit: str, since: str, until: str, out: Path, publish: bool) -> None:
     """写出一个单位（含下级）在一段时间内的测评证据包 / write a unit's evidence pack for a period
     (the unit and the units below it): index.html, a Chinese PDF, CSVs, an SM2-signed SM3 manifest."""
     first, last = _day(since, "起始日期"), _day(until, "截止日期")
@@ -55,6 +57,8 @@ def compliance_pack(ctx: Context, unit: str, since: str, until: str, out: Path) 
         sealed = seal.seal(session, key, settings.server_id if not ctx.ldapi else 1, log)  # at every pack
         sections = evidence.gather(session, settings, key, window, log)
     manifest = pack.write(out, sections, window, key)
+    if publish:
+        click.echo(f"已发布 / published: {published.publish(ctx.data_dir, out, manifest)}")
     click.echo(f"已封存 / sealed: {sealed.count} 条记录 records")
     for s in sections:
         notes = "".join(f"\n  须关注 / look at: {f}" for f in s.findings)

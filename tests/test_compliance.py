@@ -163,3 +163,35 @@ def test_the_days_are_china_days() -> None:
                     "20261201160000.000000Z"])
     inside = [t for t in times if day.since_time <= t <= day.until_time]
     assert inside == ["20261130160000.000000Z", "20261201155959.000007Z"]
+
+
+def test_a_published_pack_is_downloaded_by_the_auditor_of_its_level_only(world: w.World,
+                                                                         tmp_path: Path) -> None:
+    """The operator publishes; Hohhot's auditor lists and downloads Hohhot's pack (a zip that
+    verifies), not the province's; other roles get nothing."""
+    import io
+    import zipfile
+
+    from tests.conftest import web_app
+    from tests.test_webui_console import signed_in
+
+    for unit, out in (("150100", tmp_path / "city"), ("150000", tmp_path / "province")):
+        made = run_cli(world.settings, "compliance", "pack", unit, "--from", TODAY, "--to", TODAY,
+                       "--out", str(out), "--publish")
+        assert made.exit_code == 0 and "published" in made.output, made.output
+    app = web_app(world, "packs", "nist")
+    auditor = signed_in(app, "auditor")
+    page = auditor.get("/admin/audit/packs/").get_data(as_text=True)
+    names = re.findall(r'href="/admin/audit/packs/([^"]+)\.zip"', page)
+    assert names and all(n.startswith("150100-") for n in names)
+    blob = auditor.get(f"/admin/audit/packs/{names[0]}.zip")
+    assert blob.status_code == 200 and blob.headers["Cache-Control"] == "no-store"
+    with zipfile.ZipFile(io.BytesIO(blob.data)) as archive:
+        archive.extractall(tmp_path / "got")
+    checked = run_cli(world.settings, "compliance", "verify", str(tmp_path / "got" / names[0]))
+    assert checked.exit_code == 0 and "intact" in checked.output
+    province = [p.name for p in (world.settings.data_dir / "packs").iterdir() if p.name.startswith("150000-")]
+    assert province and auditor.get(f"/admin/audit/packs/{province[0]}.zip").status_code == 404
+    assert auditor.get("/admin/audit/packs/..%2F..%2Fidm.json.zip").status_code == 404
+    assert signed_in(app, "sysadmin").get("/admin/audit/packs/").status_code == 403
+    assert signed_in(app, "sysadmin").get(f"/admin/audit/packs/{names[0]}.zip").status_code == 403

@@ -11,9 +11,12 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
 
 from idm import operations
+from idm.compliance import published
+from idm.errors import IdmError
 from idm.labels import label, local_time
 from idm.oversight import action_report, actions, audit, seal
 from idm.rules.actor import now
+from idm.tree import org
 from webui import rendered
 from webui.acting import admin
 from webui.auth import web
@@ -62,6 +65,45 @@ def _namer(page_lang: str, roles: dict[str, str]) -> Any:
         role = roles.get(dn.lower())
         return person_name(dn, page_lang) + (f" · {label('role', role, page_lang)}" if role else "")
     return name
+
+
+def _in_scope(session: Any, actor: Any, code: str) -> bool:
+    """A pack of the auditor's own unit or of one below it."""
+    try:
+        node = org.find(session, code)
+    except IdmError:
+        return False
+    mine = actor.node_dn.lower()
+    return bool(node.dn.lower() == mine or node.dn.lower().endswith("," + mine))
+
+
+@bp.route("/packs/")
+@admin_only
+def packs() -> Any:
+    """The evidence packs the local operator published for this auditor's levels."""
+    with admin() as acting:
+        if acting.actor.role != "auditor":
+            abort(403)
+        found = [(name, m) for name, m in published.listing(web().idm.data_dir)
+                 if _in_scope(acting.session, acting.actor, str(m.get("unit", "")))]
+    return render_template("audit/packs.html", packs=found,
+                           crumbs=[home_crumb(), (_("审计"), url_for("audit.index")),
+                                   (_("测评证据包"), None)])
+
+
+@bp.route("/packs/<name>.zip")
+@admin_only
+def pack_zip(name: str) -> Any:
+    with admin() as acting:
+        if acting.actor.role != "auditor":
+            abort(403)
+        listed = dict(published.listing(web().idm.data_dir))
+        unit = str(listed[name].get("unit", "")) if name in listed else ""
+        if not unit or not _in_scope(acting.session, acting.actor, unit):
+            abort(404)
+    return Response(published.zipped(web().idm.data_dir, name), mimetype="application/zip",
+                    headers={"Content-Disposition": f"attachment; filename={name}.zip",
+                             "Cache-Control": "no-store"})
 
 
 @bp.route("/")

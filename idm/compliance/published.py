@@ -1,0 +1,59 @@
+"""Packs made available to the auditors: `idm compliance pack --publish` copies the folder into
+`<data>/packs/`, where the web UI lists them for the security auditor of the pack's unit or of a
+level above it, and hands one over as a zip. The pack is made by the local operator (it needs
+the whole log, cn=config, slapacl and the seal key, none of which the web tier has); the
+auditor only takes it away, and checks it with `idm compliance verify`."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from idm.compliance.pack import MANIFEST
+from idm.errors import NotFound
+
+FOLDER = "packs"
+NAME = re.compile(r"^[0-9]{1,12}-[0-9]{8}-[0-9]{8}-[0-9]{14}Z$")
+
+
+def publish(data_dir: Path, pack: Path, manifest: dict[str, Any]) -> Path:
+    """A copy of the pack under `<data>/packs/`, named by unit, period and time made."""
+    name = f"{manifest['unit']}-{manifest['from']}-{manifest['to']}-{manifest['made_at']}"
+    target = data_dir / FOLDER / name
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.copytree(pack, target)
+    target.chmod(0o700)
+    for path in target.iterdir():
+        path.chmod(0o600)
+    return target
+
+
+def listing(data_dir: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(name, manifest) of every published pack, newest first."""
+    folder = data_dir / FOLDER
+    found = []
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if NAME.match(path.name) and (path / MANIFEST).is_file():
+                try:
+                    found.append((path.name, json.loads((path / MANIFEST).read_text(encoding="utf-8"))))
+                except ValueError:
+                    continue
+    return sorted(found, key=lambda item: str(item[1].get("made_at", "")), reverse=True)
+
+
+def zipped(data_dir: Path, name: str) -> bytes:
+    """The pack as one zip, its folder's name at the top."""
+    path = data_dir / FOLDER / name
+    if not NAME.match(name) or not (path / MANIFEST).is_file():
+        raise NotFound(f"没有这个证据包：{name}", f"no such pack: {name}")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(path.iterdir()):
+            archive.write(file, f"{name}/{file.name}")
+    return out.getvalue()
