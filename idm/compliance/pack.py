@@ -79,7 +79,8 @@ def write(folder: Path, sections: list[Section], window: Window, key: SealKey) -
         raise InvalidInput(f"输出目录不是空的：{folder}", f"the output folder is not empty: {folder}")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     folder.chmod(0o700)  # it names every account and its last sign-in
-    meta: dict[str, Any] = {"unit": window.unit.code, "unit_name": window.unit.name, "from": window.since,
+    meta: dict[str, Any] = {"unit": window.unit.code, "unit_dn": window.unit.dn,
+                            "unit_name": window.unit.name, "from": window.since,
                             "to": window.until, "made_at": made_at(), "key": key.fingerprint(),
                             "algorithms": "SM3 digests, SM2 signature (ID 1234567812345678)"}
     files: dict[str, bytes] = {}
