@@ -116,8 +116,7 @@ def cert_verify(ctx: Context, file: Path) -> None:
         return
     for problem in verdict.problems:
         click.echo(f"不通过 / FAILED: {problem.zh} / {problem.en}", err=True)
-    ctx_exit = click.get_current_context()
-    ctx_exit.exit(1)
+    raise SystemExit(1)
 
 
 @click.group("service")

@@ -220,7 +220,7 @@ def test_seals_from_before_signing_still_chain_and_are_noted(key: seal_key.SealK
     reported as `unsigned` (a note, not tampering), and the first signed seal follows them."""
     sid = 98
     with ops(world.settings) as session:
-        rows = seal._records(session, None, None, seal.record_digest)
+        rows = seal.read(session).rows(None, None, signed=False)
         data = {"sealed_at": "20260101000000Z", "prev": seal.GENESIS,
                 "chain": seal._chain(seal.GENESIS, rows, signed=False), "first": rows[0][0],
                 "last": rows[-1][0], "count": len(rows), "server_id": sid}
@@ -299,7 +299,7 @@ def test_an_unsigned_seal_after_signed_ones_is_tampering_and_export_names_are_sa
     fresh_records(world, 1)
     with ops(world.settings) as session:
         first = seal.seal(session, key, sid)
-        rows = seal._records(session, first.last, None, seal.record_digest)
+        rows = seal.read(session).rows(first.last, None, signed=False)
         data = {"sealed_at": "29990101000000Z", "prev": first.chain,
                 "chain": seal._chain(first.chain, rows, False),
                 "first": rows[0][0] if rows else None, "last": rows[-1][0] if rows else first.last,

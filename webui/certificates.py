@@ -35,8 +35,7 @@ def _record(name: str) -> certs.CertRecord:
 def index() -> Any:
     default = authority.default_algorithm(web().idm.data_dir)
     records = [(r, certs.status_now(r), r.dn.split(",")[0].split("=")[1],
-                r.state.get("algorithm") or r.data.get("algorithm")
-                or (default if r.status == "requested" else "ec")) for r in _mine()]
+                certs.algorithm(r, default if r.status == "requested" else "ec")) for r in _mine()]
     return render_template("certs.html", records=records, sm2=authority.family(default) == "sm2")
 
 
@@ -46,7 +45,7 @@ def fulfil(name: str) -> Any:
     record = _record(name)
     csr = request.files.get("csr")
     data_dir = web().idm.data_dir
-    issuer = authority.load(data_dir, record.data.get("algorithm") or authority.default_algorithm(data_dir))
+    issuer = authority.load(data_dir, certs.algorithm(record, authority.default_algorithm(data_dir)))
     with acting.own() as session:
         account = accounts.get(session, g.user.dn)
     with acting.lookup() as service:

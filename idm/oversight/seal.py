@@ -124,12 +124,6 @@ def read(session: Session) -> Log:
     return Log(session.search_raw(LOG_BASE, "(reqStart=*)", scope=ldap.SCOPE_ONELEVEL))
 
 
-def _records(session: Session, after: str | None, upto: str | None = None,
-             digest: Any = record_sm3) -> list[tuple[str, str]]:
-    """(reqStart, digest) of the log records in a window, oldest first (one read of the log)."""
-    return read(session).rows(after, upto, digest is not record_digest)
-
-
 def _chain(prev: str, rows: list[tuple[str, str]], signed: bool = True) -> str:
     text = prev.encode() + b"".join(f"{start} {digest}\n".encode() for start, digest in rows)
     if signed:

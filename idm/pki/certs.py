@@ -233,10 +233,11 @@ def revoke_all(session: Session, actor: Actor, account: Account) -> int:
     return len(live)
 
 
-def algorithm(record: CertRecord) -> str:
-    """The algorithm the record's certificate was (or will be) issued under; records from before
-    there was an SM2 CA are EC/RSA."""
-    return str(record.state.get("algorithm") or record.data.get("algorithm") or "ec")
+def algorithm(record: CertRecord, unnamed: str = "ec") -> str:
+    """The algorithm the record's certificate was (or will be) issued under; `unnamed` where the
+    record names none (records from before there was an SM2 CA are EC/RSA; a request made
+    without a choice takes the deployment's default)."""
+    return str(record.state.get("algorithm") or record.data.get("algorithm") or unnamed)
 
 
 def revoked_list(session: Session, family: str = "ec") -> list[tuple[int, datetime, str]]:

@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from idm.errors import ServerError
+from idm.ops.bootstrap import write_secret
 
 DISTID = "1234567812345678"
 SIGN_OPTS = ("-sm3", "-sigopt", f"distid:{DISTID}")
@@ -53,14 +54,7 @@ def new_key(path: Path, passphrase_file: Path | None) -> None:
     cipher = ("-sm4-cbc", "-pass", f"file:{passphrase_file}") if passphrase_file else ()
     pem = openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2",
                   "-pkeyopt", "ec_param_enc:named_curve", *cipher)
-    write_private(path, pem)
-
-
-def write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_bytes(data)
+    write_secret(path, pem)
 
 
 def key_args(key: Path, passphrase_file: Path | None) -> tuple[str, ...]:
