@@ -70,6 +70,8 @@ def load_users(settings: Settings, counties: list[str], count: int, ppolicy: boo
                 "sn": ["测"], "idmStatus": ["active"], "idmGrant": ["teacher#viewer"],
             })
             session.set_password(dn, PASSWORD)
+            if ppolicy:  # as if changed at first sign-in: downstream systems do not see a one-time one
+                session.replace(dn, {"pwdReset": []})
             dns.append(dn)
         # a downstream system's account at the province (ou=services of the top node), as
         # `idm service create` makes it: what the idm rules let read its users and those below

@@ -202,12 +202,12 @@ def register(cli: click.Group) -> None:
     from idm_cli.compliance_cmds import compliance_group
     from idm_cli.form_cmds import form_group
     from idm_cli.review_cmds import review_group
-    from idm_cli.signin_cmds import login, logout
+    from idm_cli.signin_cmds import login, logout, mfa_group
     from idm_cli.web_cmds import web_group
 
     for command in (user, admin, grant_group, password_group, legacy_group, form_group,
                     audit_group, web_group, ca_group, cert_group, service_group, review_group, login,
-                    logout, compliance_group):
+                    logout, compliance_group, mfa_group):
         cli.add_command(command)
     operation_cmds.register(cli, {"user": user, "admin": admin, "grant": grant_group, "legacy": legacy_group,
                                   "cert": cert_group, "service": service_group})

@@ -109,14 +109,32 @@ def server_status(ctx: Context) -> None:
 
 
 @server.command("monitor")
+@click.option("--failures", is_flag=True,
+              help="按下游系统与客户端地址统计登录失败 / failed user binds per service and client address")
+@click.option("--hours", type=float, default=None, help="with --failures: only the last N hours")
 @pass_ctx
 @friendly
-def server_monitor(ctx: Context) -> None:
+def server_monitor(ctx: Context, failures: bool, hours: float | None) -> None:
     """slapd 计数器（连接、操作、线程）/ slapd's counters (cn=Monitor): connections, operations."""
-    from idm.ops import monitor
+    from idm.ops import bind_failures, monitor
 
-    for name, value in monitor.counters(ctx.settings()).items():
-        click.echo(f"{name:32} {value}")
+    if not failures:
+        for name, value in monitor.counters(ctx.settings()).items():
+            click.echo(f"{name:32} {value}")
+        return
+    found = bind_failures.from_log(ctx.settings(), hours)
+    click.echo(f"登录失败合计 / failed binds: {found.total}")
+    click.echo("按下游系统（同一连接上先绑定的服务账号）/ by service (bound first on the same connection):")
+    for dn, n in found.by_service.most_common():
+        label = "（无：用户在自己的连接上绑定）/ (none: the user's bind had a connection of its own)" \
+            if dn == bind_failures.NO_SERVICE else dn
+        click.echo(f"  {n:8} {label}")
+    click.echo("按客户端地址 / by client address:")
+    for address, n in found.by_address.most_common():
+        click.echo(f"  {n:8} {address}")
+    click.echo("失败最多的账号 / accounts failed most:")
+    for dn, n in found.by_account.most_common(10):
+        click.echo(f"  {n:8} {dn}")
 
 
 @server.command("tls")
@@ -140,6 +158,10 @@ def server_tls(ctx: Context, host_names: tuple[str, ...], tls_port: int | None, 
     click.echo(f"已启用 / enabled: ldaps://{updated.host}:{updated.tls_port} and StartTLS on "
                f"{updated.plain_uri}; plain simple binds {'allowed' if allow_plain else 'refused'}")
     click.echo(f"CA: {updated.tls_ca_file}")
+    from idm_cli.web_cmds import reload_if_running
+
+    if reload_if_running(ctx):
+        click.echo("Web 界面已重新加载，改用 ldaps / the web UI reloaded its workers, which now use ldaps")
 
 
 @server.command("print-config")

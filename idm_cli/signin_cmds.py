@@ -130,3 +130,47 @@ def logout(ctx: Context, as_uid: str) -> None:
         signin.sign_out(settings, record.dn, _address())
     session_file(settings, as_uid).unlink(missing_ok=True)
     click.echo("已退出 / signed out")
+
+
+@click.group("mfa")
+def mfa_group() -> None:
+    """动态验证码 / your second factor."""
+
+
+@mfa_group.command("enrol")
+@click.option("--as", "as_uid", required=True, envvar="IDM_AS", help="您的登录账号 / your login")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--code", default=None, help="更换时：原验证器当前的验证码 / replacing: the current app's code")
+@pass_ctx
+@friendly
+def mfa_enrol(ctx: Context, as_uid: str, password_file: Path | None, code: str | None) -> None:
+    """在终端启用动态验证码（与 Web 页面相同的规则）/ enrol your second factor from a terminal.
+
+    Prints the otpauth URI and a QR code for the authenticator app, then asks for the code it
+    shows; three wrong codes end the attempt (run it again for a new secret)."""
+    import segno
+
+    from idm.auth import totp
+    from idm.errors import InvalidInput
+
+    settings = ctx.settings()
+    progress = signin.authenticate(settings, as_uid, _password(password_file), _address())
+    progress = signin.ready_to_enrol(settings, progress, code or os.environ.get("IDM_CODE"), _address())
+    enrolment = totp.begin(progress.uid)
+    click.echo("用验证器应用扫描二维码，或手动输入密钥 / scan the QR code with your authenticator app, "
+               "or type the secret:")
+    segno.make(enrolment.uri, error="m").terminal(compact=True)
+    groups = " ".join(enrolment.secret[i:i + 4] for i in range(0, len(enrolment.secret), 4))
+    click.echo(f"密钥 / secret: {groups}")
+    click.echo(f"otpauth URI: {enrolment.uri}")
+    for attempt in range(3):
+        given = str(click.prompt("验证器显示的 6 位验证码 / the 6-digit code the app shows"))
+        try:
+            signin.enrol(settings, progress, enrolment, given)
+        except InvalidInput as err:
+            if attempt == 2:
+                raise
+            click.echo(f"{err.zh} / {err.en}", err=True)
+        else:
+            break
+    click.echo("动态验证码已启用 / second factor enrolled")

@@ -30,6 +30,18 @@ def _running(ctx: Context) -> int | None:
         return None
 
 
+def reload_if_running(ctx: Context) -> bool:
+    """Have a running web UI start fresh workers (gunicorn's HUP), which read idm.json again:
+    after `idm server tls` the old ones would still dial the plain port slapd now refuses."""
+    import signal
+
+    pid = _running(ctx)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGHUP)
+    return True
+
+
 @click.group("web")
 def web_group() -> None:
     """Web 界面 / the web UI (gunicorn)."""

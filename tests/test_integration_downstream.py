@@ -110,3 +110,74 @@ def test_only_the_levels_system_admin_creates_them(world: w.World, cli_admins: d
                      "--as", cli_admins["sysadmin"])
     assert result.exit_code == 0, result.output
     assert out.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_one_time_password_opens_no_downstream_system(world: w.World, service: tuple[str, str]) -> None:
+    """After an admin's reset, the password the admin knows (and the hand-over slip prints)
+    finds nothing downstream: ppolicy's "must change" on the bind is a response control that
+    clients such as Apache's mod_authnz_ldap ignore, so the directory hides the account from
+    services until its owner has chosen a password."""
+    from idm.auth import policy, selfservice
+
+    dn, uid = user(world)
+    assert authenticate(world, service, uid, "Downstream-Passw0rd-1") == ["teacher#viewer"]
+    reset = world.form_about("change", dn, change_type="reset")
+    one_time = world.act("sysadmin", "reset-password", reset, uid).result
+    assert authenticate(world, service, uid, one_time) is None
+    server = ldap3.Server(world.settings.host, port=world.settings.port)
+    with ldap3.Connection(server, user=service[0], password=service[1], auto_bind=True) as svc:
+        svc.search(world.settings.suffix, f"(uid={escape_filter_chars(uid)})", attributes=["cn"])
+        assert svc.entries == []  # not even found: nothing for a careless client to bind against
+    selfservice.change_password(world.settings.ldap_uri, world.settings.suffix, world.settings.secrets_dir,
+                                dn, one_time, "Owner-Chose-Passw0rd-9", policy.PROFILES["mlps3"])
+    assert authenticate(world, service, uid, one_time) is None
+    assert authenticate(world, service, uid, "Owner-Chose-Passw0rd-9") == ["teacher#viewer"]
+
+
+def test_a_new_account_is_invisible_until_its_owner_signs_in(world: w.World,
+                                                             service: tuple[str, str]) -> None:
+    registration = world.form("registration", world.nodes["own"])
+    created = world.act("sysadmin", "create-user", registration).result
+    assert authenticate(world, service, created.uid, created.password) is None
+
+
+def test_a_service_reads_no_form_no_private_data_no_tree(world: w.World, service: tuple[str, str]) -> None:
+    """Not its own registration form (which names it, with the contact person's ID number and
+    mobile), no unit, no role group: the user entries in its scope, its own entry, the suffix
+    and the app catalogue are all it finds."""
+    server = ldap3.Server(world.settings.host, port=world.settings.port)
+    suffix = world.settings.suffix
+    with ldap3.Connection(server, user=service[0], password=service[1], auto_bind=True) as svc:
+        svc.search(suffix, "(objectClass=idmRecord)", attributes=["*"])
+        assert svc.entries == []
+        svc.search(suffix, "(|(idmIdNumber=*)(idmRecordPrivate=*)(mobile=*))", attributes=["*"])
+        assert svc.entries == []
+        svc.search(suffix, "(objectClass=*)", attributes=["1.1"])
+        found = {e.entry_dn.lower() for e in svc.entries}
+    allowed = (suffix, f"ou=apps,{suffix}", service[0].lower())
+    strays = [dn for dn in found
+              if dn not in allowed and not dn.endswith(f",ou=apps,{suffix}")
+              and not (dn.startswith("uid=") and ",ou=people," in dn)]
+    assert strays == []
+    scoped = w.scoped_service(world.settings, "scoped-reader", world.nodes["own"])
+    with ldap3.Connection(server, user=scoped, password=w.PASSWORD, auto_bind=True) as svc:
+        svc.search(suffix, "(|(objectClass=idmOrgUnit)(objectClass=groupOfURLs)(objectClass=idmRecord))",
+                   attributes=["1.1"])
+        assert svc.entries == []
+        dn, uid = user(world, "child")
+        svc.search(suffix, f"(uid={uid})", attributes=["idmGrant"])
+        assert [e.entry_dn for e in svc.entries] == [dn]  # its group test still works without reading it
+
+
+def test_a_unit_can_be_the_search_base(world: w.World, service: tuple[str, str]) -> None:
+    """Units are hidden from services, yet a unit or its ou=people may be a search's base
+    (as nslcd or Apache are often configured), and the entry itself is still not returned."""
+    _, uid = user(world)
+    server = ldap3.Server(world.settings.host, port=world.settings.port)
+    own = world.nodes["own"]
+    with ldap3.Connection(server, user=service[0], password=service[1], auto_bind=True) as svc:
+        for base in (own, f"ou=people,{own}"):
+            svc.search(base, f"(uid={uid})", attributes=["uid"])
+            assert [e.uid.value for e in svc.entries] == [uid], base
+        svc.search(own, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["*"])
+        assert svc.entries == []

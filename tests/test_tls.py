@@ -44,6 +44,7 @@ def test_starttls_and_ldaps_work_plain_binds_are_refused(tls_server) -> None:  #
     s = tls_server
     assert tool(s, "-ZZ", "-H", s.plain_uri) == 0
     assert tool(s, "-H", f"ldaps://127.0.0.1:{s.tls_port}") == 0
+    assert tool(s, "-H", f"ldaps://localhost:{s.tls_port}") == 0  # the certificate names both
     assert tool(s, "-H", s.plain_uri) == 13  # confidentiality required
     assert tool(s, "-ZZ", "-H", s.plain_uri, env_ca=False) != 0  # an unknown CA is not trusted
 

@@ -146,3 +146,55 @@ def test_a_lost_factor_is_reset_by_the_system_admin_with_a_change_form(world: w.
     world.act("sysadmin", "reset-factor", form, dn.split(",")[0][4:])
     with service(world) as s:
         assert not totp.enrolled(s, dn)
+
+
+def _enrol_in_a_terminal(world, uid: str, answers, *extra: str):  # type: ignore[no-untyped-def]
+    """`idm mfa enrol` in a real process, as an admin at a terminal: read the secret it
+    prints, answer its prompt with what `answers(secret)` gives. (exit code, output)"""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "IDM_PASSWORD": w.PASSWORD}
+    proc = subprocess.Popen([sys.executable, "-m", "idm_cli.main", "--data-dir", str(world.settings.data_dir),
+                             "mfa", "enrol", "--as", uid, *extra], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+    out = []
+    for line in proc.stdout:
+        out.append(line)
+        if line.startswith("otpauth URI:"):
+            break
+    secret = next((line.split(":", 1)[1].replace(" ", "").strip() for line in out
+                   if line.startswith("密钥 / secret:")), "")
+    rest, _ = proc.communicate("".join(f"{a}\n" for a in answers(secret)) if secret else "", timeout=60)
+    return proc.returncode, "".join(out) + rest, secret
+
+
+def test_an_admin_enrols_the_factor_from_a_terminal(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`idm login` sends an admin without a factor to enrol one; `idm mfa enrol` does it in the
+    terminal (URI, QR code, a code to confirm), and then the CLI signs in with the new factor."""
+    from tests.conftest import run_cli, totp_code
+
+    with ops(world.settings) as session:
+        dn = w.make_admin(session, world.nodes["own"], "term.sys", "sysadmin")
+    password = tmp_path / "pw"
+    password.write_text(w.PASSWORD, encoding="utf-8")
+    before = run_cli(world.settings, "login", "--as", "term.sys", "--password-file", str(password))
+    assert before.exit_code == 1 and "idm mfa enrol --as term.sys" in before.output
+
+    code, output, _ = _enrol_in_a_terminal(world, "term.sys", lambda s: ["000000", "123456", "654321"])
+    assert code == 1 and "验证码不正确" in output
+    with ops(world.settings) as session:
+        assert not session.get(dn, ["oathSecret"])[1].get("oathSecret")  # nothing stored
+
+    code, output, secret = _enrol_in_a_terminal(world, "term.sys", lambda s: [totp_code(s)])
+    assert code == 0, output
+    assert "动态验证码已启用" in output and "otpauth://totp/" in output and "█" in output  # the QR code
+    login = run_cli(world.settings, "login", "--as", "term.sys", "--password-file", str(password),
+                    "--code", totp_code(secret, 1))
+    assert login.exit_code == 0, login.output
+
+    # replacing it needs the current app's code, as on the web page
+    code, output, _ = _enrol_in_a_terminal(world, "term.sys", lambda s: [totp_code(s)])
+    assert code == 1 and "--code" in output

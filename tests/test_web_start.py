@@ -45,3 +45,41 @@ def test_two_workers_boot_on_a_fresh_folder_and_share_one_limit(tmp_path: Path) 
         assert statuses.index(429) == 10, statuses  # "10 per minute" for all workers together
     finally:
         run_cli(settings, "web", "stop")
+
+
+def test_server_tls_reloads_a_running_web_ui(tmp_path: Path) -> None:
+    """After `idm server tls`, slapd refuses plain simple binds; a web UI started before it
+    must use ldaps at once, or every sign-in would say the directory is unavailable."""
+    import time
+
+    from tests.conftest import DEMO
+
+    settings = new_settings(tmp_path / "tls", port=free_port())
+    embedded.init(settings)
+    embedded.start(settings)
+    port = free_port()
+    try:
+        assert run_cli(settings, "org", "import", str(DEMO / "inner-mongolia.csv")).exit_code == 0
+        assert run_cli(settings, "bootstrap", str(DEMO / "province-admins.csv")).exit_code == 0
+        assert run_cli(settings, "ca", "init").exit_code == 0
+        assert run_cli(settings, "web", "start", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                       "--insecure-cookies").exit_code == 0
+        tls = run_cli(settings, "server", "tls", "--tls-port", str(free_port()))
+        assert tls.exit_code == 0 and "reloaded" in tls.output, tls.output
+        time.sleep(3)  # gunicorn replaces its workers
+        for _ in range(4):  # every worker
+            jar = http.cookiejar.CookieJar()
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+            page = opener.open(f"http://127.0.0.1:{port}/login").read().decode()
+            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+            fields = {"uid": "nmg.sys", "password": "wrong", "csrf_token": token}
+            body = urllib.parse.urlencode(fields).encode()
+            try:
+                answer = opener.open(f"http://127.0.0.1:{port}/login", body).read().decode()
+            except urllib.error.HTTPError as err:
+                answer = err.read().decode()
+                assert err.code != 503, answer
+            assert "账号或密码错误" in answer
+    finally:
+        run_cli(settings, "web", "stop")
+        embedded.stop(settings)

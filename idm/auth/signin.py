@@ -178,6 +178,29 @@ def factor_enrolled(progress: Progress) -> Progress:
     return replace(progress, factor_enrolled=True, factor_done=True)
 
 
+def ready_to_enrol(settings: Settings, progress: Progress, current_code: str | None,
+                   address: str = "") -> Progress:
+    """Enrolment (first or replacing) as the web page has it: a replaced factor is proven with
+    its current code first, and a password that must change is changed before anything else."""
+    if progress.stage == FACTOR:
+        if not current_code:
+            raise FactorRefused("更换动态验证码须先提供原验证器当前的验证码（--code）",
+                                "replacing the second factor needs the current app's code (--code)")
+        progress = check_factor(settings, progress, current_code, address)
+    if progress.stage == CHANGE:
+        raise PermissionDenied(f"须先修改密码：idm password change --as {progress.uid}",
+                               f"change your password first: idm password change --as {progress.uid}")
+    return progress
+
+
+def enrol(settings: Settings, progress: Progress, enrolment: totp.Enrolment, code: str) -> Progress:
+    """Store the new factor once the app shows the right code (by the lookup account, as on the
+    web page: the write log keeps it where the level's auditor reads it)."""
+    with _lookup(settings) as session:
+        totp.confirm(session, progress.dn, enrolment, code.strip())
+    return factor_enrolled(progress)
+
+
 def finish(settings: Settings, progress: Progress, address: str = "", via: str = "web") -> None:
     """The full session begins: recorded for admins."""
     if progress.stage != FULL:
@@ -221,7 +244,9 @@ def sign_in_once(settings: Settings, uid: str, password: str, code: Callable[[],
         raise PermissionDenied(f"须先修改密码：idm password change --as {progress.uid}",
                                f"change your password first: idm password change --as {progress.uid}")
     if progress.stage == ENROL:
-        raise PermissionDenied("管理员须先在 Web 界面启用动态验证码（我的账号 → 动态验证码）",
-                               "admins enrol their second factor in the web UI first")
+        raise PermissionDenied("管理员须先启用动态验证码：Web 界面（我的账号 → 动态验证码）"
+                               f"或 idm mfa enrol --as {progress.uid}",
+                               f"admins enrol their second factor first: in the web UI (my account, "
+                               f"second factor) or with idm mfa enrol --as {progress.uid}")
     finish(settings, progress, address, via)
     return progress

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -147,7 +148,18 @@ def command(settings: Settings, cookies: list[str] | None = None) -> list[str]:
     if settings.tls_port:
         urls += f" ldaps://{settings.host}:{settings.tls_port}/"
     starts = [arg for cookie in cookies or [] for arg in ("-c", cookie)]
-    return [SLAPD, "-d", "0", "-F", str(settings.config_dir), "-h", urls, *starts]
+    return [SLAPD, *debug_levels(settings.log_level), "-F", str(settings.config_dir), "-h", urls, *starts]
+
+
+def debug_levels(log_level: str) -> list[str]:
+    """slapd in the foreground writes to its standard error only what `-d` names (olcLogLevel
+    goes to a syslog that may not exist): `none` -> `-d 0`, `stats sync` -> `-d stats -d sync`."""
+    levels = [w for w in log_level.replace(",", " ").split() if w != "none"]
+    bad = [w for w in levels if not re.fullmatch(r"[a-z0-9]+", w)]
+    if bad:
+        raise ServerError(f"idm.json 中 log_level 无效：{' '.join(bad)}（如 stats）",
+                          f"invalid log_level in idm.json: {' '.join(bad)} (e.g. stats)")
+    return [arg for level in levels or ["0"] for arg in ("-d", level)]
 
 
 def run(settings: Settings) -> None:

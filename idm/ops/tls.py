@@ -20,14 +20,32 @@ from idm.directory.session import Session
 from idm.pki import ca
 
 
+def _own_names() -> list[str]:
+    """This machine's host names, and what 127.0.0.1 resolves back to, as DNS names go."""
+    import re
+    import socket
+
+    found = [socket.gethostname(), socket.getfqdn()]
+    try:
+        found.append(socket.gethostbyaddr("127.0.0.1")[0])
+    except OSError:
+        pass
+    return [n.lower() for n in found if re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})", n)]
+
+
 def server_certificate(issuer: ca.Issuer, host_names: list[str]) -> tuple[bytes, bytes]:
-    """(key PEM, certificate PEM) for slapd, valid for localhost, 127.0.0.1 and the names given."""
+    """(key PEM, certificate PEM) for slapd, valid for localhost, 127.0.0.1, this machine's own
+    names and the names given. libldap checks `ldaps://localhost` not against "localhost" but
+    against the name the connected address resolves back to (on many hosts the machine's own
+    name), so without that name a client on the same machine is refused."""
     key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = [x509.DNSName("localhost"),
                                      x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    for h in host_names:
-        if h in ("localhost", "127.0.0.1"):
+    seen = {"localhost", "127.0.0.1"}
+    for h in [*host_names, *_own_names()]:
+        if h in seen:
             continue
+        seen.add(h)
         try:  # an address belongs in an IP entry: TLS clients never match it against a DNS one
             names.append(x509.IPAddress(ipaddress.ip_address(h)))
         except ValueError:

@@ -25,6 +25,8 @@ ACCOUNT_REGEX = r"^uid=[^,]+,ou=(people|admins),ou=[0-9]+,.+$"
 # A role counts only on an admin account in the place admin accounts are kept: an entry that
 # merely carries `idmAdminRole` elsewhere (were one ever added) holds no authority.
 ADMIN_REGEX = r"^uid=[^,]+,ou=admins,ou=[0-9]+,.+$"
+# A downstream system's service account kept at a level (ou=services of its node).
+SERVICE_REGEX = r"^cn=[^,]+,ou=services,ou=[0-9]+,.+$"
 # The receiving relations as sets: the asking admin's node (user/-2) is the unit the entry is
 # released to, the unit's manager (delegated) or its parent (an admin account's next level up).
 RECEIVING = {"receiving": "this/idmReleasedTo & user/-2",
@@ -73,14 +75,15 @@ def who(rule: Rule, suffix: str) -> str:
     """The `by` condition of a rule, without the toolkit identity it may require (`via`)."""
     if rule.who in ("self", "users", "anonymous"):
         return rule.who
-    if rule.who == "targeted":  # the entry the record names is the one asking, wherever it is now
-        return 'set="this/idmRecordSubject & user/entryUUID"'
+    if rule.who == "targeted":  # the account the record names is the one asking, wherever it is now
+        # accounts only: a service account named by its own registration form reads no form
+        return f'dn.regex="{ACCOUNT_REGEX}" set="this/idmRecordSubject & user/entryUUID"'
     if rule.relation == "service":
         return f'dn.exact="{service_dn(rule.who, suffix)}"'
     # The DN conditions come first: slapd evaluates a clause's conditions in order, so for
     # everyone who is not a service account the (costly) set is never evaluated.
     if rule.relation == "position":  # a service account at ou=services,N, reading under N
-        return ('dn.regex="^cn=[^,]+,ou=services,ou=[0-9]+,.+$" '
+        return (f'dn.regex="{SERVICE_REGEX}" '
                 'set="(this/-* & user/-2) + (user/objectClass & [idmServiceAccount]) + '
                 '(user/idmStatus & [active])"')
     if rule.relation == "scope":  # a service account whose idmScope is an ancestor of the target
@@ -151,7 +154,7 @@ def _value_selector(group: str, value: str, suffix: str) -> str:
 MAX_DEPTH = 6  # levels of the tree under the suffix (ministry, province, city, county, school, +1)
 
 
-def _posix(text: str) -> str:
+def posix_escape(text: str) -> str:
     return "".join(f"\\{c}" if c in ".^$*+?()[]{}|\\" else c for c in text)
 
 
@@ -166,7 +169,7 @@ def downstream_by_position(suffix: str) -> list[str]:
     assert {r.target for r in rules} == {"person"}
     out = []
     for depth in range(1, MAX_DEPTH + 1):
-        nested = f"({_posix(suffix)})"
+        nested = f"({posix_escape(suffix)})"
         for _ in range(depth):
             nested = f"(ou=[0-9]+,{nested})"
         bys = " ".join(f'by dn.onelevel,expand="ou=services,${k}" read' for k in range(1, depth + 1))
@@ -276,8 +279,9 @@ def main_acl(suffix: str) -> list[str]:
         f'to dn.subtree="{system}" attrs=userPassword by anonymous auth by * none',
         # auditors see the seal status of the write log (when it was last sealed)
         f'to dn.subtree="ou=seals,{system}" by {auditor_anywhere(suffix)} read by * none',
-        # the role groups: read by the rules' group tests, run as whoever is being checked
-        f'to dn.subtree="ou=roles,{system}" by users read by * none',
+        # the role groups: the toolkit's accounts and admins read them (the rules' own group
+        # tests run as slapd and need no read); downstream systems have no use for them
+        f'to dn.subtree="ou=roles,{system}" {downstream_none(suffix)} by users read by * none',
         f'to dn.subtree="{system}" by self read by * none',
         f'to dn.subtree="ou=apps,{suffix}" by users read by * none',
         # enrolling a second factor adds this one auxiliary class, and no other
@@ -286,9 +290,27 @@ def main_acl(suffix: str) -> list[str]:
         *kind_guards(),
         *downstream_by_position(suffix),
         *loader_shortcuts(suffix),
+        # the org tree is public within the toolkit, but not to downstream systems: they
+        # authenticate and authorise users, whose unit is in their DN (docs/permissions.md)
+        # ... though a unit (or its ou=people) may be a search's base: slapd asks `search` on the
+        # base entry, which discloses that the unit exists and nothing of it
+        f'to dn.regex="^(ou=people,)?{NODE_REGEX[1:]}" attrs=entry {downstream_none(suffix, "search")} '
+        'by * break',
+        f'to dn.regex="{NODE_REGEX}" {downstream_none(suffix)} by * break',
         *generated_rules(suffix),
         "to * by * none",
     ]
+
+
+NODE_REGEX = r"^ou=[0-9]+,.+$"
+
+
+def downstream_none(suffix: str, access: str = "none") -> str:
+    """`by` clauses that give downstream systems' service accounts (of a level, or scoped at
+    ou=system) nothing (or `access`), ahead of the rules for anyone bound."""
+    return (f'by dn.regex="{SERVICE_REGEX}" {access} '
+            f'by dn.onelevel="ou=system,{suffix}" '
+            f'group/groupOfURLs/memberURL="{role_group_dn(SCOPED, suffix)}" {access}')
 
 
 def auditor_anywhere(suffix: str) -> str:
@@ -332,3 +354,4 @@ def log_acl(ops_dn: str, suffix: str) -> list[str]:
 
 def as_ldif(rules: list[str]) -> str:
     return "".join(f"olcAccess: {{{i}}}{rule}\n" for i, rule in enumerate(rules))
+

@@ -35,9 +35,13 @@ TARGETS: dict[str, str] = {
 }
 
 ACTIVE = "(idmStatus=active)"
-# What downstream systems may see: active, and not under a disable's lock (were the status ever
-# to say active while that lock stays, the account is still not listed).
-USABLE = "(&(idmStatus=active)(!(pwdAccountLockedTime=000001010000Z)))"
+# What downstream systems may see: active, not under a disable's lock (were the status ever to
+# say active while that lock stays, the account is still not listed), and not waiting for its
+# owner to choose a password (pwdReset: a new account's first password and every admin reset
+# are one-time passwords the admin knows and the hand-over slip prints; until the owner has
+# changed it, no downstream system finds the account, whatever the client does with ppolicy's
+# "must change" response).
+USABLE = "(&(idmStatus=active)(!(pwdAccountLockedTime=000001010000Z))(!(pwdReset=TRUE)))"
 LEGACY = "(idmLegacy=TRUE)"
 # 调动: an active account released to another unit (idmReleasedTo), until that unit accepts it
 RELEASED = "(&(idmReleasedTo=*)(idmStatus=active))"
