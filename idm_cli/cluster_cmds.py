@@ -56,7 +56,27 @@ def cluster_certs_cmd(ctx: Context, cluster_file: Path, out_dir: Path) -> None:
 def cluster_show(ctx: Context, cluster_file: Path, node_name: str) -> None:
     """输出该节点的 cn=config 修改（LDIF）/ print the node's cn=config changes as LDIF."""
     c = cluster.load(cluster_file)
-    click.echo(cluster_config.to_ldif(cluster_config.changes(c, c.node(node_name), ctx.settings())), nl=False)
+    node = c.node(node_name)
+    services = None
+    if node.is_downstream:  # its rules name the services in its directory
+        with ctx.ops_session() as session:
+            services = cluster_config.downstream_services(session)
+    click.echo(cluster_config.to_ldif(cluster_config.changes(c, node, ctx.settings(), services=services)),
+               nl=False)
+
+
+@cluster_group.command("rules")
+@CLUSTER_ARG
+@click.option("--node", "node_name", required=True, help="本机在集群中的名字 / this node's name")
+@pass_ctx
+@friendly
+def cluster_rules(ctx: Context, cluster_file: Path, node_name: str) -> None:
+    """下游只读节点：按目录中的服务账号更新规则（不重启）/ a downstream node: its rules from the services now
+    in the directory, applied live."""
+    node = cluster.load(cluster_file).node(node_name)
+    with ctx.ops_session() as session:
+        count, changed = cluster_config.refresh_rules(session, node)
+    click.echo(f"{'已更新 / updated' if changed else '无变化 / unchanged'}: {count} 个服务账号 / services")
 
 
 @cluster_group.command("apply")
@@ -89,6 +109,7 @@ def cluster_apply(ctx: Context, cluster_file: Path, node_name: str, bundle: Path
     with ctx.ops_session() as session:
         updated = cluster_config.configure(session, c, node, settings, require_tls=not allow_plain,
                                     listen_port=listen_port)
+        services = len(cluster_config.downstream_services(session)) if node.is_downstream else 0
     embedded.stop(updated)
     if was_running:
         embedded.start(updated)
@@ -97,6 +118,9 @@ def cluster_apply(ctx: Context, cluster_file: Path, node_name: str, bundle: Path
     click.echo(f"已配置 / configured: {node.name} ({node.role}, server_id {node.server_id}); "
                f"replicates from {', '.join(sources) or '-'}")
     click.echo(f"客户端地址 / client URIs: {updated.ldap_uri}")
+    if node.is_downstream:
+        click.echo(f"只读层规则 / read-tier rules: {services} 个服务账号 / services; after a service is "
+                   f"created, run: idm cluster rules {cluster_file} --node {node.name}")
     if not was_running:
         click.echo("slapd 未启动；启动：idm server start / slapd left stopped: idm server start")
 
@@ -119,8 +143,22 @@ def cluster_status(ctx: Context, cluster_file: Path | None) -> None:
             worst = 2
             continue
         csns = " ".join(f"{sid}:{csn.split('#')[0]}" for sid, csn in sorted(s.csns.items()))
-        click.echo(f"{s.node.name}\t{s.node.role}\tlag {lags[s.node.name]:.1f}s\t{csns}")
+        traffic = ""
+        if s.counters is not None:
+            traffic = "\t" + " ".join(f"{k} {v}" for k, v in s.counters.items())
+        click.echo(f"{s.node.name}\t{s.node.role}\tlag {lags[s.node.name]:.1f}s\t{csns}{traffic}")
         worst = max(worst, 1 if lags[s.node.name] > 0 else 0)
+    here = next((n for n in c.nodes if n.server_id == settings.server_id), None)
+    if here is not None and here.is_downstream:
+        with ctx.ops_session() as session:
+            stale = cluster_config.rules_stale(session, here)
+        if stale:
+            click.echo(f"本机规则未含最新服务账号 / this node's rules are stale ({', '.join(stale)}): "
+                       f"idm cluster rules {cluster_file or settings.data_dir / cluster.CLUSTER_FILE} "
+                       f"--node {here.name}")
+            worst = max(worst, 1)
+        else:
+            click.echo("本机规则与服务账号一致 / this node's rules name every active service")
     raise SystemExit(worst)
 
 
@@ -161,6 +199,8 @@ def cluster_client_settings(ctx: Context, cluster_file: Path, out_dir: Path) -> 
         client.tls_ca_file.write_bytes(settings.tls_ca_file.read_bytes())
     click.echo(f"已写入 / written: {client.data_dir / 'idm.json'} ({client.ldap_uri})")
     click.echo(f"服务密钥放入 / put the service secrets (0600) in: {client.secrets_dir}")
+    downstream = " ".join(n.uri for n in [*c.read_tier, *c.providers])
+    click.echo(f"下游系统连接（依次尝试）/ for downstream systems (in order): {downstream}")
 
 
 # ---------------------------------------------------------------- backup and restore

@@ -309,13 +309,15 @@ def _diff(a: dict[str, list[str]], b: dict[str, list[str]]) -> dict[str, tuple[o
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 
-def build(folder: Path, consumers: int = 1, retry: str = "1 +") -> Kit:
+def build(folder: Path, consumers: int = 1, retry: str = "1 +", roles: dict[str, str] | None = None,
+          allow_plain: bool = False) -> Kit:
     """Provider `a` with the demo tree and the province's admins; `b` (provider) and `c...`
-    (consumers) restored from its backup as new nodes; the cluster applied on each. Nothing is
-    left running if it fails."""
+    (consumers) restored from its backup as new nodes; the cluster applied on each. `roles`
+    names the nodes and their roles instead (`a` first, a provider). Nothing is left running if
+    it fails."""
     started: list[Settings] = []
     try:
-        return _build(folder, consumers, retry, started)
+        return _build(folder, consumers, retry, started, roles, allow_plain)
     except BaseException:
         for s in started:
             embedded.stop(s)
@@ -337,7 +339,8 @@ def free_port() -> int:
             return port
 
 
-def _build(folder: Path, consumers: int, retry: str, started: list[Settings]) -> Kit:
+def _build(folder: Path, consumers: int, retry: str, started: list[Settings],
+           roles: dict[str, str] | None = None, allow_plain: bool = False) -> Kit:
     first = new_settings(folder / "a", port=free_port(), server_id=1)
     embedded.init(first)
     embedded.start(first)
@@ -352,10 +355,13 @@ def _build(folder: Path, consumers: int, retry: str, started: list[Settings]) ->
     created = re.findall(r"created: uid=([^,]+),", boot.output)
     passwords = dict(zip(created, PASSWORD_LINE.findall(boot.output), strict=True))
     assert run_cli(first, "ca", "init").exit_code == 0
-    names = ["a", "b", *[f"c{i}" if consumers > 1 else "c" for i in range(1, consumers + 1)]]
+    if roles is None:
+        roles = {"a": "provider", "b": "provider",
+                 **{f"c{i}" if consumers > 1 else "c": "consumer" for i in range(1, consumers + 1)}}
+    names = list(roles)
     ports = {n: (first.port if n == "a" else free_port(), free_port()) for n in names}  # ldap, ldaps
     relays = {n: Relay(ports[n][1]) for n in names}
-    nodes_json = [{"name": n, "role": "provider" if n in ("a", "b") else "consumer", "server_id": i + 1,
+    nodes_json = [{"name": n, "role": roles[n], "server_id": i + 1,
                    "uri": f"ldaps://127.0.0.1:{relays[n].port}"} for i, n in enumerate(names)]
     spec = folder / "cluster.json"
     spec.write_text(json.dumps({"nodes": nodes_json, "retry": retry}), encoding="utf-8")
@@ -370,7 +376,8 @@ def _build(folder: Path, consumers: int, retry: str, started: list[Settings]) ->
         started.append(settings[n])
     for n in names:
         result = run_cli(settings[n], "cluster", "apply", str(spec), "--node", n, "--tls",
-                         str(folder / "certs" / n), "--listen-port", str(ports[n][1]))
+                         str(folder / "certs" / n), "--listen-port", str(ports[n][1]),
+                         *(["--allow-plain"] if allow_plain else []))
         assert result.exit_code == 0, (result.output, result.exception)
         settings[n] = load_settings(settings[n].data_dir)
     kit = Kit(folder, cl, settings, relays, passwords)

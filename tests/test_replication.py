@@ -332,7 +332,8 @@ def test_a_wrong_cluster_description_is_refused_with_every_problem() -> None:
             {"name": "C", "role": "consumer", "server_id": 5000, "uri": "ldaps://c:636/dc=x"}]})
     text = str(caught.value)
     assert text.startswith("集群描述有误")
-    for words in ("duplicate name: a", "duplicate server_id: 1", "role must be provider or consumer",
+    for words in ("duplicate name: a", "duplicate server_id: 1",
+                  "role must be provider, consumer or downstream",
                   "uri must be ldaps://host:port: 'http://b'", "invalid name 'C'",
                   "server_id must be 1-4095"):
         assert words in text, words
@@ -365,3 +366,30 @@ def test_the_generated_configuration_of_each_role() -> None:
     assert "credentials" not in p1 + s1  # no replication password anywhere
     assert cluster_config.client_uris(c, c.node("s1")) == ("ldaps://p1.example:636", "ldap://p2.example:389")
     assert cluster_config.client_uris(c, c.node("p2"))[0] == "ldap://p2.example:389"
+
+
+def test_the_read_tiers_rules_name_each_service_by_its_dn_and_scope() -> None:
+    """Static clauses only (no set, no DN pattern of the asker), one per scope, deepest first;
+    a downstream node without the services in its directory gets no rules at all."""
+    from idm.config import Settings
+    from idm.rules.read_tier import DownstreamService
+
+    c = cluster.parse({"nodes": [
+        {"name": "p1", "role": "provider", "server_id": 1, "uri": "ldaps://p1.example:636"},
+        {"name": "r1", "role": "downstream", "server_id": 21, "uri": "ldaps://r1.example:636",
+         "source": "p1"}]})
+    settings = Settings(data_dir=Path("/var/lib/idm"))
+    city, county = "ou=150100,ou=150000,dc=edu,dc=cn", "ou=150102,ou=150100,ou=150000,dc=edu,dc=cn"
+    services = [DownstreamService(f"cn=a,ou=services,{city}", city),
+                DownstreamService(f"cn=b,ou=services,{county}", county)]
+    r1 = cluster_config.to_ldif(cluster_config.changes(c, c.node("r1"), settings, services=services))
+    rules = [line for line in r1.splitlines() if line.startswith("olcAccess: to") and "ou=services" in line]
+    assert [r.split('"')[1] for r in rules if "filter=" in r] == [county, city]  # deepest first
+    assert all(" set=" not in r and "by dn.regex" not in r for r in rules)
+    assert "olcUpdateRef: ldaps://p1.example:636" in r1 and "rid=001" in r1
+    assert "olcMultiProvider: FALSE" in r1
+    main = next(ch for ch in cluster_config.changes(c, c.node("p1"), settings)
+                if ch.dn == cluster_config.MAIN_DB)
+    assert main.replace["olcMultiProvider"] == []  # a lone provider names no mode (slapd: a shadow's)
+    with pytest.raises(InvalidInput, match="services in its directory"):
+        cluster_config.changes(c, c.node("r1"), settings)

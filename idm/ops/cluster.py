@@ -27,7 +27,9 @@ from urllib.parse import urlsplit
 
 from idm.errors import InvalidInput, ProblemList
 
-ROLES = ("provider", "consumer")
+# a consumer serves the toolkit's reads and every client near it; a downstream node (the read
+# tier) is a consumer that serves downstream systems only, under the read tier's rules
+ROLES = ("provider", "consumer", "downstream")
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 
@@ -52,6 +54,10 @@ class Node:
     def is_provider(self) -> bool:
         return self.role == "provider"
 
+    @property
+    def is_downstream(self) -> bool:
+        return self.role == "downstream"
+
 
 @dataclass(frozen=True)
 class Cluster:
@@ -62,6 +68,10 @@ class Cluster:
     @property
     def providers(self) -> list[Node]:
         return [n for n in self.nodes if n.is_provider]
+
+    @property
+    def read_tier(self) -> list[Node]:
+        return [n for n in self.nodes if n.is_downstream]
 
     def source_of(self, node: Node) -> Node:
         """The one provider a consumer follows. A consumer that pulled from several providers
@@ -98,8 +108,8 @@ def parse(data: object, where: str = "cluster") -> Cluster:
             problems.add(at, f"节点名无效：{name!r}（小写字母、数字、-）",
                          f"invalid name {name!r} (a-z, 0-9, -)")
         if role not in ROLES:
-            problems.add(at, f"角色应为 provider 或 consumer：{role!r}",
-                         f"role must be provider or consumer: {role!r}")
+            problems.add(at, f"角色应为 provider、consumer 或 downstream：{role!r}",
+                         f"role must be provider, consumer or downstream: {role!r}")
         if not isinstance(sid, int) or isinstance(sid, bool) or not 1 <= sid <= 4095:
             problems.add(at, f"server_id 应为 1–4095 的整数：{sid!r}", f"server_id must be 1-4095: {sid!r}")
         parts = urlsplit(uri) if isinstance(uri, str) else None
@@ -112,9 +122,9 @@ def parse(data: object, where: str = "cluster") -> Cluster:
             problems.add(at, f"uri 应为 ldaps://主机:端口：{uri!r}",
                          f"uri must be ldaps://host:port: {uri!r}")
         source = raw.get("source")
-        if source is not None and (role != "consumer" or not isinstance(source, str)):
-            problems.add(at, "只有 consumer 可指定 source（所跟随的 provider）",
-                         "only a consumer names a source (the provider it follows)")
+        if source is not None and (role not in ("consumer", "downstream") or not isinstance(source, str)):
+            problems.add(at, "只有 consumer 或 downstream 可指定 source（所跟随的 provider）",
+                         "only a consumer or downstream node names a source (the provider it follows)")
         nodes.append(Node(str(name), str(role), sid if isinstance(sid, int) else 0, str(uri),
                           source if isinstance(source, str) else None))
     for attr, zh in (("name", "节点名"), ("server_id", "server_id"), ("uri", "uri")):

@@ -15,11 +15,12 @@ from idm.directory.session import Session
 from idm.errors import InvalidInput
 from idm.ops import render
 from idm.ops.cluster import CLUSTER_FILE, Cluster, Node, NodeFiles, save
-from idm.rules import acl
+from idm.rules import acl, read_tier
 
 MAIN_DB = "olcDatabase={2}mdb,cn=config"
 LOG_DB = "olcDatabase={1}mdb,cn=config"
 FRONTEND = "olcDatabase={-1}frontend,cn=config"
+MONITOR_DB = "olcDatabase={3}monitor,cn=config"
 # The subject of a node's replication certificate, as slapd normalises it (RFC 4514 order):
 # CN is the node name. User certificates always carry a UID, so they can never match.
 REPLICATOR_SUBJECT = r"^cn=[a-z0-9-]+,ou=idm-replication,o=[^,]+$"
@@ -38,6 +39,7 @@ class Change:
     ensure: dict[str, list[str]] = field(default_factory=dict)
     create: dict[str, list[str]] | None = None
     find: str | None = None  # filter to find the entry under `dn`'s parent when its RDN is numbered
+    optional: bool = False  # left alone where the entry does not exist (a site's own slapd)
 
 
 def _tls_options(files: NodeFiles) -> str:
@@ -53,7 +55,59 @@ def _syncrepl(cluster: Cluster, source: Node, suffix: str, files: NodeFiles) -> 
             f'retry="{cluster.retry}" timeout=3 network-timeout=3 syncdata=accesslog')
 
 
-def changes(cluster: Cluster, node: Node, settings: Settings, require_tls: bool = True) -> list[Change]:
+def downstream_services(session: Session) -> list[read_tier.DownstreamService]:
+    """The active downstream service accounts in the directory (as replicated to this node),
+    with the subtree each reads: a level's own (ou=services of its unit), or an operator's
+    scoped one (ou=system, its idmScope)."""
+    suffix = session.suffix
+    found = []
+    for dn, attrs in session.search(suffix, "(&(objectClass=idmServiceAccount)(idmStatus=active))",
+                                    ["idmScope"]):
+        parent = names.parent_of(dn)
+        if parent.lower().startswith("ou=services,") and re.match(acl.SERVICE_REGEX, dn, re.IGNORECASE):
+            found.append(read_tier.DownstreamService(dn, names.parent_of(parent)))
+        elif parent.lower() == f"ou=system,{suffix}".lower() and attrs.get("idmScope"):
+            found.extend(read_tier.DownstreamService(dn, scope) for scope in attrs["idmScope"])
+    return sorted(found, key=lambda s: (s.scope.lower(), s.dn.lower()))
+
+
+def main_rules(node: Node, suffix: str, services: list[read_tier.DownstreamService] | None) -> list[str]:
+    """A node's main database rules: the full rules, or on the read tier only downstream
+    reading (`services` from `downstream_services`)."""
+    ops = render.ops_dn()
+    if node.is_downstream:
+        if services is None:
+            raise InvalidInput("下游只读节点的规则须由本机目录中的服务账号生成",
+                               "a downstream node's rules are made from the services in its directory")
+        return [acl.ops_clause(ops), *read_tier.rules(suffix, services)]
+    return [acl.ops_clause(ops), *acl.main_acl(suffix)]
+
+
+def refresh_rules(session: Session, node: Node) -> tuple[int, bool]:
+    """Bring a downstream node's rules up to date with the services in its directory, live (no
+    restart): (services named, whether the rules changed). Run by the local operator after a
+    service is created or disabled, or from a timer (docs/deployment.md)."""
+    if not node.is_downstream:
+        raise InvalidInput(f"{node.name} 不是下游只读节点（role: downstream）",
+                           f"{node.name} is not a downstream node (role: downstream)")
+    services = downstream_services(session)
+    changed = apply_changes(session, [Change(MAIN_DB, replace={"olcAccess": main_rules(node, session.suffix,
+                                                                                       services)})])
+    return len(services), changed > 0
+
+
+def rules_stale(session: Session, node: Node) -> list[str]:
+    """The active services a downstream node's rules do not name yet (or no longer should)."""
+    wanted = main_rules(node, session.suffix, downstream_services(session))
+    current = session.conn.search_s(MAIN_DB, ldap.SCOPE_BASE, "(objectClass=*)", ["olcAccess"])[0][1]
+    have = [_unnumbered(v.decode()) for v in current.get("olcAccess", [])]
+    named = {m.lower() for rule in have for m in re.findall(r'by dn\.exact="([^"]+)" read', rule)}
+    want = {m.lower() for rule in wanted for m in re.findall(r'by dn\.exact="([^"]+)" read', rule)}
+    return sorted(named ^ want) if have != wanted else []
+
+
+def changes(cluster: Cluster, node: Node, settings: Settings, require_tls: bool = True,
+            services: list[read_tier.DownstreamService] | None = None) -> list[Change]:
     """The cn=config of `node`, as a list of entries to bring into shape (idempotent)."""
     suffix = settings.suffix
     files = NodeFiles(settings.data_dir / "tls")
@@ -72,13 +126,18 @@ def changes(cluster: Cluster, node: Node, settings: Settings, require_tls: bool 
         }, ensure={"olcAuthzRegexp": [f'"{REPLICATOR_SUBJECT}" "{replicator}"']}),  # a site's own stay
         Change("cn=module{0},cn=config", ensure={"olcModuleLoad": ["back_ldap", "lastbind"]}),
         Change(LOG_DB, replace={"olcAccess": acl.log_acl(ops, suffix)}, ensure={"olcLimits": [limit]}),
+        # `idm cluster status` reads each node's counters as the replication identity
+        Change(MONITOR_DB, replace={"olcAccess": [
+            f'to * by dn.exact="{ops}" read by dn.exact="{replicator}" read by * none']}, optional=True),
         Change(MAIN_DB, replace={
             # the local operator is the rootDN of a database idm made; on a site's own slapd it
             # needs its clause (as `idm server` writes it there too)
-            "olcAccess": [acl.ops_clause(ops), *acl.main_acl(suffix)],
+            "olcAccess": main_rules(node, suffix, services),
             "olcSyncrepl": [_syncrepl(cluster, s, suffix, files) for s in sources] if node.is_provider
             else [_syncrepl(cluster, cluster.source_of(node), suffix, files)],
-            "olcMultiProvider": ["TRUE" if node.is_provider and sources else "FALSE"],
+            # a lone provider (its replicas are consumers or the read tier) names no mode: slapd
+            # takes `multiprovider FALSE` on it for a shadow's and refuses every write
+            "olcMultiProvider": (["TRUE"] if sources else []) if node.is_provider else ["FALSE"],
             # a consumer refers writes to the providers; its chain overlay follows the referral
             "olcUpdateRef": [] if node.is_provider else [p.uri for p in cluster.providers],
         }, ensure={"olcLimits": [limit]}),
@@ -132,8 +191,11 @@ def to_ldif(items: list[Change]) -> str:
 def _locate(session: Session, change: Change) -> str | None:
     """The DN of the entry a change is for, or None when it does not exist yet."""
     if change.find is None:
-        return change.dn if session.conn.search_s(change.dn, ldap.SCOPE_BASE, "(objectClass=*)", ["1.1"]) \
-            else None
+        try:
+            found = session.conn.search_s(change.dn, ldap.SCOPE_BASE, "(objectClass=*)", ["1.1"])
+        except ldap.NO_SUCH_OBJECT:
+            return None
+        return change.dn if found else None
     parent = change.dn.split(",", 1)[1]
     found = session.conn.search_s(parent, ldap.SCOPE_ONELEVEL, change.find, ["1.1"])
     return str(found[0][0]) if found else None
@@ -148,6 +210,8 @@ def apply_changes(session: Session, items: list[Change]) -> int:
             attrs = {**c.create, **{k: v for k, v in c.replace.items() if v}}
             session.conn.add_s(c.dn, [(k, [v.encode() for v in vs]) for k, vs in attrs.items()])
             changed += 1
+            continue
+        if dn is None and c.optional:
             continue
         if dn is None:
             raise InvalidInput(f"cn=config 中没有 {c.dn}", f"{c.dn} is not in cn=config")
@@ -205,7 +269,8 @@ def configure(session: Session, cluster: Cluster, node: Node, settings: Settings
         raise InvalidInput(
             f"节点 {node.name} 的 ldap:// 端口 {node.port} 与本机端口 {settings.port} 不同",
             f"node {node.name} says ldap:// port {node.port}, this server listens on {settings.port}")
-    apply_changes(session, changes(cluster, node, settings, require_tls))
+    services = downstream_services(session) if node.is_downstream else None
+    apply_changes(session, changes(cluster, node, settings, require_tls, services))
     updated = replace(settings, server_id=node.server_id, tls_port=tls_port, require_tls=require_tls,
                       uris=client_uris(cluster, node))
     save_settings(updated)

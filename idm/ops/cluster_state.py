@@ -17,6 +17,31 @@ class NodeState:
     node: Node
     csns: dict[int, str]  # server ID -> newest change of that server seen here (contextCSN)
     error: str | None = None
+    counters: dict[str, int] | None = None  # from its cn=Monitor, where the replicator may read it
+
+
+# What `status` shows of a node's own traffic: binds, searches, the writes clients sent it (on
+# a consumer or downstream node every one of them was refused), open connections.
+COUNTERS = {"binds": "cn=Bind,cn=Operations,cn=Monitor", "searches": "cn=Search,cn=Operations,cn=Monitor",
+            **{f"writes:{op}": f"cn={op},cn=Operations,cn=Monitor" for op in ("Add", "Modify", "Delete",
+                                                                             "Modrdn")},
+            "connections": "cn=Current,cn=Connections,cn=Monitor"}
+
+
+def _counters(conn: ldap.ldapobject.LDAPObject) -> dict[str, int] | None:
+    out: dict[str, int] = {}
+    try:
+        for name, dn in COUNTERS.items():
+            found = conn.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)",
+                                  ["monitorOpCompleted", "monitorCounter"])
+            attrs = found[0][1] if found else {}
+            value = (attrs.get("monitorOpCompleted") or attrs.get("monitorCounter") or [b"0"])[0]
+            out[name] = int(value)
+    except ldap.LDAPError:
+        return None  # no cn=Monitor there, or not for the replicator
+    writes = sum(v for k, v in out.items() if k.startswith("writes:"))
+    return {"binds": out["binds"], "searches": out["searches"], "writes": writes,
+            "connections": out["connections"]}
 
 
 def csns_of(values: list[str]) -> dict[int, str]:
@@ -61,7 +86,7 @@ def node_state(node: Node, files: NodeFiles, suffix: str, timeout: float = 10.0)
         try:
             found = conn.search_s(suffix, ldap.SCOPE_BASE, "(objectClass=*)", ["contextCSN"])
             values = [v.decode() for v in found[0][1].get("contextCSN", [])] if found else []
-            answer.append(NodeState(node, csns_of(values)))
+            answer.append(NodeState(node, csns_of(values), counters=_counters(conn)))
         except ldap.LDAPError as exc:
             answer.append(NodeState(node, {}, _desc(exc)))
         finally:
