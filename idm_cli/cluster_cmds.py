@@ -66,14 +66,24 @@ def cluster_show(ctx: Context, cluster_file: Path, node_name: str) -> None:
 
 
 @cluster_group.command("rules")
-@CLUSTER_ARG
-@click.option("--node", "node_name", required=True, help="本机在集群中的名字 / this node's name")
+@click.argument("cluster_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--node", "node_name", default=None,
+              help="本机在集群中的名字（默认：按 server_id）/ this node's name (default: by server_id)")
 @pass_ctx
 @friendly
-def cluster_rules(ctx: Context, cluster_file: Path, node_name: str) -> None:
+def cluster_rules(ctx: Context, cluster_file: Path | None, node_name: str | None) -> None:
     """下游只读节点：按目录中的服务账号更新规则（不重启）/ a downstream node: its rules from the services now
-    in the directory, applied live."""
-    node = cluster.load(cluster_file).node(node_name)
+    in the directory, applied live (by default this node, from the cluster.json apply kept)."""
+    settings = ctx.settings()
+    c = cluster.load(cluster_file or settings.data_dir / cluster.CLUSTER_FILE)
+    if node_name is not None:
+        node = c.node(node_name)
+    else:
+        found = [n for n in c.nodes if n.server_id == settings.server_id]
+        if not found:
+            raise InvalidInput(f"集群中没有 server_id {settings.server_id} 的节点：请用 --node",
+                               f"no node with server_id {settings.server_id} in the cluster: give --node")
+        node = found[0]
     with ctx.ops_session() as session:
         count, changed = cluster_config.refresh_rules(session, node)
     click.echo(f"{'已更新 / updated' if changed else '无变化 / unchanged'}: {count} 个服务账号 / services")
@@ -120,7 +130,7 @@ def cluster_apply(ctx: Context, cluster_file: Path, node_name: str, bundle: Path
     click.echo(f"客户端地址 / client URIs: {updated.ldap_uri}")
     if node.is_downstream:
         click.echo(f"只读层规则 / read-tier rules: {services} 个服务账号 / services; after a service is "
-                   f"created, run: idm cluster rules {cluster_file} --node {node.name}")
+                   "created, run: idm cluster rules (or its timer, scripts/systemd/)")
     if not was_running:
         click.echo("slapd 未启动；启动：idm server start / slapd left stopped: idm server start")
 
@@ -154,8 +164,7 @@ def cluster_status(ctx: Context, cluster_file: Path | None) -> None:
             stale = cluster_config.rules_stale(session, here)
         if stale:
             click.echo(f"本机规则未含最新服务账号 / this node's rules are stale ({', '.join(stale)}): "
-                       f"idm cluster rules {cluster_file or settings.data_dir / cluster.CLUSTER_FILE} "
-                       f"--node {here.name}")
+                       "run idm cluster rules")
             worst = max(worst, 1)
         else:
             click.echo("本机规则与服务账号一致 / this node's rules name every active service")

@@ -217,7 +217,7 @@ def test_a_new_service_is_refused_until_the_rules_are_refreshed(kit: Kit) -> Non
     assert status.returncode == 1 and "stale" in status.stdout and "student-mis" in status.stdout, (
         status.stdout
     )
-    rules = run_cli(kit.nodes["d"], "cluster", "rules", str(kit.folder / "cluster.json"), "--node", "d")
+    rules = run_cli(kit.nodes["d"], "cluster", "rules")  # this node, from its cluster.json
     assert rules.exit_code == 0 and "updated" in rules.output
     assert list(found(kit, "d", new, "(uid=in.city)")) == [f"uid=in.city,ou=people,{HOHHOT}".lower()]
     again = run_cli(kit.nodes["d"], "cluster", "rules", str(kit.folder / "cluster.json"), "--node", "d")
@@ -272,3 +272,22 @@ def test_client_settings_list_the_replicas_first(kit: Kit, tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     line = next(x for x in result.output.splitlines() if x.startswith("下游系统"))
     assert line.split(": ", 1)[1].split() == [kit.cluster.node("d").uri, kit.cluster.node("a").uri]
+
+
+def test_the_timer_and_the_container_loop_run_the_rules_command() -> None:
+    import configparser
+
+    from click.testing import CliRunner
+
+    from idm_cli.main import cli
+
+    root = Path(__file__).resolve().parent.parent
+    service = configparser.ConfigParser(strict=False)
+    service.read(root / "scripts" / "systemd" / "idm-cluster-rules.service")
+    timer = configparser.ConfigParser()
+    timer.read(root / "scripts" / "systemd" / "idm-cluster-rules.timer")
+    assert timer["Timer"]["OnCalendar"] and timer["Install"]["WantedBy"] == "timers.target"
+    words = service["Service"]["ExecStart"].split()
+    assert words[0].endswith("/idm") and words[1:] == ["cluster", "rules"]
+    assert CliRunner().invoke(cli, [*words[1:], "--help"]).exit_code == 0
+    assert "idm cluster rules" in (root / "docker" / "slapd" / "entrypoint.sh").read_text()

@@ -17,4 +17,11 @@ if [ -n "${IDM_SEAL_INTERVAL:-}" ]; then
       idm audit seal >/dev/null || echo "idm: audit seal failed (retrying in ${IDM_SEAL_INTERVAL}s)" >&2
     done ) &
 fi
+if [ -n "${IDM_RULES_INTERVAL:-}" ]; then
+  # A downstream node (the read tier) regenerates its rules from the directory's service
+  # accounts, live (docs/deployment.md, "The read tier").
+  ( while sleep "$IDM_RULES_INTERVAL"; do
+      idm cluster rules >/dev/null || echo "idm: cluster rules failed (retrying in ${IDM_RULES_INTERVAL}s)" >&2
+    done ) &
+fi
 exec idm server run
