@@ -279,6 +279,7 @@ def run(args: argparse.Namespace, cheap: bool, apache: bool) -> None:
         vanilla = c.start_vanilla(folder)
         servers: dict[str, str] = {}
         proxies: list[Apache] = []
+        checks: list[str] = []
         try:
             service, users = load(kit.nodes["a"], vanilla, args.users, cheap)
             kit.wait_converged(timeout=600)
@@ -308,6 +309,18 @@ def run(args: argparse.Namespace, cheap: bool, apache: bool) -> None:
                 proxies = [Apache(folder / f"apache-{s}", servers[s], service) for s in servers]
                 for proxy in proxies:
                     assert proxy.get(c.PASSWORD) == 200 and proxy.get("wrong") == 401
+                # issue 21's first finding: a one-time password (pwdReset) must not open the app
+                probe = users[2]
+                with c.ops(kit.nodes["a"]) as session:
+                    session.conn.modify_s(probe, [(ldap.MOD_REPLACE, "pwdReset", [b"TRUE"])])
+                kit.wait_converged(timeout=60)
+                one_time = {
+                    s: proxies[k].get(c.PASSWORD, probe.split(",", 1)[0][4:])
+                    for k, s in enumerate(servers)
+                    if s != "vanilla"
+                }
+                assert set(one_time.values()) == {401}, one_time
+                checks.append(f"a must-change password through Apache: {one_time} (401: refused)")
                 rows["Apache ab, 16"] = []
                 for _ in range(args.rounds):
                     rows["Apache ab, 16"].append(
@@ -322,6 +335,8 @@ def run(args: argparse.Namespace, cheap: bool, apache: bool) -> None:
         f"\nhash {'{SSHA}' if cheap else '{ARGON2}'}; {args.users} users; {args.rounds} rounds of "
         f"{args.seconds:.0f}s; medians per second, ratios as median [min-max] of the rounds"
     )
+    for line in checks:
+        print(line)
     print(
         f"{'':22}{'vanilla':>10}{'provider':>10}{'replica':>10}{'provider/vanilla':>20}{'replica/vanilla':>20}"
     )
