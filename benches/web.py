@@ -4,7 +4,13 @@ against gunicorn, compared with a hello-world route (/healthz) served by the sam
 same run. Prints p50/p95 latency and requests/s, and the ratios.
 
     .venv/bin/python benches/web.py [--clients 20] [--seconds 10] [--workers 4] [--forms 5000]
-                                    [--log 20000]
+                                    [--log 20000] [--national DATA_DIR]
+
+Both modes also time the pages each role opens daily: the console of the unit's system admin
+(its tree with counts), a county's account list, the audit view, the form list and an open
+review campaign. `--national DATA_DIR` runs them on a data folder that holds the national set
+(`scripts/gen-national.py`, loaded offline; docs/performance.md, "The console at national
+size"): the province's console over its cities, universities and their counts, a county there.
 
 The forms are recorded by the city's system admin through the toolkit (each one a log record
 too) and the rest of the log is sign-in events on the admins' entries, written as the web UI
@@ -90,8 +96,9 @@ def run(clients: list[Client], action, seconds: float) -> tuple[list[float], flo
 def make_admin(settings: Settings, node: str, uid: str, role: str) -> str:
     dn = f"uid={uid},ou=admins,{node}"
     with c.ops(settings) as session:
-        session.add(dn, {"objectClass": ["idmAdminAccount"], "uid": [uid], "cn": ["压测"], "sn": ["压"],
-                         "idmStatus": ["active"], "idmAdminRole": [role], "idmScope": [node]})
+        if session.get(dn, ["1.1"]) is None:  # a national folder keeps them from an earlier run
+            session.add(dn, {"objectClass": ["idmAdminAccount"], "uid": [uid], "cn": ["压测"], "sn": ["压"],
+                             "idmStatus": ["active"], "idmAdminRole": [role], "idmScope": [node]})
         session.set_password(dn, PASSWORDS[0])
         session.replace(dn, {"pwdReset": []})
     return dn
@@ -121,6 +128,99 @@ def fill_log(settings: Settings, admin: str, county: str, how_many_forms: int, r
           f"in {time.perf_counter() - started:.0f}s", file=sys.stderr)
 
 
+def start_web(settings: Settings, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = c.free_port()
+    env = {**os.environ, "IDM_DATA_DIR": str(settings.data_dir), "IDM_WEB_INSECURE_COOKIES": "1",
+           "IDM_WEB_NO_RATELIMIT": "1"}
+    gunicorn = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gunicorn")), "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--threads", "4", "--log-level", "warning",
+         "webui:create_app()"], env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    return gunicorn, base
+
+
+def daily_pages(settings: Settings, base: str, top: str, county: str, clients: int,
+                seconds: float) -> dict[str, tuple[list[float], float]]:
+    """The pages each role opens daily, each with `clients` signed-in clients: the system admin
+    of `top` (its console), of `county` (its account list, form list, review campaign), and
+    `top`'s auditor (the audit view). The admins are made here; the county's campaign is opened."""
+    from idm.oversight import reviews
+
+    code = county.split(",")[0].split("=")[1]
+    make_admin(settings, top, "day.sys", "sysadmin")
+    make_admin(settings, top, "day.audit", "auditor")
+    county_admin = make_admin(settings, county, "dayc.sys", "sysadmin")
+    with signin.admin_session(settings, county_admin) as session:
+        actor = actors.load(session)
+        if not any(cp.status != "closed" for cp in reviews.list_campaigns(session, code)):
+            reviews.open_campaign(session, actor, code)
+    hello = [Client(base) for _ in range(clients)]
+    out = {"hello (/healthz)": run(hello, lambda i, n, cl: cl.get("/healthz"), seconds)}
+    for uid, label, path, expect in (
+            ("day.sys", "console (tree, counts)", "/admin/", "管理控制台"),
+            ("dayc.sys", "county account list", f"/admin/users?unit={code}", "</table>"),
+            ("dayc.sys", "county form list", "/admin/forms/", "申请单"),
+            ("dayc.sys", "review campaign", "/admin/reviews/", "核查"),
+            ("day.audit", "audit view", "/admin/audit/", "审计")):
+        signed = [Client(base) for _ in range(clients)]
+        for cl in signed:
+            cl.post("/login", {"uid": uid, "password": PASSWORDS[0]})
+        page = signed[0].get(path)
+        assert expect in page, (label, page[:300])
+        out[label] = run(signed, lambda i, n, cl, p=path: cl.get(p), seconds)  # type: ignore[misc]
+    return out
+
+
+def national(args: argparse.Namespace) -> None:
+    """The daily pages on a data folder holding the national set, against hello in the same run."""
+    from idm.config import load_settings
+    from idm.tree import org
+
+    settings = load_settings(Path(args.national))
+    started = embedded.start(settings)
+    gunicorn = None
+    try:
+        with c.ops(settings) as session:
+            bootstrap.service_accounts(session, settings.secrets_dir)
+            province = org.find(session, "150000")
+            cities = org.children(session, province.dn)
+            city = next(n for n in cities if n.level == "city")
+            county = next(n for n in org.children(session, city.dn) if n.level == "county")
+            below = len(cities)
+        gunicorn, base = start_web(settings, args.workers)
+        results = daily_pages(settings, base, province.dn, county.dn, args.clients, args.seconds)
+    finally:
+        if gunicorn:
+            gunicorn.terminate()
+            gunicorn.wait()
+        if started:
+            embedded.stop(settings)
+    print(f"national set in {settings.data_dir}: the province 150000 with {below} units below it; "
+          f"county {county.code}")
+    report(args, results)
+
+
+def report(args: argparse.Namespace, results: dict[str, tuple[list[float], float]]) -> None:
+    hello_rps = results["hello (/healthz)"][1]
+    print(f"{args.clients} concurrent clients, {args.seconds:.0f}s each, "
+          f"gunicorn {args.workers} workers x 4 threads")
+    print(f"{'':28}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>9}{'vs hello':>10}")
+    for name, (lat, rps) in results.items():
+        if not lat:
+            print(f"{name:28}{'none answered within the run':>37}")
+            continue
+        q = statistics.quantiles(lat, n=20) if len(lat) > 1 else lat * 19
+        p50, p95 = statistics.median(lat) * 1000, q[18] * 1000
+        print(f"{name:28}{p50:9.1f}{p95:9.1f}{rps:9.1f}{rps / hello_rps:10.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
@@ -128,7 +228,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--forms", type=int, default=5000, help="forms in the form list")
     parser.add_argument("--log", type=int, default=20000, help="log records the auditor may read")
+    parser.add_argument("--national", default=None, help="a data folder holding the national set")
     args = parser.parse_args()
+    if args.national:
+        national(args)
+        return
     with tempfile.TemporaryDirectory(prefix="idm-web-bench-") as tmp:
         settings = new_settings(Path(tmp) / "idm", port=c.free_port(), password_profile="nist")
         embedded.init(settings)
@@ -150,20 +254,7 @@ def main() -> None:
             admin_dn = make_admin(settings, city, "web.sys", "sysadmin")
             make_admin(settings, city, "web.audit", "auditor")
             fill_log(settings, admin_dn, counties[0].split(",")[0].split("=")[1], args.forms, args.log)
-            port = c.free_port()
-            env = {**os.environ, "IDM_DATA_DIR": str(settings.data_dir), "IDM_WEB_INSECURE_COOKIES": "1",
-                   "IDM_WEB_NO_RATELIMIT": "1"}
-            gunicorn = subprocess.Popen(
-                [str(Path(sys.executable).with_name("gunicorn")), "--bind", f"127.0.0.1:{port}",
-                 "--workers", str(args.workers), "--threads", "4", "--log-level", "warning",
-                 "webui:create_app()"], env=env, cwd=ROOT)
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(base + "/healthz", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            gunicorn, base = start_web(settings, args.workers)
             results = {}
             clients = [Client(base) for _ in users]
             results["hello (/healthz)"] = run(clients, lambda i, n, cl: cl.get("/healthz"), args.seconds)
@@ -192,19 +283,15 @@ def main() -> None:
                 assert "密码已修改" in page or "我的账号" in page, page[:300]
 
             results["password change"] = run(clients, change, args.seconds)
+            province = counties[0].split(",", 2)[2]  # the same role as in --national: the province's
+            daily = daily_pages(settings, base, province, counties[0], args.clients, args.seconds)
+            results.update({k: v for k, v in daily.items() if k != "hello (/healthz)"})
         finally:
             if gunicorn:
                 gunicorn.terminate()
                 gunicorn.wait()
             embedded.stop(settings)
-    hello_rps = results["hello (/healthz)"][1]
-    print(f"{args.clients} concurrent clients, {args.seconds:.0f}s each, "
-          f"gunicorn {args.workers} workers x 4 threads")
-    print(f"{'':24}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>9}{'vs hello':>10}")
-    for name, (lat, rps) in results.items():
-        q = statistics.quantiles(lat, n=20) if len(lat) > 1 else lat * 19
-        p50, p95 = statistics.median(lat) * 1000, q[18] * 1000
-        print(f"{name:24}{p50:9.1f}{p95:9.1f}{rps:9.1f}{rps / hello_rps:10.3f}")
+    report(args, results)
 
 
 if __name__ == "__main__":

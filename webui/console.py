@@ -68,8 +68,9 @@ def home() -> Any:
         node = org.find(session, node_code(actor.node_dn))
         own = {kind: accounts.counts(session, node.dn, kind) for kind in ("business", "admin")}
         rows = []
+        admins = accounts.counts_below(session, node.dn, "admin")  # one search, not one per unit
         for child in org.children(session, node.dn):
-            rows.append((0, child, accounts.counts(session, child.dn, "admin"),
+            rows.append((0, child, admins.get(child.dn.lower(), {"active": 0, "disabled": 0}),
                          accounts.counts(session, child.dn, "business") if child.managed_by else None))
             if expand == child.code:  # one level deeper: names only (their accounts are not ours)
                 rows += [(1, grandchild, {}, None) for grandchild in org.children(session, child.dn)]

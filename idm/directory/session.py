@@ -21,6 +21,9 @@ from idm.errors import NotFound
 
 Entry = tuple[str, dict[str, list[str]]]
 PAGE_SIZE = 500
+# an unpaged search asks for this many entries at most (the rules' soft limit is 500, the hard
+# one unlimited): more than any one unit holds
+UNPAGED_LIMIT = 1_000_000
 # Never decoded as text: binary values, and password hashes (which the toolkit never reads).
 BINARY_ATTRS = frozenset({"idmattachment", "usercertificate", "usercertificate;binary", "jpegphoto",
                           "userpassword", "pwdhistory", "oathsecret"})
@@ -126,8 +129,24 @@ class Session:
         filterstr: str = "(objectClass=*)",
         attrs: Sequence[str] | None = None,
         scope: int = ldap.SCOPE_SUBTREE,
+        *,
+        small: bool = False,
     ) -> Iterator[Entry]:
-        """Paged search: large subtrees stream in pages instead of hitting size limits."""
+        """Paged search: large subtrees stream in pages instead of hitting size limits.
+
+        `small`: the caller knows the answer is one unit's worth (its child units, its people),
+        so it comes in one response, unpaged. back-mdb answers a paged one-level search by
+        walking the IDs of the whole database: 0.45 s for a unit's 98 children on the national
+        set (5 million entries), where the same search unpaged takes 4 ms."""
+        if small:
+            with translated("查询", "search"):
+                msgid = self.conn.search_ext(base, scope, filterstr, list(attrs) if attrs else None,
+                                             serverctrls=list(self._ctrls), sizelimit=UNPAGED_LIMIT)
+                _, results, _, _ = self.conn.result3(msgid)
+            for dn, entry_attrs in results:
+                if dn is not None:
+                    yield dn, _decode(entry_attrs)
+            return
         page = SimplePagedResultsControl(False, size=PAGE_SIZE, cookie="")
         while True:
             with translated("查询", "search"):

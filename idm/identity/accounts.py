@@ -233,7 +233,8 @@ def list_accounts(session: Session, node_code: str, kind: str, text: str | None 
     if status:
         parts.append(names.eq("idmStatus", status))
     try:
-        found = session.search(container, names.all_of(*parts), ACCOUNT_ATTRS, scope=ldap.SCOPE_ONELEVEL)
+        found = session.search(container, names.all_of(*parts), ACCOUNT_ATTRS, scope=ldap.SCOPE_ONELEVEL,
+                               small=True)
         return sorted((_account(dn, a) for dn, a in found), key=lambda acc: acc.uid)
     except NotFound:
         return []
@@ -249,13 +250,36 @@ def shared_holders(accounts: list[Account]) -> dict[str, list[Account]]:
 
 
 
+def counts_below(session: Session, parent_dn: str, kind: str) -> dict[str, dict[str, int]]:
+    """Active and disabled accounts of one kind at each unit directly under `parent_dn`, from
+    one search (not one per unit): the province's console lists a hundred units. Keyed by the
+    unit's DN, lower-case; a unit with none is absent."""
+    container = "admins" if kind == "admin" else "people"
+    cls = "(objectClass=idmAdminAccount)" if kind == "admin" else "(objectClass=idmBusinessAccount)"
+    out: dict[str, dict[str, int]] = {}
+    try:
+        for dn, attrs in session.search(parent_dn, cls, ["idmStatus"]):
+            box = names.parent_of(dn)
+            unit = names.parent_of(box)
+            if not box.lower().startswith(f"ou={container},"):
+                continue
+            if names.parent_of(unit).lower() != parent_dn.lower():
+                continue
+            status = (attrs.get("idmStatus") or [""])[0]
+            mine = out.setdefault(unit.lower(), {"active": 0, "disabled": 0})
+            mine[status] = mine.get(status, 0) + 1
+    except NotFound:
+        pass
+    return out
+
+
 def counts(session: Session, node_dn: str, kind: str) -> dict[str, int]:
     """Active and disabled accounts of one kind at a unit, as far as the reader sees them."""
     container = names.child_dn("ou", "admins" if kind == "admin" else "people", node_dn)
     cls = "(objectClass=idmAdminAccount)" if kind == "admin" else "(objectClass=idmBusinessAccount)"
     out = {"active": 0, "disabled": 0}
     try:
-        for _, attrs in session.search(container, cls, ["idmStatus"], scope=ldap.SCOPE_ONELEVEL):
+        for _, attrs in session.search(container, cls, ["idmStatus"], scope=ldap.SCOPE_ONELEVEL, small=True):
             status = (attrs.get("idmStatus") or [""])[0]
             out[status] = out.get(status, 0) + 1
     except NotFound:

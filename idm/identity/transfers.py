@@ -100,7 +100,7 @@ def _none_held_at(session: Session, container: str, account: Account, id_number:
     """One person, one account at a unit: the ID number holds none there yet."""
     flt = names.all_of(accounts.ACCOUNT_CLASSES, names.eq("idmIdNumber", id_number))
     try:
-        held = [dn for dn, _ in session.search(container, flt, ["uid"], scope=ldap.SCOPE_ONELEVEL)
+        held = [dn for dn, _ in session.search(container, flt, ["uid"], scope=ldap.SCOPE_ONELEVEL, small=True)
                 if normal(dn) != normal(account.dn)]
     except NotFound:
         held = []

@@ -124,7 +124,7 @@ def _rows(session: Session, node: org.Node, now: datetime) -> list[Row]:
     found: list[tuple[str, dict[str, list[str]]]] = []
     for base, flt in bases:
         try:
-            found += list(session.search(base, flt, ROW_ATTRS, scope=ldap.SCOPE_ONELEVEL))
+            found += list(session.search(base, flt, ROW_ATTRS, scope=ldap.SCOPE_ONELEVEL, small=True))
         except NotFound:
             continue
     numbers: dict[str, list[str]] = {}
@@ -180,7 +180,9 @@ def _held_by(session: Session, numbers: list[str], shape: str, chunk: int = 16) 
 
 
 def _children(session: Session, node: org.Node) -> list[org.Node]:
-    return [c for c in org.all_nodes(session, node.dn) if names.parent_of(c.dn).lower() == node.dn.lower()]
+    """The units directly under `node` (one level: on the national set, a walk of the subtree
+    below a county took five seconds)."""
+    return org.children(session, node.dn)
 
 
 def _delegated_to(child: org.Node, node: org.Node) -> bool:
@@ -228,7 +230,7 @@ def list_campaigns(session: Session, code: str) -> list[Campaign]:
     node = org.find(session, code)
     try:
         found = session.search(names.child_dn("ou", "reviews", node.dn), FILTER, REVIEW_ATTRS,
-                               scope=ldap.SCOPE_ONELEVEL)
+                               scope=ldap.SCOPE_ONELEVEL, small=True)
         return sorted((_campaign(dn, a) for dn, a in found), key=lambda c: c.opened_at)
     except NotFound:
         return []
@@ -336,15 +338,16 @@ def overdue_below(session: Session, code: str, now: datetime | None = None) -> l
     this level (R2) is reviewed in this level's campaigns instead."""
     now = now or datetime.now(UTC)
     node = org.find(session, code)
+    # one search for the review records below (this level reads those of the level below only),
+    # not one per unit: a county has hundreds of schools
+    by_unit: dict[str, list[dict[str, list[str]]]] = {}
+    for dn, attrs in session.search(node.dn, FILTER, ["idmRecordStatus", "idmRecordState"]):
+        by_unit.setdefault(names.parent_of(names.parent_of(dn)).lower(), []).append(attrs)
     out = []
     for child in _children(session, node):
         if _delegated_to(child, node):
             continue  # reviewed with this level (R2)
-        try:
-            found = list(session.search(names.child_dn("ou", "reviews", child.dn), FILTER,
-                                        ["idmRecordStatus", "idmRecordState"], scope=ldap.SCOPE_ONELEVEL))
-        except NotFound:
-            found = []
+        found = [("", a) for a in by_unit.get(child.dn.lower(), [])]
         closed, open_since = None, None
         for _, a in found:
             state = json.loads((a.get("idmRecordState") or ["{}"])[0])

@@ -144,7 +144,8 @@ def unit_and_children(session: Session, node_dn: str) -> list[Node]:
 def children(session: Session, parent_dn: str) -> list[Node]:
     """The units directly under a unit, by code."""
     try:
-        found = session.search(parent_dn, "(objectClass=idmOrgUnit)", ORG_ATTRS, scope=ldap.SCOPE_ONELEVEL)
+        found = session.search(parent_dn, "(objectClass=idmOrgUnit)", ORG_ATTRS, scope=ldap.SCOPE_ONELEVEL,
+                               small=True)
         return sorted((_node(dn, a) for dn, a in found), key=lambda n: n.code)
     except NotFound:
         return []
