@@ -182,11 +182,20 @@ def ready_to_enrol(settings: Settings, progress: Progress, current_code: str | N
                    address: str = "") -> Progress:
     """Enrolment (first or replacing) as the web page has it: a replaced factor is proven with
     its current code first, and a password that must change is changed before anything else."""
+    return _factor_then_change(settings, progress, lambda: current_code, address, (
+        "更换动态验证码须先提供原验证器当前的验证码（--code）",
+        "replacing the second factor needs the current app's code (--code)"))
+
+
+def _factor_then_change(settings: Settings, progress: Progress, code: Callable[[], str | None], address: str,
+                        no_code: tuple[str, str]) -> Progress:
+    """The steps a client that cannot show pages walks after the password: the enrolled
+    factor's code (`no_code` says what to give when it is missing), then no password owed."""
     if progress.stage == FACTOR:
-        if not current_code:
-            raise FactorRefused("更换动态验证码须先提供原验证器当前的验证码（--code）",
-                                "replacing the second factor needs the current app's code (--code)")
-        progress = check_factor(settings, progress, current_code, address)
+        given = code()
+        if not given:
+            raise FactorRefused(*no_code)
+        progress = check_factor(settings, progress, given, address)
     if progress.stage == CHANGE:
         raise PermissionDenied(f"须先修改密码：idm password change --as {progress.uid}",
                                f"change your password first: idm password change --as {progress.uid}")
@@ -233,16 +242,9 @@ def sign_in_once(settings: Settings, uid: str, password: str, code: Callable[[],
     """Every step in one go, for a client that cannot show pages (the CLI): the password, then
     the code (asked for only when a factor is enrolled); a password that must change or a factor
     that must be enrolled first sends the person to do that, as the web UI would."""
-    progress = authenticate(settings, uid, password, address)
-    if progress.stage == FACTOR:
-        given = code()
-        if not given:
-            raise FactorRefused("该账号已启用动态验证码，请同时提供验证码（--code）",
-                                "this account has a second factor: give its code too (--code)")
-        progress = check_factor(settings, progress, given, address)
-    if progress.stage == CHANGE:
-        raise PermissionDenied(f"须先修改密码：idm password change --as {progress.uid}",
-                               f"change your password first: idm password change --as {progress.uid}")
+    progress = _factor_then_change(settings, authenticate(settings, uid, password, address), code, address, (
+        "该账号已启用动态验证码，请同时提供验证码（--code）",
+        "this account has a second factor: give its code too (--code)"))
     if progress.stage == ENROL:
         raise PermissionDenied("管理员须先启用动态验证码：Web 界面（我的账号 → 动态验证码）"
                                f"或 idm mfa enrol --as {progress.uid}",
