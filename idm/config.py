@@ -145,16 +145,21 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
             f"数据目录未初始化：{folder}（请先运行 idm server init）",
             f"data folder not initialised: {folder} (run `idm server init` first)",
         )
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data["data_dir"] = folder
-    data["uris"] = tuple(data.get("uris") or ())
-    settings = Settings(**data)
+    settings = parse_settings(path.read_text(encoding="utf-8"), folder)
     check_retention(settings.log_purge_days)  # an idm.json edited by hand is refused too
     if settings.tls_port and settings.tls_ca_file.is_file():
         from idm.directory import connection
 
         connection.trust(settings.tls_ca_file)
     return settings
+
+
+def parse_settings(text: str, folder: Path) -> Settings:
+    """Settings from their JSON (`Settings.to_json`), for the data folder `folder`."""
+    data = json.loads(text)
+    data["data_dir"] = folder
+    data["uris"] = tuple(data.get("uris") or ())
+    return Settings(**data)
 
 
 def save_settings(settings: Settings) -> None:

@@ -101,6 +101,12 @@ def server_status(ctx: Context) -> None:
     click.echo(f"initialised: {st.initialised}")
     click.echo(f"pid:         {st.pid or '-'}")
     click.echo(f"answering:   {st.answering}")
+    from idm.ops import keeper
+
+    events = keeper.events(settings)
+    if st.keeper or events:
+        click.echo(f"keeper:      {st.keeper or '-'} ({len(events)} events in {keeper.events_file(settings)}"
+                   + (f"; last: {events[-1]}" if events else "") + ")")
     click.echo(f"ldap:        {settings.ldap_uri}")
     click.echo(f"ldapi:       {settings.ldapi_uri}")
     click.echo(f"suffix:      {settings.suffix}")

@@ -21,7 +21,7 @@ from idm.directory import connection
 from idm.directory.session import Session
 from idm.ops import backup, cluster, cluster_state, embedded, slapcat
 from idm.oversight import seal, seal_key
-from tests.conftest import DEMO, run_cli
+from tests.conftest import DEMO, power_loss, run_cli
 
 # operational attributes that differ between nodes by design: each server's contextCSN holds
 # its own server ID too (a consumer's never reaches the providers); compared per provider below
@@ -123,23 +123,7 @@ class Kit:
         embedded.start(self.nodes[name])
 
     def kill9(self, name: str) -> None:
-        import os
-        import signal
-
-        pid = int(self.nodes[name].pid_file.read_text())
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            child = embedded._children.get(pid)
-            if child is not None and child.poll() is not None:
-                embedded._children.pop(pid, None)
-                return
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"slapd {pid} survived SIGKILL")
+        power_loss(self.nodes[name])
 
     def close(self) -> None:
         for relay in self.relays.values():

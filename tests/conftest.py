@@ -69,6 +69,25 @@ def bootstrapped(demo_tree: Settings) -> tuple[Settings, dict[str, str]]:
     return demo_tree, dict(zip(created, PASSWORD_LINE.findall(result.output), strict=True))
 
 
+def power_loss(settings: Settings) -> int:
+    """kill -9 of slapd and of its keeper, as a power loss does (a crash of slapd alone is
+    followed by the keeper's restart). The pid slapd had."""
+    import signal
+    import time
+
+    keeper = embedded.status(settings).keeper
+    if keeper is not None:
+        os.kill(keeper, signal.SIGKILL)
+    pid = int(settings.pid_file.read_text())
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if not any(embedded._alive(p) for p in (keeper, pid) if p is not None):
+            return pid
+        time.sleep(0.05)
+    raise AssertionError(f"slapd {pid} survived SIGKILL")
+
+
 def ops(settings: Settings) -> Session:
     return Session(connection.ops_connection(settings.ldapi_uri), settings.suffix)
 

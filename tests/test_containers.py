@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -221,3 +222,24 @@ def test_the_provider_seals_its_log_on_a_schedule(deployed: dict[str, object]) -
         time.sleep(1)
     mode = run("podman", "exec", "idm-test-ldap1", "stat", "-c", "%a", "/var/lib/idm/seal/seal.key.pem")
     assert mode.strip() == "600"
+
+
+def test_a_crashed_slapd_container_is_started_again(deployed: dict[str, object]) -> None:
+    """slapd is the container's PID 1: when it dies (SIGKILL from the host, as the OOM killer
+    does), the compose file's `restart: unless-stopped` starts the container again, and the
+    entrypoint's `idm server run` sees the crash (the pid file it left) before slapd starts."""
+    root: Path = deployed["root"]  # type: ignore[assignment]
+    before = run("podman", "inspect", "-f", "{{.State.Pid}}", "idm-test-ldap2").strip()
+    killed = time.monotonic()
+    os.kill(int(before), signal.SIGKILL)
+    uri = f"ldaps://127.0.0.1:{deployed['ports']['ldap2'][1]}"  # type: ignore[index]
+    env = {**os.environ, "LDAPTLS_CACERT": str(root / "web-config" / "ca.pem")}
+    bind = ["-x", "-H", uri, "-D", "cn=idm-webui,ou=system,dc=edu,dc=cn",
+            "-y", str(root / "mine" / "idm-webui.secret")]
+    while subprocess.run(["ldapwhoami", *bind], env=env, capture_output=True, check=False).returncode != 0:
+        assert time.monotonic() - killed < 60, run("podman", "ps", "-a")
+        time.sleep(0.2)
+    print(f"\nthe slapd container answered again {time.monotonic() - killed:.1f}s after the kill")
+    assert run("podman", "inspect", "-f", "{{.State.Pid}}", "idm-test-ldap2").strip() != before
+    logs = subprocess.run(["podman", "logs", "idm-test-ldap2"], capture_output=True, text=True, check=False)
+    assert "had not stopped cleanly" in logs.stdout + logs.stderr

@@ -8,7 +8,7 @@ import ldap
 
 from idm.config import Settings
 from idm.ops import embedded, render
-from tests.conftest import ops, run_cli, start_server
+from tests.conftest import ops, power_loss, run_cli, start_server
 
 
 def test_rendered_config_loads_every_module_and_overlay(slapd: Settings) -> None:
@@ -60,10 +60,6 @@ def test_a_clean_stop_leaves_no_pid_file_and_a_crash_is_told_at_the_next_start(t
     """slapd removes its pid file when it stops cleanly; after kill -9 the file stays and the
     stored contextCSN lags behind the data (syncprov writes it at a clean stop): the next start
     sees the crash (a server that replicates from nobody needs no cookie) and starts."""
-    import os
-    import signal
-    import time
-
     from idm.ops import crash
 
     settings = start_server(tmp_path / "idm")
@@ -76,11 +72,7 @@ def test_a_clean_stop_leaves_no_pid_file_and_a_crash_is_told_at_the_next_start(t
                         {"objectClass": ["organizationalUnit"], "ou": [f"after{i}"]})
         newest = session.conn.search_s(f"ou=after4,{settings.suffix}", ldap.SCOPE_BASE, "(objectClass=*)",
                                        ["entryCSN"])[0][1]["entryCSN"][0].decode()
-    os.kill(int(settings.pid_file.read_text()), signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while not crash.crashed(settings) and time.monotonic() < deadline:
-        embedded._reap(int(settings.pid_file.read_text()))  # our child: collected, not a zombie
-        time.sleep(0.05)
+    power_loss(settings)
     assert crash.crashed(settings)
     stored, held = crash._states(settings, settings.suffix, tmp_path / "before.ldif")
     assert stored.get(1, "") < newest == held[1]  # what a consumer would start from, and the truth

@@ -109,9 +109,11 @@ def make_plan(source: view.View, path: Path, encoding: str = "utf-8", kind: str 
 
 def write_online(session: Session, plan: Plan, planner: Planner, batch: int = DEFAULT_BATCH,
                  progress: Progress | None = None, stop: Callable[[], bool] = lambda: False,
-                 atomic: bool = False) -> Written:
+                 atomic: bool = False, now: Callable[[], bool] = lambda: False) -> Written:
     """Write the plan in batches (pipelined, or one transaction each when `atomic`); between
-    batches, `stop()` ends the load cleanly."""
+    batches, `stop()` ends the load cleanly; `now()` ends it within the batch, a transaction
+    aborted (the signals a loader can catch: slapd 2.5 crashes when a client goes away while it
+    holds one, `benches/txn_crash.py`)."""
     send = txn.run if atomic else txn.pipelined
     progress = progress or Quiet()
     done = Written()
@@ -123,7 +125,10 @@ def write_online(session: Session, plan: Plan, planner: Planner, batch: int = DE
                 done.interrupted = True
                 break
             try:
-                send(session.conn, ops)
+                send(session.conn, ops, now)
+            except txn.Cancelled:
+                done.interrupted = True
+                break
             except txn.Failed as failed:
                 where = failed.op.where if failed.op else f"{ops[0].where} … {ops[-1].where}"
                 raise IdmError(f"{where}: 目录拒绝了写入（{failed.reason}）；已写入的部分保留，"

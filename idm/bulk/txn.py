@@ -18,7 +18,7 @@ commit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import ldap
@@ -49,6 +49,11 @@ class Failed(Exception):
         self.op = op
         self.reason = f"{info.get('desc', type(error).__name__)}: {info.get('info', '')}".strip(": ")
         super().__init__(self.reason)
+
+
+class Cancelled(Exception):
+    """The load was told to stop at once (a signal): the batch's open transaction was ended
+    without a commit, so that slapd does not see its client go away while it holds one."""
 
 
 def _ber_length(n: int) -> bytes:
@@ -104,22 +109,37 @@ def _wave(conn: LDAPObject, wave: Sequence[Op], controls: list[RequestControl]
     return refused
 
 
-def pipelined(conn: LDAPObject, ops: Sequence[Op]) -> None:
+def _never() -> bool:
+    return False
+
+
+def pipelined(conn: LDAPObject, ops: Sequence[Op], now: Callable[[], bool] = _never) -> None:
     """Apply `ops` without a transaction, a wave per depth; raise Failed with the first refusal
-    (the other operations of the batch stand: a rerun's plan sees them)."""
+    (the other operations of the batch stand: a rerun's plan sees them), Cancelled when `now()`
+    says to stop between waves."""
     for wave in _waves(ops):
+        if now():
+            raise Cancelled()
         refused = _wave(conn, wave, [])
         if refused is not None:
             raise Failed(*refused)
 
 
-def run(conn: LDAPObject, ops: Sequence[Op]) -> None:
-    """Apply `ops` in one transaction; raise Failed (nothing applied) if slapd refuses any."""
+def run(conn: LDAPObject, ops: Sequence[Op], now: Callable[[], bool] = _never) -> None:
+    """Apply `ops` in one transaction; raise Failed (nothing applied) if slapd refuses any, and
+    Cancelled (the transaction ended uncommitted) when `now()` says to stop: it is asked
+    between waves, and its answers wait at most for the wave in flight."""
     txn_id = _start(conn)
     control = RequestControl(SPECIFICATION, True, txn_id)
     refused: tuple[Op, ldap.LDAPError] | None = None
     for wave in _waves(ops):
+        if now():
+            _end(conn, txn_id, commit=False)
+            raise Cancelled()
         refused = refused or _wave(conn, wave, [control])
+    if now():
+        _end(conn, txn_id, commit=False)
+        raise Cancelled()
     if refused is not None:
         try:
             _end(conn, txn_id, commit=False)

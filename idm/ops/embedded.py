@@ -1,7 +1,8 @@
 """Initialise, start, stop and query an embedded slapd under a data folder.
 
-slapd runs in the foreground of its own session (`-d 0`), so the CLI can leave it running and
-its log goes to `<data>/log/slapd.log` rather than to a syslog that may not exist.
+slapd runs in the foreground (`-d`), as the child of its keeper (`idm.ops.keeper`) in a session
+of its own, so the CLI can leave it running, its log goes to `<data>/log/slapd.log` rather than
+to a syslog that may not exist, and a crash is followed by a restart.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,7 @@ SLAPD = os.environ.get("IDM_SLAPD", "/usr/sbin/slapd")
 SLAPADD = os.environ.get("IDM_SLAPADD", "/usr/sbin/slapadd")
 START_TIMEOUT = 20.0
 
-# slapd processes started by this Python process, kept so they can be waited for (no zombies,
+# keepers (and so slapd processes) started by this Python process, kept so they can be waited for (no zombies,
 # no "still running" warnings when a test session ends).
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -39,10 +41,12 @@ class Status:
     initialised: bool
     pid: int | None
     answering: bool
+    keeper: int | None = None
 
     @property
     def running(self) -> bool:
-        return self.pid is not None
+        """slapd runs, or its keeper is about to start it again."""
+        return self.pid is not None or self.keeper is not None
 
 
 def _require(binary: str) -> None:
@@ -109,9 +113,29 @@ def _entries_ldif(entries: list[tuple[str, dict[str, list[bytes]]]]) -> str:
     return out.getvalue()
 
 
-def _read_pid(settings: Settings) -> int | None:
+def keeper_pid_file(settings: Settings) -> Path:
+    return settings.data_dir / "run" / "keeper.pid"
+
+
+def _read_keeper_pid(settings: Settings) -> int | None:
+    """The keeper's pid, if that process is alive and is a keeper (pids are reused)."""
+    pid = _pid_in(keeper_pid_file(settings))
+    if pid is None:
+        return None
     try:
-        pid = int(settings.pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return pid
+    return pid if b"idm.ops.keeper" in cmdline else None
+
+
+def _read_pid(settings: Settings) -> int | None:
+    return _pid_in(settings.pid_file)
+
+
+def _pid_in(path: Path) -> int | None:
+    try:
+        pid = int(path.read_text().strip())
     except (OSError, ValueError):
         return None
     try:
@@ -138,6 +162,7 @@ def status(settings: Settings) -> Status:
         initialised=is_initialised(settings),
         pid=pid,
         answering=pid is not None and _answers(settings),
+        keeper=_read_keeper_pid(settings),
     )
 
 
@@ -171,11 +196,11 @@ def run(settings: Settings) -> None:
     settings.socket_path.parent.mkdir(parents=True, exist_ok=True)
     if settings.socket_path.exists():
         settings.socket_path.unlink()
-    argv = command(settings, _after_a_crash(settings))
+    argv = command(settings, after_a_crash(settings))
     os.execv(argv[0], argv)
 
 
-def _after_a_crash(settings: Settings) -> list[str]:
+def after_a_crash(settings: Settings) -> list[str]:
     """slapd left its pid file behind (killed, power lost): where its replication consumers
     start (`idm.server.crash`), or replication through it may stall."""
     if not crash.crashed(settings):
@@ -187,15 +212,14 @@ def _after_a_crash(settings: Settings) -> list[str]:
 
 
 def start(settings: Settings) -> bool:
-    """Start slapd and wait until it answers. False if it was already running."""
+    """Start slapd under its keeper and wait until it answers. False if it was already running."""
     if not is_initialised(settings):
         raise ServerError("数据目录未初始化", f"{settings.data_dir} is not initialised")
     current = status(settings)
     if current.answering:
         return False
-    if current.pid is not None:
+    if current.running:
         stop(settings)
-    cookies = _after_a_crash(settings)
     _require(SLAPD)
     settings.socket_path.parent.mkdir(parents=True, exist_ok=True)
     if settings.socket_path.exists():
@@ -203,9 +227,13 @@ def start(settings: Settings) -> bool:
     _require_free_port(settings)
     log_path = settings.data_dir / "log" / "slapd.log"
     log_path.parent.mkdir(exist_ok=True)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(command(settings, cookies), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+    with open(log_path, "ab") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "idm.ops.keeper", str(settings.data_dir)],
+                                stdin=subprocess.PIPE, stdout=log_file, stderr=log_file,
                                 start_new_session=True)
+    assert proc.stdin is not None
+    proc.stdin.write(settings.to_json().encode())
+    proc.stdin.close()
     _children[proc.pid] = proc
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -217,9 +245,7 @@ def start(settings: Settings) -> bool:
         if _answers(settings):
             return True
         time.sleep(0.1)
-    proc.kill()
-    proc.wait()
-    _children.pop(proc.pid, None)
+    stop(settings)
     raise ServerError("slapd 启动超时", f"slapd did not answer within {START_TIMEOUT:.0f}s")
 
 
@@ -241,26 +267,38 @@ def _require_free_port(settings: Settings) -> None:
 
 
 def stop(settings: Settings, timeout: float = 30.0) -> bool:
-    """Stop slapd cleanly (SIGTERM lets it flush). False if it was not running."""
+    """Stop slapd cleanly (SIGTERM lets it flush), through its keeper when it has one, so that
+    the keeper does not start it again. False if neither was running."""
+    keeper = _read_keeper_pid(settings)
     pid = _read_pid(settings)
-    if pid is None:
+    if keeper is None and pid is None:
         return False
-    os.kill(pid, signal.SIGTERM)
+    first = keeper if keeper is not None else pid
+    assert first is not None
+    os.kill(first, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not any(_alive(p) for p in (keeper, pid) if p is not None):
             return True
-        _reap(pid)
         time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+    for p in (keeper, pid):
+        if p is not None and _alive(p):
+            os.kill(p, signal.SIGKILL)
+            _reap(p)
+    return True
+
+
+def _alive(pid: int) -> bool:
     _reap(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
     return True
 
 
 def _reap(pid: int) -> None:
-    """Collect the exit status when slapd is our own child (tests), so it is not a zombie."""
+    """Collect the exit status when the keeper is our own child (tests), so it is not a zombie."""
     child = _children.get(pid)
     if child is not None and child.poll() is not None:
         _children.pop(pid, None)
