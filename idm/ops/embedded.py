@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import ldap
 import ldif
 
 from idm.config import Settings, save_settings
-from idm.directory import connection
-from idm.errors import DirectoryUnavailable, ServerError
+from idm.errors import ServerError
 from idm.ops import crash, render
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,8 @@ SLAPD = os.environ.get("IDM_SLAPD", "/usr/sbin/slapd")
 SLAPADD = os.environ.get("IDM_SLAPADD", "/usr/sbin/slapadd")
 START_TIMEOUT = 20.0
 
-# keepers (and so slapd processes) started by this Python process, kept so they can be waited for (no zombies,
-# no "still running" warnings when a test session ends).
+# keepers (and so slapd processes) started by this Python process, kept so they can be waited
+# for (no zombies, no "still running" warnings when a test session ends).
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
 
@@ -147,13 +147,37 @@ def _pid_in(path: Path) -> int | None:
     return pid
 
 
-def _answers(settings: Settings) -> bool:
+PROBE_TIMEOUT = 3.0
+
+
+def probe(settings: Settings) -> str | None:
+    """None when slapd takes a bind (SASL EXTERNAL over ldapi) and reads its root entry within
+    PROBE_TIMEOUT each: the listener, a worker thread, the bind and the database all work;
+    otherwise what failed. The start, `status` and the keeper all ask this one question. A
+    search alone is not enough: the hung slapd of the fault tests still answered anonymous
+    searches while every bind waited."""
+    conn = ldap.initialize(settings.ldapi_uri)
     try:
-        conn = connection.ops_connection(settings.ldapi_uri)
-    except DirectoryUnavailable:
-        return False
-    conn.unbind_s()
-    return True
+        conn.set_option(ldap.OPT_NETWORK_TIMEOUT, PROBE_TIMEOUT)
+        conn.set_option(ldap.OPT_TIMEOUT, PROBE_TIMEOUT)
+        conn.sasl_non_interactive_bind_s("EXTERNAL")
+        conn.search_st("", ldap.SCOPE_BASE, "(objectClass=*)", ["1.1"], timeout=PROBE_TIMEOUT)
+        return None
+    except ldap.LDAPError as err:
+        info = err.args[0] if err.args and isinstance(err.args[0], dict) else {}
+        return str(info.get("desc", type(err).__name__))
+    finally:
+        conn.unbind_s()
+
+
+def _answers(settings: Settings) -> bool:
+    return probe(settings) is None
+
+
+def clear_socket(settings: Settings) -> None:
+    """The ldapi socket a stopped or crashed slapd left behind, which a new one cannot bind."""
+    settings.socket_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.socket_path.unlink(missing_ok=True)
 
 
 def status(settings: Settings) -> Status:
@@ -193,9 +217,7 @@ def run(settings: Settings) -> None:
     if not is_initialised(settings):
         raise ServerError("数据目录未初始化", f"{settings.data_dir} is not initialised")
     _require(SLAPD)
-    settings.socket_path.parent.mkdir(parents=True, exist_ok=True)
-    if settings.socket_path.exists():
-        settings.socket_path.unlink()
+    clear_socket(settings)
     argv = command(settings, after_a_crash(settings))
     os.execv(argv[0], argv)
 
@@ -221,9 +243,7 @@ def start(settings: Settings) -> bool:
     if current.running:
         stop(settings)
     _require(SLAPD)
-    settings.socket_path.parent.mkdir(parents=True, exist_ok=True)
-    if settings.socket_path.exists():
-        settings.socket_path.unlink()
+    clear_socket(settings)
     _require_free_port(settings)
     log_path = settings.data_dir / "log" / "slapd.log"
     log_path.parent.mkdir(exist_ok=True)

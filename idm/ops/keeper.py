@@ -10,8 +10,8 @@ it again at once, with where its replication consumers start (`idm.ops.crash`). 
 lives but no longer answers is a site down all the same (after a client holding a transaction
 was killed, slapd 2.5.13 was seen not answering for about 20 s before it segfaulted): once
 slapd has answered, the keeper asks it every `PROBE_EVERY` seconds for a bind and its root
-entry over ldapi, and after `STRIKES` unanswered probes in a row it kills it (SIGKILL) and
-starts it again. Each unanswered probe is an event in `log/keeper.log`.
+entry over ldapi (`embedded.probe`), and after `STRIKES` unanswered probes in a row it kills
+it (SIGKILL) and starts it again. Each unanswered probe is an event in `log/keeper.log`.
 
     python -m idm.ops.keeper DATA_DIR      (the settings' JSON on standard input)
 
@@ -32,8 +32,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-import ldap
-
 from idm.config import Settings, parse_settings
 from idm.ops import embedded
 
@@ -41,33 +39,10 @@ QUICK = 3.0  # a death this soon after a start counts towards giving up (a crash
 GIVE_UP = 5
 STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 PROBE_EVERY = 1.0
-PROBE_TIMEOUT = 3.0
+PROBE_TIMEOUT = embedded.PROBE_TIMEOUT
 STRIKES = 3  # so a hung slapd is killed after 3 to 12 s without an answer
 START_GRACE = 15.0  # a restarted slapd answers in a fraction of a second
 STOP_GRACE = 20.0  # `embedded.stop` waits 30 s for the keeper
-
-
-def answers(settings: Settings) -> bool:
-    return probe(settings) is None
-
-
-def probe(settings: Settings) -> str | None:
-    """slapd takes a bind (SASL EXTERNAL over ldapi) and reads its root entry within
-    PROBE_TIMEOUT each: the listener, a worker thread, the bind and the database all work. A
-    search alone is not enough: the hung slapd of the fault tests still answered anonymous
-    searches while every bind waited."""
-    conn = ldap.initialize(settings.ldapi_uri)
-    try:
-        conn.set_option(ldap.OPT_NETWORK_TIMEOUT, PROBE_TIMEOUT)
-        conn.set_option(ldap.OPT_TIMEOUT, PROBE_TIMEOUT)
-        conn.sasl_non_interactive_bind_s("EXTERNAL")
-        conn.search_st("", ldap.SCOPE_BASE, "(objectClass=*)", ["1.1"], timeout=PROBE_TIMEOUT)
-        return None
-    except ldap.LDAPError as err:
-        info = err.args[0] if err.args and isinstance(err.args[0], dict) else {}
-        return str(info.get("desc", type(err).__name__))
-    finally:
-        conn.unbind_s()
 
 
 def _watch(settings: Settings, proc: subprocess.Popen[bytes], stopping: list[float | None],
@@ -90,7 +65,7 @@ def _watch(settings: Settings, proc: subprocess.Popen[bytes], stopping: list[flo
                 proc.kill()
             continue
         probe_started = time.monotonic()
-        failed = probe(settings)
+        failed = embedded.probe(settings)
         if failed is None:
             answered, strikes = True, 0
         elif answered:
@@ -104,7 +79,6 @@ def _watch(settings: Settings, proc: subprocess.Popen[bytes], stopping: list[flo
             _say(settings, f"slapd (pid {proc.pid}) started again but did not answer within "
                            f"{START_GRACE:.0f}s: killing it")
             proc.kill()
-            started = time.monotonic() + 3600  # once
 
 
 def events_file(settings: Settings) -> Path:
@@ -127,8 +101,7 @@ def _say(settings: Settings, text: str) -> None:
 
 def _start(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     cookies = embedded.after_a_crash(settings)
-    if settings.socket_path.exists():
-        settings.socket_path.unlink()
+    embedded.clear_socket(settings)
     with open(log, "ab") as out:
         return subprocess.Popen(embedded.command(settings, cookies), stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=out)
