@@ -254,7 +254,7 @@ class Kit:
                 continue  # a consumer cannot write a seal (its directory is a copy): providers seal
             with self.ops(name) as session:
                 key = seal_key.load(s.data_dir, create=True)
-                seal.seal(session, key, s.server_id)
+                seal.seal(session, key, s.server_id, settle=seal.AT_ONCE)
                 assert seal.verify(session, key.public_pem(), s.log_purge_days, s.server_id) == [], name
         return len(latest)
 

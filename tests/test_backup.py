@@ -71,7 +71,7 @@ def test_backup_and_restore_give_back_the_node_and_its_sealed_log(node: Settings
         assert verified.exit_code == 0 and "intact" in verified.output, verified.output
         with ops(restored) as session:  # and the chain goes on from there
             key = seal_key.load(restored.data_dir)  # the restored node's key came with its secrets
-            seal.seal(session, key, restored.server_id)
+            seal.seal(session, key, restored.server_id, settle=seal.AT_ONCE)
             assert seal.verify(session, key.public_pem(), restored.log_purge_days, restored.server_id) == []
     finally:
         embedded.stop(restored)

@@ -122,7 +122,8 @@ def test_a_role_held_outside_ou_admins_gives_no_authority(world: w.World) -> Non
                                    (ldap.MOD_ADD, "idmAdminRole", [b"auditor"])])
         session.set_password(dn, w.PASSWORD)
         session.conn.modify_s(dn, [(ldap.MOD_DELETE, "pwdReset", None)])
-        seal.seal(session, seal_key.load(world.settings.data_dir, create=True))  # there is a seal to read
+        # there is a seal to read
+        seal.seal(session, seal_key.load(world.settings.data_dir, create=True), settle=seal.AT_ONCE)
         assert list(session.search(f"ou=seals,ou=system,{world.settings.suffix}", attrs=["1.1"]))
     conn = ldap.initialize(world.settings.ldap_uri)
     conn.simple_bind_s(dn, w.PASSWORD)

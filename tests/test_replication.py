@@ -313,7 +313,7 @@ def test_kill_9_of_a_provider_during_a_bulk_write(kit: Kit, capsys: pytest.Captu
     for name in ("a", "b"):
         with kit.ops(name) as session:
             node = kit.nodes[name]
-            seal.seal(session, seal_key.load(node.data_dir, create=True), node.server_id)
+            seal.seal(session, seal_key.load(node.data_dir, create=True), node.server_id, settle=seal.AT_ONCE)
     try:
         kit.check(timeout=45)  # converges in seconds when it does; a stall must end within RUN_LIMIT
     except AssertionError as stalled:  # the run's output carries what the next look at it needs

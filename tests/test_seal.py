@@ -13,6 +13,8 @@ import base64
 import gzip
 import json
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from idm.directory.session import Session
 from idm.oversight import seal, seal_key
+from idm.pki import sm2
 from tests import world as w
 from tests.conftest import ops, run_cli
 
@@ -80,7 +83,7 @@ def key(world: w.World) -> seal_key.SealKey:
     assert sealed.exit_code == 0 and "SM2" in sealed.output, sealed.output
     made = seal_key.load(world.settings.data_dir)
     with ops(world.settings) as session:
-        seal.seal(session, made, SID)
+        seal.seal(session, made, SID, settle=seal.AT_ONCE)
     return made
 
 
@@ -105,7 +108,7 @@ def test_a_seal_verifies_with_openssl_and_gmalg(key: seal_key.SealKey, world: w.
                                                 tmp_path: Path) -> None:
     fresh_records(world, 2)
     with ops(world.settings) as session:
-        made = seal.seal(session, key, SID)
+        made = seal.seal(session, key, SID, settle=seal.AT_ONCE)
     assert made.signed and made.count >= 2 and made.data["key"] == key.fingerprint()
     with ops(world.settings) as session:
         assert seal.export(session, [made], tmp_path) == 1
@@ -135,7 +138,7 @@ def test_records_changed_inserted_deleted_or_reordered_are_named(key: seal_key.S
                                                                  world: w.World) -> None:
     records = fresh_records(world, 5)
     with ops(world.settings) as session:
-        seal.seal(session, key, SID)
+        seal.seal(session, key, SID, settle=seal.AT_ONCE)
     assert verify(world, key) == []
     (changed, _), (deleted, _), (c_dn, c), (d_dn, d), (_, template) = records
     start = {dn: dn.split(",")[0].split("=", 1)[1] for dn, _ in records}
@@ -168,7 +171,7 @@ def test_seals_altered_rebuilt_with_another_key_or_removed_are_named(
     for _ in range(4):
         fresh_records(world, 1)
         with ops(world.settings) as session:
-            seal.seal(session, key, SID)
+            seal.seal(session, key, SID, settle=seal.AT_ONCE)
     *_, a, b, c, last = _seals(world)
     # (a) an edit of a seal's data without its key: the signature no longer verifies
     edited = {**a.data, "count": a.count + 1}
@@ -197,7 +200,7 @@ def test_seals_altered_rebuilt_with_another_key_or_removed_are_named(
 def test_a_changed_record_list_is_named(key: seal_key.SealKey, world: w.World) -> None:
     fresh_records(world, 2)
     with ops(world.settings) as session:
-        made = seal.seal(session, key, SID)
+        made = seal.seal(session, key, SID, settle=seal.AT_ONCE)
         rows = json.loads(gzip.decompress(session.get_binary(made.dn, "idmAttachment") or b""))
         session.modify_raw(made.dn, [(ldap.MOD_REPLACE, "idmAttachment",
                                       [gzip.compress(json.dumps(rows[:-1]).encode())])])
@@ -233,7 +236,7 @@ def test_seals_from_before_signing_still_chain_and_are_noted(key: seal_key.SealK
             ("unsigned", dn)]
     fresh_records(world, 1)
     with ops(world.settings) as session:
-        after = seal.seal(session, key, sid)
+        after = seal.seal(session, key, sid, settle=seal.AT_ONCE)
         assert after.prev == data["chain"] and after.signed
         assert [f.problem for f in seal.verify(session, key.public_pem(), 183, sid)] == ["unsigned"]
 
@@ -280,7 +283,7 @@ def test_the_newest_seals_removed_are_seen_and_sealing_over_them_is_refused(worl
     for _ in range(2):
         fresh_records(world, 1)
         with ops(world.settings) as session:
-            last = seal.seal(session, key, sid)
+            last = seal.seal(session, key, sid, settle=seal.AT_ONCE)
     assert key.anchor(sid) == {"seq": last.data["seq"], "chain": last.chain}
     with deletes_allowed(world) as session:
         session.conn.delete_s(last.dn)
@@ -289,7 +292,7 @@ def test_the_newest_seals_removed_are_seen_and_sealing_over_them_is_refused(worl
                                                              anchor=key.anchor(sid))]
         assert ("seals removed", "the newest seal this key made is no longer in the directory") in found
         with pytest.raises(Exception, match="not the one this key made last"):
-            seal.seal(session, key, sid)
+            seal.seal(session, key, sid, settle=seal.AT_ONCE)
 
 
 def test_an_unsigned_seal_after_signed_ones_is_tampering_and_export_names_are_safe(
@@ -298,7 +301,7 @@ def test_an_unsigned_seal_after_signed_ones_is_tampering_and_export_names_are_sa
     sid = 96
     fresh_records(world, 1)
     with ops(world.settings) as session:
-        first = seal.seal(session, key, sid)
+        first = seal.seal(session, key, sid, settle=seal.AT_ONCE)
         rows = seal.read(session).rows(first.last, None, signed=False)
         data = {"sealed_at": "29990101000000Z", "prev": first.chain,
                 "chain": seal._chain(first.chain, rows, False),
@@ -320,3 +323,68 @@ def test_an_unsigned_seal_after_signed_ones_is_tampering_and_export_names_are_sa
     bad.write_text("not a key")
     result = run_cli(world.settings, "audit", "verify", "--public-key", str(bad))
     assert result.exit_code == 1 and "not a PEM public key" in result.output
+
+
+def test_seals_made_while_others_write_find_nothing_slipped_in(world: w.World, key: seal_key.SealKey) -> None:
+    """Four writers and a seal every 100 ms: slapd logs a write when it ends, so records are
+    written out of their start order. Cut by start time, such seals found records "inserted"
+    that nobody had touched (a container test saw it); cut by end time, after a settling time,
+    they find nothing."""
+    sid = 95
+    target = f"ou=seal-writers,ou=system,{world.settings.suffix}"
+    with ops(world.settings) as session:
+        if not session.exists(target):
+            session.add(target, {"objectClass": ["organizationalUnit"], "ou": ["seal-writers"]})
+    until = time.monotonic() + 4
+    written = [0] * 4
+
+    def write(n: int) -> None:
+        with ops(world.settings) as session:
+            while time.monotonic() < until:
+                value = f"{n}-{written[n]}".encode()
+                session.conn.modify_s(target, [(ldap.MOD_REPLACE, "description", [value])])
+                written[n] += 1
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in writers:
+        t.start()
+    made = 0
+    while time.monotonic() < until:
+        with ops(world.settings) as session:
+            made += seal.seal(session, key, sid).count > 0
+        time.sleep(0.1)
+    for t in writers:
+        t.join()
+    with ops(world.settings) as session:
+        seal.seal(session, key, sid, settle=seal.AT_ONCE)
+        assert seal.verify(session, key.public_pem(), 183, sid) == []
+        assert sum(s.count for s in seal.list_seals(session, sid)) >= sum(written)
+    assert made >= 3 and sum(written) > 100, (made, written)
+
+
+def test_signed_seals_from_before_the_end_time_window_still_verify(world: w.World,
+                                                                  key: seal_key.SealKey) -> None:
+    """A signed seal made before seals named their `upto` (cut by start time), then one made
+    now: both verify, and the new one takes what came after the old one's last record."""
+    sid = 94
+    fresh_records(world, 2)
+    with ops(world.settings) as session:
+        rows = seal.read(session).rows(None)
+        data = {"sealed_at": seal.now(), "prev": seal.GENESIS, "chain": seal._chain(seal.GENESIS, rows),
+                "first": rows[0][0], "last": rows[-1][0], "count": len(rows), "server_id": sid, "seq": 1,
+                "alg": seal.ALGORITHM, "key": key.fingerprint()}
+        attachment = gzip.compress(json.dumps(rows).encode(), mtime=0)
+        data["rows_sm3"] = sm2.sm3(attachment)
+        data["signature"] = base64.b64encode(key.sign(seal.signed_bytes(data))).decode()
+        dn = f"cn=seal-{data['sealed_at']}-s{sid}-1,{seal.seals_dn(world.settings.suffix)}"
+        session.add(dn, {"objectClass": ["idmRecord"], "cn": [dn.split(",")[0][3:]],
+                         "idmRecordKind": ["seal"], "idmRecordStatus": ["sealed"],
+                         "idmRecordData": [json.dumps(data, sort_keys=True)]})
+        session.add_binary(dn, "idmAttachment", attachment)
+        key.set_anchor(sid, 1, data["chain"])
+    fresh_records(world, 2)
+    with ops(world.settings) as session:
+        after = seal.seal(session, key, sid, settle=seal.AT_ONCE)
+        assert after.prev == data["chain"] and after.count >= 2 and "upto" in after.data
+        assert after.first is not None and after.first > data["last"]
+        assert seal.verify(session, key.public_pem(), 183, sid, anchor=key.anchor(sid)) == []

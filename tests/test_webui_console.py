@@ -209,7 +209,7 @@ def test_scan_upload_and_seal_status(world: w.World, app: Flask) -> None:
     assert "已附盖章扫描件" in text(sysadmin, f"/admin/forms/{form_id}")
     assert sysadmin.get(f"/admin/forms/{form_id}.pdf").mimetype == "application/pdf"
     with ops(world.settings) as op_session:
-        seal.seal(op_session, seal_key.load(world.settings.data_dir, create=True))
+        seal.seal(op_session, seal_key.load(world.settings.data_dir, create=True), settle=seal.AT_ONCE)
     page = text(signed_in(app, "auditor"), "/admin/audit/")
     assert "最近封存" in page and "SM2 签名，密钥指纹" in page
 

@@ -16,6 +16,15 @@ itself) and its own seal key, while the seals replicate with the directory: so e
 the server whose log it covers, each server chains and verifies its own, and seals from before
 there was a cluster belong to server 1. Seals made before seals were signed (SHA-256, no
 signature) still verify as a chain, and are reported as `unsigned`.
+
+Which records a seal covers is decided by when they were written (`reqEnd`), not by when their
+operation began (`reqStart`, the record's name): slapd writes a record when its operation ends,
+so a slow write that began before a quick one is logged after it, and a seal cut by start time
+left it out and then found it "inserted" (seen with six writers and a seal every 50 ms). A seal
+takes the records that ended in whole seconds at least `SETTLE` before it, and none newer than
+the newest it read (`upto`, signed with the rest), so a record whose end time is taken but whose
+write still waits for the log database is not left behind. Seals made before `upto` keep their
+start-time window.
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ LOG_BASE = "cn=accesslog"
 GENESIS = "0" * 64
 ALGORITHM = "sm2-sm3"  # what a signed seal says it is; seals without it are the SHA-256 kind
 NOTES = ("purged", "unsigned")  # findings that are not tampering
+SETTLE = timedelta(seconds=3)  # a record is sealed once it ended at least 2 s ago
+AT_ONCE = timedelta(0)  # for a log nobody else writes to (tests): seal up to the newest record
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,9 @@ class Log:
     def __init__(self, found: list[tuple[str, dict[str, list[bytes]]]]) -> None:
         self.records = {attrs["reqStart"][0].decode(): attrs for _, attrs in found}
         self.times = sorted(self.records)
+        # when each record was written: its reqEnd (its start if a record lacks one)
+        self.by_end = sorted((attrs.get("reqEnd", [start.encode()])[0].decode(), start)
+                             for start, attrs in self.records.items())
         self._digests: dict[tuple[str, bool], str] = {}
 
     def rows(self, after: str | None, upto: str | None = None, signed: bool = True) -> list[tuple[str, str]]:
@@ -111,6 +125,15 @@ class Log:
         low = bisect.bisect_right(self.times, after) if after is not None else 0
         high = bisect.bisect_right(self.times, upto) if upto is not None else len(self.times)
         return [(t, self._digest(t, signed)) for t in self.times[low:high]]
+
+    def ended(self, after_end: str | None, upto_end: str, after: str | None = None,
+              signed: bool = True) -> list[tuple[str, str]]:
+        """(reqStart, digest) of the records written in (after_end, upto_end] and begun after
+        `after` (the last record of a seal from before `upto`), oldest start first."""
+        low = bisect.bisect_right(self.by_end, (after_end, "\uffff")) if after_end is not None else 0
+        high = bisect.bisect_right(self.by_end, (upto_end, "\uffff"))
+        starts = sorted(t for _, t in self.by_end[low:high] if after is None or t > after)
+        return [(t, self._digest(t, signed)) for t in starts]
 
     def _digest(self, start: str, signed: bool) -> str:
         key = (start, signed)
@@ -168,14 +191,33 @@ def latest(session: Session) -> Seal | None:
     return seals[0] if seals else None
 
 
-def seal(session: Session, key: SealKey, server_id: int = 1, log: Log | None = None) -> Seal:
-    """Append a signed seal over every log record since the last one (local operator); `log`:
-    the log as just read, if it was."""
+def seal(session: Session, key: SealKey, server_id: int = 1, log: Log | None = None,
+         settle: timedelta = SETTLE) -> Seal:
+    """Append a signed seal over every log record written since the last one and at least
+    `settle` ago (local operator); `log`: the log as just read, if it was. A `settle` of zero
+    is for a log nobody else is writing to (tests)."""
     with key.locked():
-        return _seal(session, key, server_id, log)
+        return _seal(session, key, server_id, log, settle)
 
 
-def _seal(session: Session, key: SealKey, server_id: int, log: Log | None) -> Seal:
+def _window(log: Log, prev: Seal | None, upto: str, signed: bool = True) -> list[tuple[str, str]]:
+    """The records a seal ending at `upto` covers after `prev`: written since prev's `upto`,
+    or, after a seal from before `upto`, begun after its last record."""
+    if prev is not None and "upto" in prev.data:
+        return log.ended(str(prev.data["upto"]), upto, None, signed)
+    return log.ended(None, upto, prev.last if prev else None, signed)
+
+
+def _cutoff(log: Log, settle: timedelta) -> str:
+    """The newest end time a seal made now takes: the end of the second `settle` ago, or the
+    newest record read if that is older. slapd's fractions are a counter within the second,
+    not microseconds, so only whole seconds compare with the clock."""
+    second = (datetime.now(UTC) - settle).strftime("%Y%m%d%H%M%S") + ".999999Z"
+    newest = log.by_end[-1][0] if log.by_end else ""
+    return min(second, newest) if newest else second
+
+
+def _seal(session: Session, key: SealKey, server_id: int, log: Log | None, settle: timedelta) -> Seal:
     seals = list_seals(session, server_id)
     prev = seals[-1] if seals else None
     anchor = key.anchor(server_id)
@@ -187,7 +229,11 @@ def _seal(session: Session, key: SealKey, server_id: int, log: Log | None) -> Se
                           f"{anchor['seq']}): seals may have been removed or replaced; run idm audit verify")
     after = prev.last if prev else None  # None: nothing sealed yet, take every record
     seq = max([len(seals), *(int(s.data.get("seq", 0)) for s in seals)]) + 1
-    rows = (log or read(session)).rows(after)
+    log = log or read(session)
+    upto = _cutoff(log, settle)
+    if prev is not None and str(prev.data.get("upto", "")) > upto:  # the clock went back
+        upto = str(prev.data["upto"])
+    rows = _window(log, prev, upto)
     chain = _chain(prev.chain if prev else GENESIS, rows)
     stamp = now()
     container = seals_dn(session.suffix)
@@ -196,7 +242,7 @@ def _seal(session: Session, key: SealKey, server_id: int, log: Log | None) -> Se
     attachment = gzip.compress(json.dumps(rows).encode(), mtime=0)
     data: dict[str, Any] = {"sealed_at": stamp, "prev": prev.chain if prev else GENESIS, "chain": chain,
                             "first": rows[0][0] if rows else None, "last": rows[-1][0] if rows else after,
-                            "count": len(rows), "server_id": server_id, "seq": seq,
+                            "count": len(rows), "server_id": server_id, "seq": seq, "upto": upto,
                             "alg": ALGORITHM, "key": key.fingerprint(), "rows_sm3": sm2.sm3(attachment)}
     data["signature"] = base64.b64encode(key.sign(signed_bytes(data))).decode()
     name = f"seal-{stamp}-s{server_id}-{seq}"
@@ -237,7 +283,7 @@ def verify(session: Session, trusted: bytes, purge_days: int = 183, server_id: i
     horizon = (datetime.now(UTC) - timedelta(days=purge_days)).strftime("%Y%m%d%H%M%S")
     oldest = log.times[0] if log.times else None  # older than this and the horizon: purged
     prev_chain = GENESIS
-    after: str | None = None
+    before: Seal | None = None  # the last readable seal
     last_seq: int | None = None
     seals = list_seals(session, server_id)
     for s in seals:
@@ -262,9 +308,13 @@ def verify(session: Session, trusted: bytes, purge_days: int = 183, server_id: i
             findings.append(Finding(s.dn, "seal altered", "its record list cannot be read"))
         if _chain(s.prev, sealed, s.signed) != s.chain:
             findings.append(Finding(s.dn, "seal altered", "its chain does not match its records"))
-        now_rows = dict(log.rows(after, s.last, s.signed)) if s.last else {}
+        if "upto" in s.data:
+            now_rows = dict(_window(log, before, str(s.data["upto"]), s.signed))
+        else:
+            after = before.last if before else None
+            now_rows = dict(log.rows(after, s.last, s.signed)) if s.last else {}
         findings.extend(_compare(sealed, now_rows, horizon, oldest))
-        prev_chain, after = s.chain, s.last or after
+        prev_chain, before = s.chain, s
     if anchor and not any(s.signed and int(s.data.get("seq", 0)) == anchor.get("seq")
                           and s.chain == anchor.get("chain") for s in seals):
         findings.append(Finding(f"seal no. {anchor.get('seq')}", "seals removed",
