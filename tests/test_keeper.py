@@ -42,8 +42,15 @@ def test_a_crashed_slapd_is_started_again_with_its_data_and_a_stop_stops_both(tm
             assert embedded.status(settings).keeper == keeping
             with ops(settings) as session:
                 assert session.exists(f"ou=before,{settings.suffix}")
+        # the keeper notes each slapd's first answer to its probes (the two killed here were
+        # killed before its first probe)
+        last = f"slapd (pid {int(settings.pid_file.read_text())}) answers, "
+        deadline = time.monotonic() + 5
+        while last not in "\n".join(keeper.events(settings)) and time.monotonic() < deadline:
+            time.sleep(0.1)
         log = "\n".join(keeper.events(settings))
         assert "slapd died (signal SIGKILL)" in log and "(signal SIGSEGV)" in log
+        assert last in log, log
         assert not crash.crashed(settings)  # the restart took its crash into account
     finally:
         assert embedded.stop(settings) is True

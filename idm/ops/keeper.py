@@ -11,7 +11,10 @@ lives but no longer answers is a site down all the same (after a client holding 
 was killed, slapd 2.5.13 was seen not answering for about 20 s before it segfaulted): once
 slapd has answered, the keeper asks it every `PROBE_EVERY` seconds for a bind and its root
 entry over ldapi (`embedded.probe`), and after `STRIKES` unanswered probes in a row it kills
-it (SIGKILL) and starts it again. Each unanswered probe is an event in `log/keeper.log`.
+it (SIGKILL) and starts it again. A probe runs in a thread of its own, so a probe that itself
+never returns (a socket libldap waits on despite its timeouts) is an unanswered probe too, not a
+keeper that stops watching. Each (re)started slapd's first answer and each unanswered probe is
+an event in `log/keeper.log`.
 
     python -m idm.ops.keeper DATA_DIR      (the settings' JSON on standard input)
 
@@ -27,6 +30,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +44,7 @@ GIVE_UP = 5
 STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 PROBE_EVERY = 1.0
 PROBE_TIMEOUT = embedded.PROBE_TIMEOUT
+PROBE_LIMIT = 2 * PROBE_TIMEOUT + 1  # a bind and a search, each within PROBE_TIMEOUT
 STRIKES = 3  # so a hung slapd is killed after 3 to 12 s without an answer
 START_GRACE = 15.0  # a restarted slapd answers in a fraction of a second
 STOP_GRACE = 20.0  # `embedded.stop` waits 30 s for the keeper
@@ -53,6 +58,7 @@ def _watch(settings: Settings, proc: subprocess.Popen[bytes], stopping: list[flo
     answered = False
     strikes = 0
     started = time.monotonic()
+    probe = _Probe(settings)
     while True:
         try:
             return proc.wait(timeout=PROBE_EVERY)
@@ -65,8 +71,11 @@ def _watch(settings: Settings, proc: subprocess.Popen[bytes], stopping: list[flo
                 proc.kill()
             continue
         probe_started = time.monotonic()
-        failed = embedded.probe(settings)
+        failed = probe.ask()
         if failed is None:
+            if not answered:
+                _say(settings, f"slapd (pid {proc.pid}) answers, "
+                               f"{time.monotonic() - started:.1f}s after its start")
             answered, strikes = True, 0
         elif answered:
             strikes += 1
@@ -79,6 +88,35 @@ def _watch(settings: Settings, proc: subprocess.Popen[bytes], stopping: list[flo
             _say(settings, f"slapd (pid {proc.pid}) started again but did not answer within "
                            f"{START_GRACE:.0f}s: killing it")
             proc.kill()
+
+
+class _Probe:
+    """`embedded.probe` in a thread, waited for PROBE_LIMIT seconds at most. While one probe has
+    not returned, no other is started: each round it is still out counts as unanswered."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.thread: threading.Thread | None = None
+        self.result: list[str | None] = []
+        self.since = time.monotonic()
+
+    def ask(self) -> str | None:
+        wait = PROBE_EVERY  # a probe still out from an earlier round
+        if self.thread is None:
+            self.result, wait, self.since = [], PROBE_LIMIT, time.monotonic()
+            self.thread = threading.Thread(target=self._run, args=(self.result,), daemon=True)
+            self.thread.start()
+        self.thread.join(wait)
+        if self.thread.is_alive():
+            return f"the probe has not returned for {time.monotonic() - self.since:.0f}s"
+        self.thread = None
+        return self.result[0] if self.result else "the probe failed"
+
+    def _run(self, into: list[str | None]) -> None:
+        try:
+            into.append(embedded.probe(self.settings))
+        except Exception as err:  # noqa: BLE001 - the keeper keeps watching whatever a probe raises
+            into.append(f"{type(err).__name__}: {err}")
 
 
 def events_file(settings: Settings) -> Path:
