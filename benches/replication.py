@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benches"))
 import _common as c  # noqa: E402
 
+from idm.directory.connection import external_bind  # noqa: E402
 from idm.ops import embedded  # noqa: E402
 from tests import cluster_kit  # noqa: E402
 
@@ -88,7 +89,7 @@ def write(settings, n: int, prefix: str, per_second: float = 0.0) -> tuple[float
 def watch(ldapi_uri: str, prefix: str, count: int, ready, out) -> None:  # type: ignore[no-untyped-def]
     """In a process of its own: the time each of `count` new entries shows up on the node."""
     watcher = Watcher(ldapi_uri)
-    watcher.sasl_non_interactive_bind_s("EXTERNAL")
+    external_bind(watcher)
     watcher.syncrepl_search(BASE, ldap.SCOPE_ONELEVEL, mode="refreshAndPersist", filterstr=f"(cn={prefix}-*)",
                             attrlist=["cn"])
     ready.set()

@@ -96,3 +96,42 @@ def test_a_slapd_that_cannot_start_is_reported_and_not_started_again(tmp_path) -
         database.write_bytes(saved)
     assert embedded.start(settings) is True
     embedded.stop(settings)
+
+
+def test_a_probe_left_unanswered_lets_the_rest_of_the_process_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The keeper's watcher must go on counting while a probe waits. A peer that takes the
+    connection and never answers the bind (as slapd 2.5.13 did after a loader holding a
+    transaction was killed) once froze the whole keeper for over 45 s, so the hung slapd was
+    never replaced: python-ldap's interactive SASL bind holds the GIL while it waits."""
+    import socket
+    import threading
+
+    settings = Settings(data_dir=tmp_path / "idm")
+    embedded.clear_socket(settings)
+    taken: list[socket.socket] = []
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(settings.socket_path))
+        listener.listen(8)
+
+        def take() -> None:
+            while True:
+                try:
+                    taken.append(listener.accept()[0])
+                except OSError:
+                    return
+
+        threading.Thread(target=take, daemon=True).start()
+        said: list[str | None] = []
+        probing = threading.Thread(target=lambda: said.append(embedded.probe(settings)), daemon=True)
+        probing.start()
+        ticks, began = 0, time.monotonic()
+        while probing.is_alive() and time.monotonic() - began < keeper.PROBE_LIMIT + 5:
+            time.sleep(0.01)
+            ticks += 1
+        waited = time.monotonic() - began
+        probing.join(1)
+        for conn in taken:
+            conn.close()
+    assert taken, "the probe never connected"
+    assert said and said[0] is not None, said  # unanswered: a failure, named
+    assert ticks >= 0.5 * waited / 0.01, (ticks, waited)  # the other thread ran all along

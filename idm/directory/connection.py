@@ -42,10 +42,20 @@ def _open(uri: str) -> LDAPObject:
     return conn
 
 
+def external_bind(conn: LDAPObject) -> None:
+    """SASL EXTERNAL (the peer's uid over ldapi), sent as one plain SASL bind. Why not
+    `sasl_non_interactive_bind_s`: python-ldap 3.4 calls libldap's interactive bind without
+    releasing the GIL, so while slapd holds such a bind unanswered no other thread of the process
+    runs. That froze the keeper, probe thread and watcher alike, when slapd 2.5.13 hung after a
+    loader holding a transaction was killed (two CI failures of test_load_resume; the hang is
+    reproduced by tests/test_keeper.py with a socket that never answers)."""
+    conn.sasl_bind_s("", "EXTERNAL", b"")  # an empty authzid; without any, slapd answers "in progress"
+
+
 def ops_connection(ldapi_uri: str) -> LDAPObject:
     conn = _open(ldapi_uri)
     with translated("本机运维连接", "local ops connection"):
-        conn.sasl_non_interactive_bind_s("EXTERNAL")
+        external_bind(conn)
     return conn
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import ldap
 
+from idm.directory.connection import external_bind
 from idm.directory.session import Session
 from idm.ops.cluster import Node, NodeFiles
 
@@ -65,7 +66,7 @@ def _peer(node: Node, files: NodeFiles) -> ldap.ldapobject.LDAPObject:
         conn.set_option(option, value)
     if node.uri.startswith("ldap://"):
         conn.start_tls_s()
-    conn.sasl_non_interactive_bind_s("EXTERNAL")
+    external_bind(conn)
     return conn
 
 

@@ -23,6 +23,7 @@ import ldap
 import ldif
 
 from idm.config import Settings, save_settings
+from idm.directory.connection import external_bind
 from idm.errors import ServerError
 from idm.ops import crash, render
 
@@ -160,7 +161,7 @@ def probe(settings: Settings) -> str | None:
     try:
         conn.set_option(ldap.OPT_NETWORK_TIMEOUT, PROBE_TIMEOUT)
         conn.set_option(ldap.OPT_TIMEOUT, PROBE_TIMEOUT)
-        conn.sasl_non_interactive_bind_s("EXTERNAL")
+        external_bind(conn)
         conn.search_st("", ldap.SCOPE_BASE, "(objectClass=*)", ["1.1"], timeout=PROBE_TIMEOUT)
         return None
     except ldap.LDAPError as err:
