@@ -7,9 +7,8 @@ with the number of org units.
 
 from __future__ import annotations
 
-import re
-
 from idm.directory.names import replicator_dn, service_dn
+from idm.rules.patterns import posix_escape, to_regex, uncaptured
 from idm.rules.permissions import RULES
 from idm.rules.terms import (
     GROUPS,
@@ -156,31 +155,6 @@ def _value_selector(group: str, value: str, suffix: str) -> str:
 MAX_DEPTH = 6  # levels of the tree under the suffix (ministry, province, city, county, school, +1)
 
 
-def uncaptured(regex: str) -> str:
-    """The same pattern without its groups, for a clause that expands none of them. slapd asks
-    glibc for a clause's captures whenever the pattern has groups, and glibc then walks the
-    match backwards to place them: 14.6 µs a DN against 2.7 µs for the same match without
-    (docs/performance.md). Only groups without alternatives are dropped, so the language is
-    the same."""
-    if "|" in regex or "\\(" in regex or "\\)" in regex:
-        raise ValueError(f"cannot drop the groups of {regex}")
-    return regex.replace("(", "").replace(")", "")
-
-
-def expands(bys: str) -> bool:
-    """Whether `by` clauses use the target's DN captures (`$1`, `${d1}`)."""
-    return re.search(r"\$(\d|\{d?\d)", bys) is not None
-
-
-def _to(regex: str, bys: str) -> str:
-    """`to dn.regex=...` with the captures only where the clause's `by` parts expand them."""
-    return f'to dn.regex="{regex if expands(bys) else uncaptured(regex)}"'
-
-
-def posix_escape(text: str) -> str:
-    return "".join(f"\\{c}" if c in ".^$*+?()[]{}|\\" else c for c in text)
-
-
 def downstream_by_position(suffix: str) -> list[str]:
     """Downstream systems' service accounts at `ou=services,<N>` read the usable users at and
     below N: one clause per depth of the tree, whose nested groups are the user's node and each
@@ -268,14 +242,14 @@ def _group_clauses(target: str, regex: str, group: str, suffix: str) -> list[str
     out = []
     for when in sorted({r.when for r in rules if r.when}):
         bys = by_clauses([r for r in rules if r.when == when], suffix)
-        out.append(f'{_to(regex, bys)} filter={when}{attr_part} {bys} by * break')
+        out.append(f'{to_regex(regex, bys)} filter={when}{attr_part} {bys} by * break')
     plain = [r for r in rules if r.when is None and r.value is None]
     for value in sorted({r.value for r in rules if r.value}):
         bys = by_clauses([*(r for r in rules if r.value == value), *plain], suffix)
-        out.append(f'{_to(regex, bys)} {_value_selector(group, value, suffix)} {bys} by * none')
+        out.append(f'{to_regex(regex, bys)} {_value_selector(group, value, suffix)} {bys} by * none')
     if plain:
         bys = by_clauses(plain, suffix)
-        out.append(f'{_to(regex, bys)}{attr_part} {bys} by * none')
+        out.append(f'{to_regex(regex, bys)}{attr_part} {bys} by * none')
     return out
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from idm.directory.names import replicator_dn
-from idm.rules.acl import posix_escape
+from idm.rules.patterns import posix_escape
 from idm.rules.permissions import RULES
 from idm.rules.terms import GROUPS
 
