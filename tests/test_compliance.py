@@ -195,3 +195,46 @@ def test_a_published_pack_is_downloaded_by_the_auditor_of_its_level_only(world: 
     assert auditor.get("/admin/audit/packs/..%2F..%2Fidm.json.zip").status_code == 404
     assert signed_in(app, "sysadmin").get("/admin/audit/packs/").status_code == 403
     assert signed_in(app, "sysadmin").get(f"/admin/audit/packs/{names[0]}.zip").status_code == 403
+
+
+def test_the_auditor_checks_a_published_pack_in_the_browser(world: w.World, tmp_path: Path) -> None:
+    """The check page verifies the pack's SM2 signature with the site's seal key and every file's
+    SM3, and shows the seal check made with the pack; a file changed afterwards, a pack re-signed
+    with another key, a pack of another level and another role are each refused."""
+    from tests.conftest import web_app
+    from tests.test_webui_console import signed_in
+
+    made = run_cli(world.settings, "compliance", "pack", "150100", "--from", TODAY, "--to", TODAY,
+                   "--out", str(tmp_path / "city"), "--publish")
+    assert made.exit_code == 0, made.output
+    app = web_app(world, "packcheck", "nist")
+    auditor = signed_in(app, "auditor")
+    listing = auditor.get("/admin/audit/packs/").get_data(as_text=True)
+    name = sorted(re.findall(r'href="/admin/audit/packs/([^"/]+)/check"', listing))[-1]
+    page = auditor.get(f"/admin/audit/packs/{name}/check").get_data(as_text=True)
+    assert "完好" in page and "本站的封存公钥" in page and "不通过" not in page, page
+    assert "完好：日志与封存一致" in page, page
+    folder = world.settings.data_dir / "packs" / name
+    target = sorted(p for p in folder.iterdir() if p.suffix == ".csv")[0]
+    original = target.read_bytes()
+    target.write_bytes(original + b"x,y\n")
+    page = auditor.get(f"/admin/audit/packs/{name}/check").get_data(as_text=True)
+    assert "不通过" in page and f"changed: {target.name}" in page, page
+    target.write_bytes(original)
+    # a forger's pack: the key it carries, its manifest and its signature all of another key
+    from idm.pki import sm2
+
+    other = tmp_path / "other.key"
+    sm2.new_key(other, None)
+    (folder / "seal.pub.pem").write_bytes(sm2.public_pem(other, None))
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"]["seal.pub.pem"] = sm2.sm3((folder / "seal.pub.pem").read_bytes())
+    body = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
+    (folder / "manifest.json").write_bytes(body)
+    (folder / "manifest.sig").write_bytes(sm2.sign(other, None, body))
+    run = run_cli(world.settings, "compliance", "verify", str(folder))  # with the key it carries
+    assert run.exit_code == 0, run.output
+    page = auditor.get(f"/admin/audit/packs/{name}/check").get_data(as_text=True)
+    assert "不通过" in page and "SM2 signature does not verify" in page, page
+    assert auditor.get("/admin/audit/packs/..%2Fseal/check").status_code == 404
+    assert signed_in(app, "sysadmin").get(f"/admin/audit/packs/{name}/check").status_code == 403

@@ -99,6 +99,23 @@ def pack_zip(name: str) -> Any:
                              "Cache-Control": "no-store"})
 
 
+@bp.route("/packs/<name>/check")
+@admin_only
+def pack_check(name: str) -> Any:
+    """The auditor checks a published pack in the browser: its SM2 signature with this site's
+    seal key, every file's SM3, and what the pack's own seal check found at its making."""
+    with admin() as acting:
+        if acting.actor.role != "auditor":
+            abort(403)
+        listed = dict(published.listing(web().idm.data_dir))
+        if name not in listed or not _in_scope(acting.actor, listed[name]):
+            abort(404)
+    result = published.check(web().idm.data_dir, name)
+    return render_template("audit/pack_check.html", name=name, m=listed[name], result=result,
+                           crumbs=[home_crumb(), (_("审计"), url_for("audit.index")),
+                                   (_("测评证据包"), url_for("audit.packs")), (_("校验"), None)])
+
+
 @bp.route("/")
 @admin_only
 def index() -> Any:
