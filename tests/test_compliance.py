@@ -204,9 +204,10 @@ def test_the_auditor_checks_a_published_pack_in_the_browser(world: w.World, tmp_
     from tests.conftest import web_app
     from tests.test_webui_console import signed_in
 
-    made = run_cli(world.settings, "compliance", "pack", "150100", "--from", TODAY, "--to", TODAY,
-                   "--out", str(tmp_path / "city"), "--publish")
-    assert made.exit_code == 0, made.output
+    for out in ("city", "again"):  # twice, maybe within one second: both are published
+        made = run_cli(world.settings, "compliance", "pack", "150100", "--from", TODAY, "--to", TODAY,
+                       "--out", str(tmp_path / out), "--publish")
+        assert made.exit_code == 0, made.output
     app = web_app(world, "packcheck", "nist")
     auditor = signed_in(app, "auditor")
     listing = auditor.get("/admin/audit/packs/").get_data(as_text=True)

@@ -20,14 +20,17 @@ from idm.errors import NotFound
 from idm.oversight import seal_key
 
 FOLDER = "packs"
-NAME = re.compile(r"^[0-9]{1,12}-[0-9]{8}-[0-9]{8}-[0-9]{14}Z$")
+NAME = re.compile(r"^[0-9]{1,12}-[0-9]{8}-[0-9]{8}-[0-9]{14}Z(-[0-9]{1,4})?$")
 
 
 def publish(data_dir: Path, pack: Path, manifest: dict[str, Any]) -> Path:
     """A copy of the pack under `<data>/packs/`, named by unit, period and time made."""
     name = f"{manifest['unit']}-{manifest['from']}-{manifest['to']}-{manifest['made_at']}"
-    target = data_dir / FOLDER / name
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (data_dir / FOLDER).mkdir(mode=0o700, parents=True, exist_ok=True)
+    target, n = data_dir / FOLDER / name, 1
+    while target.exists():  # two packs of one unit and period made within the same second
+        n += 1
+        target = data_dir / FOLDER / f"{name}-{n}"
     shutil.copytree(pack, target)
     target.chmod(0o700)
     for path in target.iterdir():
