@@ -168,16 +168,19 @@ def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
 
 def _accounts(session: Session, rows: list[Row], units: dict[str, Node]) -> dict[str, Account]:
     """The rows' accounts the actor may see, by login and by ID number, many per search, in
-    the containers of the units the rows name (where they are, or have arrived): access rules
-    are then weighed for those entries only."""
+    the containers of the units the rows name: access rules are then weighed for those entries
+    only. Where an account should be (its `from` unit's people) is searched first, and each
+    further place (admins, then the `to` unit, where a resumed load finds it arrived) only for
+    the rows not found yet: one search of each chunk in the usual file, not four."""
     out: dict[str, Account] = {}
-    by_unit: dict[str, list[Row]] = {}
-    for row in rows:
-        for code in (row.source, row.target):
-            if code in units:
+    places = [(end, container) for end in ("source", "target") for container in ("people", "admins")]
+    for end, container in places:
+        by_unit: dict[str, list[Row]] = {}
+        for row in rows:
+            code = getattr(row, end)
+            if code in units and row.account.lower() not in out:
                 by_unit.setdefault(code, []).append(row)
-    for code, some in by_unit.items():
-        for container in ("people", "admins"):
+        for code, some in by_unit.items():
             base = names.child_dn("ou", container, units[code].dn)
             for attr, wanted in (("idmIdNumber", [r.account for r in some if r.account[:1].isdigit()]),
                                  ("uid", [r.account for r in some if not r.account[:1].isdigit()])):
@@ -204,10 +207,12 @@ def _by_number(chunk: list[str], attrs: dict[str, list[str]]) -> str:
     return next((v for v in chunk if v in numbers), "")
 
 
-def _forms(session: Session, actor_node: str, rows: list[Row]) -> dict[str, Form]:
-    """The rows' forms the actor's department received (kept at its node: the only ones it
-    acts on)."""
-    ids = sorted({f for r in rows for f in (r.release_form, r.accept_form)})
+def _forms(session: Session, actor_node: str, moves: list[Move]) -> dict[str, Form]:
+    """The forms of the steps planned, where the actor's department received them (kept at
+    its node: the only ones it acts on). A receiving school reads its acceptances, not the
+    releases it never holds."""
+    ids = sorted({m.row.release_form if step == "release" else m.row.accept_form
+                  for m in moves for step in m.steps})
     out: dict[str, Form] = {}
     base = names.child_dn("ou", "forms", actor_node)
     for chunk in _chunks(ids):
@@ -232,7 +237,7 @@ def plan(acting: Acting, rows: list[Row], refused: list[tuple[str, str, str]] | 
     """What the acting admin does for each row: nothing is written."""
     session, actor = acting.session, acting.actor
     units = _units(session, rows)
-    found, read_forms = _accounts(session, rows, units), _forms(session, actor.node_dn, rows)
+    found = _accounts(session, rows, units)
     may: dict[tuple[str, str], bool] = {}
 
     def allowed(operation: str, target: str) -> bool:
@@ -277,7 +282,8 @@ def plan(acting: Acting, rows: list[Row], refused: list[tuple[str, str, str]] | 
             move.steps, move.state = (("release", accept) if may_accept else ("release",)), "todo"
         else:
             move.state, move.zh, move.en = "waits", "待原单位办理调出", "waits for the releasing unit"
-    return TransferPlan(moves, Known(read_forms, found, units), list(refused or []))
+    known = Known(_forms(session, actor.node_dn, moves), found, units)
+    return TransferPlan(moves, known, list(refused or []))
 
 
 @dataclass
