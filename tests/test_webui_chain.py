@@ -228,3 +228,19 @@ def test_the_whole_chain_from_the_browser(demo: tuple[Settings, dict[str, str]],
     city_audit = city["auditor"].go("/admin/audit/")
     expect(city_audit.locator("main")).to_contain_text("李一县")  # the city's admins created the county's
     shot(city_audit, "city-audit")
+
+    # the local operator publishes the city's evidence pack; the city's auditor checks it here
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    settings, _ = demo
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d")
+    made = run_cli(settings, "compliance", "pack", "150100", "--from", today, "--to", today,
+                   "--out", str(tmp_path / "pack"), "--publish")
+    assert made.exit_code == 0, made.output
+    packs = city["auditor"].go("/admin/audit/packs/")
+    shot(packs, "city-packs")
+    packs.click("main a:has-text('校验')")
+    expect(packs.locator("main")).to_contain_text("完好")
+    expect(packs.locator("main")).to_contain_text("本站的封存公钥")
+    shot(packs, "city-pack-check")

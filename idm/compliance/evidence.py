@@ -268,9 +268,9 @@ def log_and_seal(session: Session, settings: Settings, key: seal_key.SealKey, lo
     bad = [f for f in findings if f.problem not in seal.NOTES]
     s.facts += [("封存", f"{len(seals)} 个，SM2 签名，密钥指纹 {key.fingerprint()[:16]}…"),
                 ("封存校验", "完好" if not bad else f"发现 {len(bad)} 处改动")]
-    s.findings += [f"{f.problem} {f.record}" for f in bad]
+    s.findings += [seal.in_words(f) for f in bad]
     s.header = ["校验发现", "位置", "说明"]
-    s.rows = [[f.problem, f.record, f.detail] for f in findings]
+    s.rows = [[seal.PROBLEM_ZH.get(f.problem, f.problem), f.record, f.detail] for f in findings]
     s.files["seal.pub.pem"] = key.public_pem()
     return s
 

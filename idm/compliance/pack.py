@@ -127,16 +127,17 @@ def verify(folder: Path, trusted: bytes | None = None) -> Check:
         if not isinstance(listed, dict) or not all(isinstance(v, str) for v in listed.values()):
             raise ValueError
     except (ValueError, KeyError, TypeError):
-        return Check([*problems, f"{MANIFEST} 无法读取 / unreadable"],
+        return Check([*problems, f"{MANIFEST} 无法读取 / {MANIFEST} is unreadable"],
                      fingerprint(public) if public else "", 0)
     for name, digest in sorted(listed.items()):
         path = folder / name
         if "/" in name or "\\" in name or name.startswith("."):
-            problems.append(f"清单中的文件名越出证据包 / a name outside the pack: {name!r}")
+            problems.append(f"清单中的文件名越出证据包：{name!r} / a name outside the pack: {name!r}")
         elif not path.is_file():
-            problems.append(f"缺少文件 / missing: {name}")
+            problems.append(f"缺少文件：{name} / missing: {name}")
         elif sm2.sm3(path.read_bytes()) != digest:
-            problems.append(f"文件已改动 / changed: {name}（SM3 不符）")
+            problems.append(f"文件已改动（SM3 不符）：{name} / changed (its SM3 differs): {name}")
     present = {p.name for p in folder.iterdir() if p.is_file()} - {MANIFEST, SIGNATURE}
-    problems += [f"多出的文件 / not in the manifest: {name}" for name in sorted(present - set(listed))]
+    problems += [f"多出的文件：{name} / not in the manifest: {name}"
+                 for name in sorted(present - set(listed))]
     return Check(problems, fingerprint(public) if public else "", len(listed))

@@ -71,8 +71,9 @@ class PackCheck:
     pack's seal check found when the operator made it."""
 
     check: Check
+    problems: list[tuple[str, str]]  # the check's problems, each (中文, English)
     site_key: bool  # checked with this site's seal.pub.pem, not with the key the pack carries
-    log_findings: list[str]  # at the pack's making: changes in the log or its seals, a short retention
+    log_findings: list[tuple[str, str]]  # at the pack's making: changes in the log or its seals
     log_checked: bool  # the pack holds the log-and-seal section
 
 
@@ -93,5 +94,11 @@ def check(data_dir: Path, name: str) -> PackCheck:
     except ValueError:
         pass
     log = [s for s in sections if isinstance(s, dict) and s.get("key") == "audit-log"]
-    findings = [str(f) for s in log for f in s.get("findings", [])]
-    return PackCheck(checked, trusted is not None, findings, bool(log))
+    findings = [halves(str(f)) for s in log for f in s.get("findings", [])]
+    return PackCheck(checked, [halves(p) for p in checked.problems], trusted is not None, findings, bool(log))
+
+
+def halves(text: str) -> tuple[str, str]:
+    """("中文", "English") of a "中文 / English" message; one written in one language is both."""
+    zh, sep, en = text.partition(" / ")
+    return (zh, en) if sep else (text, text)

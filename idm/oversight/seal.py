@@ -34,6 +34,7 @@ import bisect
 import gzip
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,6 +45,7 @@ import ldap
 from idm.directory import fresh, names
 from idm.directory.session import Session
 from idm.errors import NotFound, ServerError
+from idm.labels import local_time
 from idm.oversight.seal_key import SealKey, fingerprint
 from idm.pki import sm2
 from idm.rules.actor import now
@@ -79,6 +81,34 @@ class Finding:
     problem: str  # removed, altered, reordered, inserted, chain broken, seal altered, signature
     # invalid, foreign key, purged, unsigned
     detail: str = ""
+
+
+PROBLEM_ZH = {"removed": "日志记录被删除", "altered": "日志记录被改动", "reordered": "日志记录被挪动",
+              "inserted": "日志中有未经封存的记录", "purged": "记录已按保存期清除",
+              "chain broken": "封存链断开", "seal altered": "封存被改动", "seal missing": "封存缺失",
+              "seals removed": "最新的封存被删除", "signature invalid": "封存签名不符",
+              "foreign key": "封存由其他密钥签名", "unsigned": "早期未签名的封存",
+              "unsigned after signed": "签名封存之后出现未签名封存"}
+_SEAL_NAME = re.compile(r"^cn=seal-([0-9]{14})[^-,]*-s[0-9]+-([0-9]+),", re.IGNORECASE)
+
+
+def in_words(finding: Finding) -> str:
+    """A finding as an auditor or an assessor reads it, "中文 / English": the problem in words, a
+    log record by its local time and a seal by its number, never a raw time or a DN."""
+    record = finding.record
+    seal_name = _SEAL_NAME.match(record)
+    number = re.fullmatch(r"seal no\. ([0-9]+)", record)
+    if seal_name:
+        at = local_time(seal_name.group(1), seconds=True)
+        zh, en = f"第 {seal_name.group(2)} 号封存（{at}）", f"seal no. {seal_name.group(2)} ({at})"
+    elif record[:14].isdigit():
+        at = local_time(record, seconds=True)
+        zh, en = f"{at} 的记录", f"the record of {at}"
+    elif number:
+        zh, en = f"第 {number.group(1)} 号封存", record
+    else:
+        zh = en = record
+    return f"{PROBLEM_ZH.get(finding.problem, finding.problem)}：{zh} / {finding.problem}: {en}"
 
 
 def seals_dn(suffix: str) -> str:
