@@ -141,3 +141,13 @@ def test_one_error_boundary_in_the_web_ui() -> None:
                         "webui.mfa": {"InvalidInput", "AuthenticationFailed"},
                         "webui.account": {"InvalidInput", "AuthenticationFailed"},
                         "webui.form_views": {"InvalidInput"}}
+
+
+def test_no_bind_that_holds_the_gil() -> None:
+    """python-ldap 3.4's interactive SASL bind is its one call that keeps the GIL while it waits:
+    a slapd holding it unanswered froze the keeper whole (tests/test_keeper.py). Every EXTERNAL
+    bind goes through `idm.directory.connection.external_bind`, and none is interactive."""
+    callers = sorted(str(p.relative_to(ROOT)) for p in [*MODULES.values(), *(ROOT / "benches").rglob("*.py")]
+                     for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+                     if isinstance(node, ast.Attribute) and node.attr.endswith("interactive_bind_s"))
+    assert callers == []
