@@ -85,15 +85,22 @@ def packs() -> Any:
                                    (_("测评证据包"), None)])
 
 
-@bp.route("/packs/<name>.zip")
-@admin_only
-def pack_zip(name: str) -> Any:
+def _auditors_pack(name: str) -> dict[str, Any]:
+    """The manifest of a published pack this auditor may take: 403 for another role, 404 for a
+    pack that is not there or not of the auditor's levels."""
     with admin() as acting:
         if acting.actor.role != "auditor":
             abort(403)
         listed = dict(published.listing(web().idm.data_dir))
         if name not in listed or not _in_scope(acting.actor, listed[name]):
             abort(404)
+    return listed[name]
+
+
+@bp.route("/packs/<name>.zip")
+@admin_only
+def pack_zip(name: str) -> Any:
+    _auditors_pack(name)
     return Response(published.zipped(web().idm.data_dir, name), mimetype="application/zip",
                     headers={"Content-Disposition": f"attachment; filename={name}.zip",
                              "Cache-Control": "no-store"})
@@ -104,14 +111,9 @@ def pack_zip(name: str) -> Any:
 def pack_check(name: str) -> Any:
     """The auditor checks a published pack in the browser: its SM2 signature with this site's
     seal key, every file's SM3, and what the pack's own seal check found at its making."""
-    with admin() as acting:
-        if acting.actor.role != "auditor":
-            abort(403)
-        listed = dict(published.listing(web().idm.data_dir))
-        if name not in listed or not _in_scope(acting.actor, listed[name]):
-            abort(404)
-    result = published.check(web().idm.data_dir, name)
-    return render_template("audit/pack_check.html", name=name, m=listed[name], result=result,
+    manifest = _auditors_pack(name)
+    result = published.check(web().idm.data_dir, name, manifest)
+    return render_template("audit/pack_check.html", name=name, m=manifest, result=result,
                            crumbs=[home_crumb(), (_("审计"), url_for("audit.index")),
                                    (_("测评证据包"), url_for("audit.packs")), (_("校验"), None)])
 

@@ -71,31 +71,30 @@ class PackCheck:
     pack's seal check found when the operator made it."""
 
     check: Check
-    problems: list[tuple[str, str]]  # the check's problems, each (中文, English)
     site_key: bool  # checked with this site's seal.pub.pem, not with the key the pack carries
     log_findings: list[tuple[str, str]]  # at the pack's making: changes in the log or its seals
     log_checked: bool  # the pack holds the log-and-seal section
 
+    @property
+    def problems(self) -> list[tuple[str, str]]:
+        """The check's problems, each (中文, English)."""
+        return [halves(p) for p in self.check.problems]
 
-def check(data_dir: Path, name: str) -> PackCheck:
-    """Why here and not on the live log: a seal covers every value of every record, hashes and
-    private values included (R17), which no auditor may read, so the live log is verified by the
-    local operator (`idm audit verify`) and the result travels in the signed pack; an auditor
+
+def check(data_dir: Path, name: str, manifest: dict[str, Any]) -> PackCheck:
+    """The published pack `name`, whose manifest (as `listing` read it) is `manifest`. Why here
+    and not on the live log: a seal covers every value of every record, hashes and private
+    values included (R17), which no auditor may read, so the live log is verified by the local
+    operator (`idm audit verify`) and the result travels in the signed pack; an auditor
     re-checks the pack's signature and files against the site's key."""
-    path = data_dir / FOLDER / name
-    if not NAME.match(name) or not (path / MANIFEST).is_file():
+    if not NAME.match(name):
         raise NotFound(f"没有这个证据包：{name}", f"no such pack: {name}")
     site = seal_key.folder_of(data_dir) / seal_key.PUBLIC
     trusted = site.read_bytes() if site.is_file() else None
-    checked = verify(path, trusted)
-    sections = []
-    try:
-        sections = json.loads((path / MANIFEST).read_text(encoding="utf-8")).get("sections", [])
-    except ValueError:
-        pass
-    log = [s for s in sections if isinstance(s, dict) and s.get("key") == "audit-log"]
+    checked = verify(data_dir / FOLDER / name, trusted)
+    log = [s for s in manifest.get("sections", []) if isinstance(s, dict) and s.get("key") == "audit-log"]
     findings = [halves(str(f)) for s in log for f in s.get("findings", [])]
-    return PackCheck(checked, [halves(p) for p in checked.problems], trusted is not None, findings, bool(log))
+    return PackCheck(checked, trusted is not None, findings, bool(log))
 
 
 def halves(text: str) -> tuple[str, str]:
